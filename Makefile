@@ -1,0 +1,61 @@
+# Loa: `make run` starts everything on the embedded defaults; `make test` runs the whole suite.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+PRISM := tests/prism/node_modules/.bin/prism
+# Two processes: one per core on the 2-core machines we run on.
+XDIST ?= -n 2
+
+.PHONY: setup run test test-fast test-sqlite test-postgresql lint prism clean babel
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+run: setup
+	@scripts/ensure-services.sh
+	@scripts/run.sh
+
+prism: $(PRISM)
+
+$(PRISM): tests/prism/package.json
+	@scripts/ensure-services.sh --node
+	npm install --prefix tests/prism --no-audit --no-fund --loglevel=error
+	@touch $@
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy campaigns
+	$(VENV)/bin/lint-imports
+
+test-sqlite: setup prism
+	@scripts/ensure-services.sh --postgres
+	$(PY) -m pytest $(XDIST) --db=sqlite
+
+test-postgresql: setup prism
+	@scripts/ensure-services.sh --postgres
+	$(PY) -m pytest $(XDIST) --db=postgresql
+
+# The whole suite: lint gates, then every test on SQLite and again on PostgreSQL.
+test: lint test-sqlite test-postgresql
+
+# The edit-test loop: SQLite only, no slow tests, stop at the first failure.
+test-fast: setup
+	@scripts/ensure-services.sh
+	$(PY) -m pytest $(XDIST) --db=sqlite -m "not slow" -x -q
+	$(VENV)/bin/ruff check .
+
+babel: setup
+	@mkdir -p var
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o var/messages.pot .
+	$(VENV)/bin/pybabel update -i var/messages.pot -d gateway/translations -l en --no-fuzzy-matching
+	$(PY) scripts/translate.py
+
+clean:
+	rm -rf $(VENV) var tests/prism/node_modules

@@ -1,0 +1,174 @@
+"""Tables of the broadcast domain: areas, contacts, lists, opt-outs, campaigns, deliveries.
+
+Users live in ``gateway.models`` (the ``users`` table); the domain refers to them by key only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from campaigns.db import Base, utcnow
+
+
+class Area(Base):
+    """A place (province, district, town, commune, ward), with old names kept as aliases."""
+
+    __tablename__ = "areas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # province, district, town, city, commune, ward
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    police_queue: Mapped[str | None] = mapped_column(String(64))
+    coastal: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Contact(Base):
+    """One phone number that may receive broadcasts."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)  # E.164
+    name: Mapped[str | None] = mapped_column(String(200))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    ward_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    carrier: Mapped[str | None] = mapped_column(String(40), index=True)
+    # Tags are stored as ",tag1,tag2," so one LIKE '%,tag,%' finds them on SQLite and PostgreSQL.
+    tags: Mapped[str] = mapped_column(Text, default="")
+    invalid: Mapped[bool] = mapped_column(Boolean, default=False)  # the provider said so
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    district: Mapped[Area | None] = relationship(foreign_keys=[district_id])
+    ward: Mapped[Area | None] = relationship(foreign_keys=[ward_id])
+
+
+class ContactList(Base):
+    """A named list of contacts, usually one imported file."""
+
+    __tablename__ = "contact_lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ListMember(Base):
+    """Membership of a contact in a list."""
+
+    __tablename__ = "list_members"
+
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("contact_lists.id", ondelete="CASCADE"), primary_key=True
+    )
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class OptOut(Base):
+    """A number that must receive no broadcast (the suppression list); opt-outs win."""
+
+    __tablename__ = "opt_outs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    channel: Mapped[str] = mapped_column(String(20))  # sms, hotline, web, admin, provider
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Campaign(Base):
+    """One broadcast: its text, audience, schedule, limits and lifecycle state."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    # {"lists": [names], "districts": [area ids], "wards": [area ids], "tags": [..]}
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    senders: Mapped[list[str]] = mapped_column(JSON, default=list)  # a pool; empty = default
+    provider: Mapped[str] = mapped_column(String(20), default="")
+    rate_per_second: Mapped[float | None] = mapped_column(Float)  # segments/s per sender
+    window_start: Mapped[str] = mapped_column(String(5), default="07:00")
+    window_end: Mapped[str] = mapped_column(String(5), default="22:00")
+    scheduled_at: Mapped[dt.datetime | None] = mapped_column()
+    recurrence: Mapped[str] = mapped_column(String(10), default="none")  # none, yearly
+    encoding: Mapped[str] = mapped_column(String(8), default="GSM-7")
+    segments_per_message: Mapped[int] = mapped_column(Integer, default=1)
+    audience_size: Mapped[int] = mapped_column(Integer, default=0)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approval_hash: Mapped[str | None] = mapped_column(String(64))
+    approved_at: Mapped[dt.datetime | None] = mapped_column()
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    error_streak: Mapped[int] = mapped_column(Integer, default=0)
+    launched_at: Mapped[dt.datetime | None] = mapped_column()
+    completed_at: Mapped[dt.datetime | None] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Delivery(Base):
+    """One recipient of one campaign: at most one row per (campaign, phone) (invariant 1)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "phone"),
+        Index("ix_deliveries_campaign_status", "campaign_id", "status"),
+        Index("ix_deliveries_campaign_batch", "campaign_id", "batch_no"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    phone: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    skip_reason: Mapped[str | None] = mapped_column(String(20))  # opted_out, invalid, duplicate
+    batch_no: Mapped[int] = mapped_column(Integer, default=0)
+    sender: Mapped[str | None] = mapped_column(String(40))
+    provider_message_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    error_code: Mapped[str | None] = mapped_column(String(20))
+    error_message: Mapped[str | None] = mapped_column(String(300))
+    segments: Mapped[int] = mapped_column(Integer, default=1)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[dt.datetime | None] = mapped_column()
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column()
+    sent_at: Mapped[dt.datetime | None] = mapped_column()
+    finished_at: Mapped[dt.datetime | None] = mapped_column()
+    updated_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class KillSwitch(Base):
+    """An emergency stop of every campaign; engaged while ``released_at`` is empty."""
+
+    __tablename__ = "kill_switches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    engaged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    engaged_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    released_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    released_at: Mapped[dt.datetime | None] = mapped_column(index=True)

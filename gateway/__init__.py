@@ -1,0 +1,55 @@
+"""Loa's web application. :func:`create_app` is the only place that wires everything together."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from flask import Flask
+
+from gateway.settings import ROOT, Settings, load_settings
+
+# Each area is a module with ``init_app(app)``; the order is the order of registration.
+AREAS = (
+    "gateway.i18n",
+    "gateway.db",
+    "gateway.queues",
+    "gateway.security",
+    "gateway.auth",
+    "gateway.web",
+    "gateway.api",
+    "gateway.webhooks",
+    "gateway.simulator_views",
+    "gateway.cli",
+)
+
+
+def create_app(settings: Settings | None = None, **config: Any) -> Flask:
+    """Build the Flask app.
+
+    Args:
+        settings: the validated settings; read from the environment when omitted.
+        config: extra Flask config (tests pass ``TESTING=True`` and the like).
+    Returns:
+        the app; no database or Redis connection is opened until first use.
+    """
+    settings = settings or load_settings()
+    app = Flask(
+        "gateway",
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "gateway" / "static"),
+    )
+    app.config.update(
+        LOA_SETTINGS=settings,
+        SECRET_KEY=settings.secret(),
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
+        WTF_CSRF_TIME_LIMIT=None,
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(config)
+    for area in AREAS + tuple(config.get("LOA_EXTRA_AREAS", ())):
+        importlib.import_module(area).init_app(app)
+    return app

@@ -1,0 +1,198 @@
+"""Login, password hashing, API bearer tokens, and the one decorator that guards every view."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import LoginManager, current_user, login_user, logout_user
+from sqlalchemy import select
+
+from campaigns.db import utcnow
+from gateway import audit, db
+from gateway.models import ApiToken, User
+from gateway.roles import ROLES, allowed, default_scope
+
+F = TypeVar("F", bound=Callable[..., Any])
+_hasher = PasswordHasher()
+login_manager = LoginManager()
+bp = Blueprint("auth", __name__)
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def check_password(hashed: str, password: str) -> bool:
+    """Whether ``password`` matches ``hashed``; never raises on a malformed hash."""
+    try:
+        return _hasher.verify(hashed, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def create_user(
+    email: str,
+    role: str,
+    password: str | None = None,
+    scope: str | None = None,
+    name: str = "",
+    phone: str | None = None,
+) -> tuple[User, str]:
+    """Create a user; returns it with its password (generated when not given).
+
+    Raises:
+        ValueError: for an unknown role or an email already taken.
+    """
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    email = email.strip().lower()
+    s = db.session()
+    if s.scalar(select(User).where(User.email == email)) is not None:
+        raise ValueError(f"a user {email} exists already")
+    password = password or secrets.token_urlsafe(12)
+    user = User(
+        email=email,
+        role=role,
+        scope=scope or default_scope(role),
+        name=name or email.split("@")[0],
+        password_hash=hash_password(password),
+        phone=phone,
+    )
+    s.add(user)
+    s.commit()
+    return user, password
+
+
+def create_token(user: User, name: str = "") -> str:
+    """Create an API token for ``user`` and return it (only its hash is stored)."""
+    token = "loa_" + secrets.token_urlsafe(32)
+    s = db.session()
+    s.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), name=name))
+    s.commit()
+    return token
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def user_from_bearer() -> User | None:
+    """The active user whose token is in the Authorization header, if any."""
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    s = db.session()
+    token = s.scalar(
+        select(ApiToken).where(
+            ApiToken.token_hash == _token_hash(header[7:].strip()), ApiToken.revoked_at.is_(None)
+        )
+    )
+    if token is None:
+        return None
+    user = s.get(User, token.user_id)
+    if user is None or not user.active:
+        return None
+    token.last_used_at = utcnow()
+    s.commit()
+    return user
+
+
+def current() -> User | None:
+    """The user of this request: by API token, else by session; None when anonymous."""
+    if "loa.user" in request.environ:
+        u: User | None = request.environ["loa.user"]
+        return u
+    user = user_from_bearer() if request.headers.get("Authorization") else None
+    if user is None and current_user.is_authenticated:
+        user = current_user._get_current_object()  # type: ignore[attr-defined]
+    request.environ["loa.user"] = user
+    return user
+
+
+def require(permission: str, api: bool = False) -> Callable[[F], F]:
+    """Guard a view: anonymous → login (or 401 for the API); wrong role → 403."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            user = current()
+            if user is None:
+                if api:
+                    abort(401)
+                return redirect(url_for("auth.login", next=request.full_path))
+            if not allowed(user.role, permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.loa_permission = permission  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    if not user_id.isdigit():
+        return None
+    user = db.session().get(User, int(user_id))
+    return user if user is not None and user.active else None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    """The login form; every attempt is audited (never the password)."""
+    error = None
+    if request.method == "POST":
+        email = request.form.get("email", "").strip().lower()[:200]
+        password = request.form.get("password", "")[:500]
+        s = db.session()
+        user = s.scalar(select(User).where(User.email == email))
+        if user is not None and user.active and check_password(user.password_hash, password):
+            login_user(user)
+            user.last_login_at = utcnow()
+            audit.record("login", actor=user)
+            s.commit()
+            target = request.args.get("next", "")
+            # Only local paths: an open redirect would let a phishing link borrow our login.
+            if not target.startswith("/") or target.startswith("//"):
+                target = url_for("home.index")
+            return redirect(target)
+        audit.record("login_failed", details={"email_domain": email.partition("@")[2]})
+        db.session().commit()
+        error = _("Email hoặc mật khẩu không đúng.")
+    return render_template("auth/login.html", error=error), (401 if error else 200)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Any:
+    """Log out (POST only, so a link on another site cannot log a user out)."""
+    user = current()
+    if user is not None:
+        audit.record("logout", actor=user)
+        db.session().commit()
+    logout_user()
+    flash(_("Đã đăng xuất."))
+    return redirect(url_for("auth.login"))
+
+
+def init_app(app: Flask) -> None:
+    """Wire Flask-Login and the login views."""
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    app.register_blueprint(bp)
+    app.before_request(_forget_cached_user)
+
+
+def _forget_cached_user() -> None:
+    # Flask-Login caches the user on the app context, which may outlive one request (tests,
+    # CLI); each request must decide from its own cookie or token.
+    g.pop("_login_user", None)

@@ -1,0 +1,151 @@
+"""The ``loa`` command (a Flask CLI group, so ``flask --app wsgi …`` offers the same commands)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from campaigns import encoding, phones
+from gateway import db
+from gateway.roles import ROLES
+
+
+def _settings() -> Any:
+    return current_app.config["LOA_SETTINGS"]
+
+
+@click.group("db", help="Database migrations.")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("upgrade", help="Apply every migration (creates the database if needed).")
+@with_appcontext
+def db_upgrade() -> None:
+    from gateway import migrate
+
+    settings = _settings()
+    if settings.effective_database_url.startswith("sqlite"):
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.effective_database_url)
+    click.echo("database is up to date")
+
+
+@db_group.command("check", help="Fail if the models hold changes no migration describes.")
+@with_appcontext
+def db_check() -> None:
+    from gateway import migrate
+
+    migrate.check(_settings().effective_database_url)
+    click.echo("models and migrations agree")
+
+
+@click.group("users", help="Manage users.")
+def users_group() -> None:
+    pass
+
+
+@users_group.command("create", help="Create a user and print the password.")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--scope", default=None, help="The queue a tip-line user works, e.g. police_ke_sach.")
+@click.option("--password", default=None, help="Generated when omitted.")
+@click.option("--name", default="", help="Display name.")
+@click.option("--phone", default=None, help="Mobile number for on-duty alerts.")
+@with_appcontext
+def users_create(
+    email: str, role: str, scope: str | None, password: str | None, name: str, phone: str | None
+) -> None:
+    from gateway.auth import create_user
+
+    try:
+        user, pw = create_user(email, role, password=password, scope=scope, name=name, phone=phone)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created {user.email} role={user.role} scope={user.scope or '-'} password={pw}")
+
+
+@click.group("tokens", help="API bearer tokens.")
+def tokens_group() -> None:
+    pass
+
+
+@tokens_group.command("create", help="Create an API token for a user and print it once.")
+@click.argument("email")
+@click.option("--name", default="", help="What the token is for.")
+@with_appcontext
+def tokens_create(email: str, name: str) -> None:
+    from sqlalchemy import select
+
+    from gateway.auth import create_token
+    from gateway.models import User
+
+    user = db.session().scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"no user {email}")
+    click.echo(create_token(user, name))
+
+
+@click.command("phone", help="Normalise phone numbers; one JSON line each.")
+@click.argument("numbers", nargs=-1, required=True)
+def phone_cmd(numbers: tuple[str, ...]) -> None:
+    for raw in numbers:
+        click.echo(json.dumps(phones.normalize(raw).as_dict(), ensure_ascii=False))
+
+
+@click.command("sms-info", help="Encoding and segments of SMS texts; one JSON line each.")
+@click.argument("texts", nargs=-1, required=True)
+def sms_info_cmd(texts: tuple[str, ...]) -> None:
+    for text in texts:
+        click.echo(json.dumps(encoding.analyze(text).as_dict(), ensure_ascii=False))
+
+
+@click.command("worker", help="Run an RQ worker (with the scheduler) on Loa's queues.")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--queues", "queue_names", default="replies,bulk,events", show_default=True)
+@with_appcontext
+def worker_cmd(burst: bool, queue_names: str) -> None:
+    from workers.runtime import run_worker
+
+    run_worker(_settings(), [q.strip() for q in queue_names.split(",") if q.strip()], burst=burst)
+
+
+@click.command("demo", help="Create the demo users and data once (skipped when present).")
+@click.option("--contacts", default=300, show_default=True)
+@with_appcontext
+def demo_cmd(contacts: int) -> None:
+    from gateway.demo import seed
+
+    for line in seed(contacts=contacts):
+        click.echo(line)
+
+
+COMMANDS = (db_group, users_group, tokens_group, phone_cmd, sms_info_cmd, worker_cmd, demo_cmd)
+
+
+def init_app(app: Flask) -> None:
+    for cmd in COMMANDS:
+        app.cli.add_command(cmd)
+
+
+def _create_app() -> Flask:
+    from gateway import create_app
+    from gateway.settings import SettingsError
+
+    try:
+        return create_app()
+    except SettingsError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+
+
+def main() -> None:
+    """Entry point of the ``loa`` console script."""
+    FlaskGroup(
+        create_app=_create_app, add_default_commands=True, help="Loa: SMS campaigns and tips."
+    )()

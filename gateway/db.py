@@ -1,0 +1,39 @@
+"""The database bound to the Flask app: one engine per app, one session per request."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from campaigns.db import make_engine, make_sessionmaker
+
+
+def init_app(app: Flask) -> None:
+    """Create the app's engine (lazily connecting) and close each request's session."""
+    settings = app.config["LOA_SETTINGS"]
+    engine = make_engine(settings.effective_database_url)
+    app.extensions["loa.engine"] = engine
+    app.extensions["loa.sessionmaker"] = make_sessionmaker(engine)
+    app.teardown_appcontext(_close_session)
+
+
+def engine() -> Engine:
+    """The current app's engine."""
+    eng: Engine = current_app.extensions["loa.engine"]
+    return eng
+
+
+def session() -> Session:
+    """The session of the current request (or app context), created on first use."""
+    if "loa_session" not in g:
+        factory: sessionmaker[Session] = current_app.extensions["loa.sessionmaker"]
+        g.loa_session = factory()
+    s: Session = g.loa_session
+    return s
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    s = g.pop("loa_session", None)
+    if s is not None:
+        s.close()

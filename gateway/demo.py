@@ -1,0 +1,139 @@
+"""Demo data for `make run`: users of every role, Sóc Trăng's areas, a few hundred contacts, the
+official text as a draft campaign, the default routing rules and a few sample tips. Runs once.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Iterator
+
+from flask import current_app
+from sqlalchemy import select
+
+from campaigns import areas as areas_mod
+from campaigns.models import Area, Campaign, Contact, ContactList, ListMember
+from gateway import db
+from gateway.auth import create_user
+from gateway.models import User
+
+OFFICIAL_TEXT = (
+    "Toàn dân tích cực tham gia phòng, chống mua bán người. Khi phát hiện dấu hiệu liên quan đến "
+    "mua bán người hãy thông báo ngay đến cơ quan Công an nơi gần nhất hoặc Tổng đài quốc gia 111 "
+    "để được tư vấn, hỗ trợ, hướng dẫn kịp thời"
+)
+DEMO_LIST = "Danh bạ mẫu Sóc Trăng"
+SEED_LIST = "Cán bộ thử nghiệm"
+
+USERS = (
+    ("admin@loa.local", "admin", None, "Quản trị viên"),
+    ("editor@loa.local", "editor", None, "Biên tập viên Sở TT&TT"),
+    ("approver@loa.local", "approver", None, "Lãnh đạo Sở TT&TT"),
+    ("police@loa.local", "police", "police_province", "Công an tỉnh"),
+    ("police.kesach@loa.local", "police", "police_ke_sach", "Công an huyện Kế Sách"),
+    ("bienphong@loa.local", "border_guard", "border_guard", "Bộ đội Biên phòng"),
+    ("tongdai111@loa.local", "hotline_111", "hotline_111", "Tổng đài 111"),
+)
+PREFIXES = (
+    "98",
+    "97",
+    "86",
+    "33",
+    "38",
+    "91",
+    "94",
+    "88",
+    "83",
+    "90",
+    "93",
+    "70",
+    "79",
+    "92",
+    "56",
+    "99",
+)
+SAMPLE_TIPS = (
+    ("+84981230001", "Có người lạ dụ dỗ mấy cháu học sinh ở Kế Sách đi làm việc nhẹ lương cao"),
+    ("+84912340002", "Tau ca o Tran De tuyen nguoi ra khoi, nghi bi ep lam viec"),
+    ("+84903450003", "Cứu tôi, tôi đang bị nhốt ở một căn nhà gần chợ Vĩnh Châu"),
+)
+
+
+def seed(contacts: int = 300) -> Iterator[str]:
+    """Create the demo data unless it exists; yields lines to print (with the log-ins)."""
+    s = db.session()
+    creds = current_app.config["LOA_SETTINGS"].var_dir / "demo-credentials.txt"
+    if s.scalar(select(User).where(User.email == USERS[0][0])) is not None:
+        yield "demo data exists already"
+        if creds.exists():
+            yield from creds.read_text().splitlines()
+        return
+    areas_mod.load_soc_trang_2024(s)
+    lines = ["demo log-ins (email / password / role):"]
+    for email, role, scope, name in USERS:
+        password = secrets.token_urlsafe(9)
+        create_user(email, role, password=password, scope=scope, name=name)
+        lines.append(f"  {email:28} {password:14} {role}{' · ' + scope if scope else ''}")
+    districts = list(s.scalars(select(Area).where(Area.kind != "province")))
+    rng = random.Random(3007)
+    demo = ContactList(name=DEMO_LIST, description="Danh bạ mẫu cho bản chạy thử")
+    seedlist = ContactList(name=SEED_LIST, description="Số của cán bộ để gửi thử")
+    s.add_all([demo, seedlist])
+    s.flush()
+    phones: set[str] = set()
+    while len(phones) < contacts:
+        phones.add(f"+84{rng.choice(PREFIXES)}{rng.randrange(10**7):07d}")
+    for i, phone in enumerate(sorted(phones)):
+        district = districts[i % len(districts)]
+        contact = Contact(
+            phone=phone,
+            name=f"Người dân {i + 1}",
+            district_id=district.id,
+            carrier=_carrier(phone),
+            tags=",demo,",
+        )
+        s.add(contact)
+        s.flush()
+        s.add(ListMember(list_id=demo.id, contact_id=contact.id))
+        if i < 3:
+            s.add(ListMember(list_id=seedlist.id, contact_id=contact.id))
+    editor = s.scalar(select(User).where(User.role == "editor"))
+    s.add(
+        Campaign(
+            name="Ngày toàn dân phòng, chống mua bán người 30/7",
+            body=OFFICIAL_TEXT,
+            audience={"lists": [DEMO_LIST]},
+            created_by_id=editor.id if editor else None,
+        )
+    )
+    s.commit()
+    yield from _seed_tips()
+    creds.parent.mkdir(parents=True, exist_ok=True)
+    creds.write_text("\n".join(lines) + "\n")
+    creds.chmod(0o600)
+    yield from lines
+
+
+def _carrier(phone: str) -> str | None:
+    from campaigns.phones import carrier_of
+
+    return carrier_of(phone)
+
+
+def _seed_tips() -> Iterator[str]:
+    from gateway.tips.intake import store_tip
+    from gateway.tips.routing import seed_default_rules
+
+    s = db.session()
+    seed_default_rules(s)
+    for sender, body in SAMPLE_TIPS:
+        store_tip(
+            s,
+            channel="sms",
+            body=body,
+            sender=sender,
+            provider="simulator",
+            provider_message_id=f"demo-{sender[-4:]}",
+        )
+    s.commit()
+    yield f"routing rules and {len(SAMPLE_TIPS)} sample tips created"

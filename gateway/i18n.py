@@ -1,0 +1,66 @@
+"""Vietnamese first, English second: source strings are Vietnamese, ``translations/en`` English.
+
+Catalogues are compiled from the ``.po`` files when the app starts, so a fresh clone needs no
+build step and a missing catalogue still leaves a working (Vietnamese) UI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, current_app, request, session
+from flask_babel import Babel, format_datetime, get_locale, refresh
+
+LOCALES = ("vi", "en")
+TRANSLATIONS = Path(__file__).parent / "translations"
+
+
+def compile_catalogues() -> None:
+    """Compile every ``messages.po`` whose ``.mo`` is missing or older."""
+    for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as f:
+            catalog = read_po(f)
+        tmp = mo.with_suffix(".mo.tmp")
+        with tmp.open("wb") as f:
+            write_mo(f, catalog)
+        tmp.replace(mo)
+
+
+def select_locale() -> str:
+    """The UI language: ?lang=, then the session's choice, then the user's, then Vietnamese."""
+    lang = request.args.get("lang")
+    if lang in LOCALES:
+        session["lang"] = lang
+        return lang
+    if session.get("lang") in LOCALES:
+        return str(session["lang"])
+    return str(current_app.config["LOA_SETTINGS"].default_locale)
+
+
+def local_time(value: dt.datetime | None, fmt: str = "dd/MM/yyyy HH:mm") -> str:
+    """A UTC time shown in Loa's time zone (Asia/Ho_Chi_Minh by default)."""
+    if value is None:
+        return ""
+    zone = ZoneInfo(current_app.config["LOA_SETTINGS"].timezone)
+    return format_datetime(value.astimezone(zone).replace(tzinfo=None), fmt)
+
+
+def init_app(app: Flask) -> None:
+    """Wire Flask-Babel with Loa's locale selector and time zone."""
+    compile_catalogues()
+    settings = app.config["LOA_SETTINGS"]
+    app.config["BABEL_DEFAULT_LOCALE"] = settings.default_locale
+    app.config["BABEL_DEFAULT_TIMEZONE"] = "UTC"  # values are converted in local_time()
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+    Babel(app, locale_selector=select_locale)
+    app.jinja_env.filters["localtime"] = local_time
+    app.jinja_env.globals["get_locale"] = get_locale
+    # Flask-Babel caches the locale on the app context, which can outlive one request.
+    app.before_request(refresh)

@@ -1,0 +1,118 @@
+"""Provider adapters behind one small interface, and the registry that picks one by name.
+
+Each provider is one module (``simulator``, ``twilio``; later ``smpp``, ``http_mo``) that calls
+:func:`register`. Every provider passes the shared contract suite in ``tests/providers``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from campaigns.sending import OutboundMessage, SendResult
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """A delivery receipt, in Loa's terms (``sent``, ``delivered``, ``undelivered``, ``failed``)."""
+
+    status: str
+    delivery_id: int | None = None
+    provider_message_id: str | None = None
+    error_code: str | None = None
+    segment: int | None = None  # for per-segment receipts (SMPP); None = whole message
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """An SMS from a citizen, as received by a provider."""
+
+    provider: str
+    provider_message_id: str
+    sender: str  # as the provider gave it; normalised by the tip line
+    body: str
+    to: str | None = None
+    received_at: dt.datetime | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+class WebhookError(Exception):
+    """A webhook payload that cannot be read (answered with 400)."""
+
+
+class Provider:
+    """The interface every provider implements (sending plus webhook handling)."""
+
+    name: ClassVar[str] = ""
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        raise NotImplementedError
+
+    def send_many(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
+        return [self.send(m) for m in messages]
+
+    def fetch_status(self, provider_message_id: str) -> str | None:
+        return None
+
+    def validate_signature(
+        self, url: str, params: Mapping[str, str], headers: Mapping[str, str]
+    ) -> bool:
+        """Whether a webhook request really comes from this provider."""
+        raise NotImplementedError
+
+    def parse_status(self, params: Mapping[str, str], delivery_id: int | None) -> StatusUpdate:
+        raise NotImplementedError
+
+    def parse_inbound(self, params: Mapping[str, str]) -> InboundMessage:
+        raise NotImplementedError
+
+    def inbound_reply(self, text: str | None) -> tuple[str, str]:
+        """The HTTP body and content type that answers an inbound webhook (e.g. TwiML)."""
+        return ("", "text/plain")
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+_REGISTRY: dict[str, Callable[[Any], Provider]] = {}
+
+
+def register(name: str) -> Callable[[Callable[[Any], Provider]], Callable[[Any], Provider]]:
+    """Register a provider factory (called with the settings) under ``name``."""
+
+    def deco(factory: Callable[[Any], Provider]) -> Callable[[Any], Provider]:
+        _REGISTRY[name] = factory
+        return factory
+
+    return deco
+
+
+def get_provider(settings: Any, name: str | None = None) -> Provider:
+    """Build the provider ``name`` (default: ``settings.provider``)."""
+    _load_builtin()
+    key = name or settings.provider
+    try:
+        return _REGISTRY[key](settings)
+    except KeyError:
+        raise LookupError(
+            f"unknown provider {key!r}; known: {', '.join(sorted(_REGISTRY))}"
+        ) from None
+
+
+def names() -> list[str]:
+    """The registered provider names."""
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def _load_builtin() -> None:
+    import importlib
+
+    for mod in ("simulator", "twilio"):
+        try:
+            importlib.import_module(f"gateway.providers.{mod}")
+        except ModuleNotFoundError as exc:  # a provider module not written yet
+            if exc.name != f"gateway.providers.{mod}":
+                raise

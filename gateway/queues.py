@@ -1,0 +1,60 @@
+"""Queue names and the only way web code hands work to workers.
+
+Jobs are named by dotted path, so the web never imports job code (an import-linter contract).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from redis import Redis
+from rq import Queue, Retry
+
+REPLIES = "replies"  # replies to tipsters and alerts to staff: served first (invariant 11)
+BULK = "bulk"  # broadcast batches
+EVENTS = "events"  # status callbacks, notifications, periodic housekeeping
+ALL = (REPLIES, BULK, EVENTS)  # in the order a worker serves them
+
+
+def connect(url: str) -> Redis:
+    """A Redis client for ``url`` with short timeouts, so an outage fails fast."""
+    return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
+
+
+def init_app(app: Any) -> None:
+    """Bind one Redis client to the app (it connects on first use)."""
+    app.extensions["loa.redis"] = connect(app.config["LOA_SETTINGS"].redis_url)
+
+
+def redis() -> Redis:
+    """The current app's Redis client."""
+    r: Redis = current_app.extensions["loa.redis"]
+    return r
+
+
+def enqueue(queue: str, func: str, *args: Any, job_id: str | None = None, **kwargs: Any) -> str:
+    """Enqueue the job ``func`` (a dotted path) on ``queue``; returns the job id.
+
+    With ``job_id`` given, a job that is already queued or running under it is not enqueued
+    twice (deterministic ids make enqueueing idempotent).
+    """
+    q = Queue(queue, connection=redis())
+    if job_id is not None:
+        existing = q.fetch_job(job_id)
+        if existing is not None and existing.get_status(refresh=True) in (
+            "queued",
+            "started",
+            "scheduled",
+            "deferred",
+        ):
+            return job_id
+    job = q.enqueue(
+        func,
+        *args,
+        job_id=job_id,
+        retry=Retry(max=3, interval=[5, 30, 120]),
+        failure_ttl=7 * 24 * 3600,
+        **kwargs,
+    )
+    return str(job.id)

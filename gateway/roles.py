@@ -1,0 +1,68 @@
+"""Roles, scopes and what each may do: one table, enforced on the server for every view and call.
+
+Queues a tip can be routed to: ``hotline_111``, ``border_guard``, ``police_province`` and one
+``police_<district>`` queue per area (see ``gateway.tips.routing``).
+"""
+
+from __future__ import annotations
+
+ADMIN = "admin"
+EDITOR = "editor"  # information department: contacts, audiences, drafts
+APPROVER = "approver"  # department leader: approves others' drafts
+POLICE = "police"  # provincial police, or one district's when scoped
+BORDER_GUARD = "border_guard"
+HOTLINE_111 = "hotline_111"
+ROLES = (ADMIN, EDITOR, APPROVER, POLICE, BORDER_GUARD, HOTLINE_111)
+
+TIP_ROLES = frozenset({ADMIN, POLICE, BORDER_GUARD, HOTLINE_111})
+CAMPAIGN_ROLES = frozenset({ADMIN, EDITOR, APPROVER})
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "campaigns.view": CAMPAIGN_ROLES,
+    "campaigns.edit": frozenset({ADMIN, EDITOR}),
+    "campaigns.approve": frozenset({APPROVER}),
+    "campaigns.operate": frozenset({ADMIN, EDITOR, APPROVER}),  # launch, pause, resume, cancel
+    "campaigns.kill_switch": frozenset({ADMIN, APPROVER}),
+    "contacts.view": CAMPAIGN_ROLES,
+    "contacts.edit": frozenset({ADMIN, EDITOR}),
+    "optouts.edit": frozenset({ADMIN, EDITOR, POLICE, BORDER_GUARD, HOTLINE_111}),
+    "tips.view": TIP_ROLES,
+    "tips.work": TIP_ROLES,  # triage, assign, note, reply, hand off, close
+    "tips.reveal": TIP_ROLES,
+    "tips.log_call": TIP_ROLES,
+    "rules.view": TIP_ROLES,
+    "rules.edit": frozenset({ADMIN}),
+    "users.manage": frozenset({ADMIN}),
+    "audit.view": frozenset({ADMIN}),
+    "simulator.use": frozenset(ROLES),
+}
+
+
+def allowed(role: str | None, permission: str) -> bool:
+    """Whether ``role`` holds ``permission`` (unknown permissions are refused)."""
+    return role is not None and role in PERMISSIONS.get(permission, frozenset())
+
+
+def default_scope(role: str) -> str | None:
+    """The queue a user of ``role`` works when no scope is given."""
+    return {BORDER_GUARD: "border_guard", HOTLINE_111: "hotline_111"}.get(role)
+
+
+def may_see_queue(role: str | None, scope: str | None, queue: str) -> bool:
+    """Whether a user of ``role`` and ``scope`` may see tips whose queue is ``queue``.
+
+    Admins see every queue; provincial police (scope ``police_province`` or none) see every
+    police queue; a district officer sees only their district's queue; border guard and 111
+    staff see their own queue.
+    """
+    if role == ADMIN:
+        return True
+    if role == POLICE:
+        if scope in (None, "", "police_province"):
+            return queue.startswith("police_")
+        return queue == scope
+    if role == BORDER_GUARD:
+        return queue == (scope or "border_guard")
+    if role == HOTLINE_111:
+        return queue == (scope or "hotline_111")
+    return False

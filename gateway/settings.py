@@ -1,0 +1,156 @@
+"""Typed settings from ``LOA_*`` environment variables (and ``.env``), validated at start-up.
+
+Every bad value is reported in one error, each with a hint, so an operator fixes them all at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(Exception):
+    """Raised with every invalid setting listed, one per line, each with a hint."""
+
+
+class Settings(BaseSettings):
+    """All of Loa's configuration. Field descriptions are the hints shown on a bad value."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LOA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Literal["development", "test", "production"] = Field(
+        "development", description="one of development, test, production"
+    )
+    var_dir: Path = Field(ROOT / "var", description="a writable folder for the embedded database")
+    database_url: str = Field(
+        "", description="an SQLAlchemy URL, e.g. sqlite:///var/loa.db or postgresql+psycopg://…"
+    )
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="a Redis URL, e.g. redis://127.0.0.1:6379/0"
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="a long random string (python -c 'import secrets;print(secrets.token_hex(32))')",
+    )
+    public_base_url: str = Field(
+        "http://127.0.0.1:5000",
+        description="the URL providers call, without trailing slash, e.g. https://loa.example.gov.vn",
+    )
+    port: int = Field(5000, ge=1, le=65535, description="the web port, 1–65535")
+    provider: Literal["simulator", "twilio"] = Field(
+        "simulator", description="the sending provider: simulator or twilio"
+    )
+    twilio_account_sid: str = Field("", description="the Twilio Account SID (AC…)")
+    twilio_auth_token: SecretStr = Field(SecretStr(""), description="the Twilio auth token")
+    twilio_from: str = Field(
+        "", description="the sender: an alphanumeric brandname or E.164 number"
+    )
+    twilio_messaging_service_sid: str = Field("", description="a Messaging Service SID (MG…)")
+    twilio_api_base_url: str = Field(
+        "https://api.twilio.com",
+        description="the Twilio REST base URL (tests point it at a local server)",
+    )
+    timezone: str = Field(
+        "Asia/Ho_Chi_Minh", description="an IANA time zone, e.g. Asia/Ho_Chi_Minh"
+    )
+    default_locale: Literal["vi", "en"] = Field("vi", description="vi or en")
+    simulator_latency_ms: int = Field(0, ge=0, le=60_000, description="0–60000 milliseconds")
+    simulator_failure_rate: float = Field(0.0, ge=0.0, le=1.0, description="a fraction from 0 to 1")
+    rate_per_second: float = Field(
+        10.0, gt=0, le=10_000, description="default segments per second per sender (Twilio: 10)"
+    )
+    price_per_segment: float = Field(
+        350.0, ge=0, description="default price of one segment in VND, used for cost estimates"
+    )
+    max_request_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="the largest request body accepted, in bytes"
+    )
+    tip_link_days: int = Field(
+        14, ge=0, le=365, description="days after a broadcast in which a tip is linked to it"
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("public_base_url", "twilio_api_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        problems: list[str] = []
+        if self.provider == "twilio":
+            if not self.twilio_account_sid:
+                problems.append("LOA_TWILIO_ACCOUNT_SID is required when LOA_PROVIDER=twilio")
+            if not self.twilio_auth_token.get_secret_value():
+                problems.append("LOA_TWILIO_AUTH_TOKEN is required when LOA_PROVIDER=twilio")
+            if not (self.twilio_from or self.twilio_messaging_service_sid):
+                problems.append(
+                    "LOA_TWILIO_FROM or LOA_TWILIO_MESSAGING_SERVICE_SID is required "
+                    "when LOA_PROVIDER=twilio"
+                )
+        if self.env == "production" and self.secret_key is None:
+            problems.append("LOA_SECRET_KEY is required when LOA_ENV=production")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database URL, or SQLite under ``var_dir``."""
+        return self.database_url or f"sqlite:///{self.var_dir / 'loa.db'}"
+
+    def secret(self) -> str:
+        """The secret key; outside production one is generated once into ``var_dir``."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.var_dir / "secret_key"
+        if not path.exists():
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment (and ``.env``), with ``overrides`` taking precedence.
+
+    Raises:
+        SettingsError: listing every invalid value with its hint.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            name = f"LOA_{loc.upper()}" if loc else "settings"
+            field = Settings.model_fields.get(loc)
+            hint = f" (expected {field.description})" if field and field.description else ""
+            lines.append(f"  {name}: {err['msg']}{hint}")
+        raise SettingsError("Invalid Loa settings:\n" + "\n".join(lines)) from None

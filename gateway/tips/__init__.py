@@ -1,0 +1,1 @@
+"""The tip line: intake from every channel, routing rules, acknowledgements and the inbox."""

@@ -1,0 +1,72 @@
+"""The home page (each role's starting point) and the health endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, jsonify, redirect, render_template, url_for
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import text
+
+from gateway import db, queues
+from gateway.auth import current
+from gateway.roles import allowed
+
+bp = Blueprint("home", __name__)
+
+ROLE_LABELS = {
+    "admin": _l("Quản trị"),
+    "editor": _l("Biên tập chiến dịch"),
+    "approver": _l("Phê duyệt"),
+    "police": _l("Công an"),
+    "border_guard": _l("Biên phòng"),
+    "hotline_111": _l("Tổng đài 111"),
+}
+
+
+def register_nav(app: Flask, endpoint: str, label: Any, permission: str) -> None:
+    """Add a menu entry, shown only to roles that hold ``permission``."""
+    app.extensions.setdefault("loa.nav", []).append((endpoint, label, permission))
+
+
+@bp.route("/")
+def index() -> Any:
+    """The dashboard for a logged-in user; the login page otherwise."""
+    user = current()
+    if user is None:
+        return redirect(url_for("auth.login"))
+    return render_template("home/index.html", user=user)
+
+
+@bp.route("/healthz")
+def healthz() -> Any:
+    """The process is alive (no dependency is checked)."""
+    return jsonify(status="ok")
+
+
+@bp.route("/readyz")
+def readyz() -> Any:
+    """The database and Redis answer; 503 with the failing part otherwise."""
+    checks: dict[str, str] = {}
+    try:
+        with db.engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        queues.redis().ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"error: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return jsonify(status="ok" if ready else "unavailable", **checks), (200 if ready else 503)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.jinja_env.globals.update(
+        allowed=allowed,
+        role_label=lambda role: ROLE_LABELS.get(role, role),
+        nav_items=lambda: app.extensions.get("loa.nav", []),
+    )

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# `make run`: Redis (our own, on a free port, unless LOA_REDIS_URL is set), migrations, demo
+# data once, the web app (gunicorn) and one RQ worker with the scheduler. Ctrl-C stops them all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+mkdir -p var/redis var/log
+port=${LOA_PORT:-5000}
+pids=()
+
+stop() {
+  trap - INT TERM EXIT
+  echo; echo "stopping Loa…"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+free_port() { "$VENV/bin/python" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+if [ -z "${LOA_REDIS_URL:-}" ]; then
+  rport=$(free_port)
+  redis-server --port "$rport" --bind 127.0.0.1 --dir "$PWD/var/redis" --appendonly yes \
+    --save 60 1 --protected-mode yes >var/log/redis.log 2>&1 &
+  pids+=($!)
+  export LOA_REDIS_URL="redis://127.0.0.1:$rport/0"
+  for _ in $(seq 100); do
+    "$VENV/bin/python" -c "import redis,sys; redis.Redis.from_url('$LOA_REDIS_URL').ping()" 2>/dev/null && break
+    sleep 0.1
+  done
+fi
+export LOA_PUBLIC_BASE_URL=${LOA_PUBLIC_BASE_URL:-http://127.0.0.1:$port}
+
+"$VENV/bin/loa" db upgrade
+"$VENV/bin/loa" demo
+
+"$VENV/bin/gunicorn" --bind "127.0.0.1:$port" --workers 2 --threads 4 --access-logfile - \
+  --error-logfile - wsgi:app >var/log/web.log 2>&1 &
+pids+=($!)
+"$VENV/bin/loa" worker >var/log/worker.log 2>&1 &
+pids+=($!)
+
+for _ in $(seq 150); do
+  "$VENV/bin/python" -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$port/healthz', timeout=1)" 2>/dev/null && break
+  sleep 0.2
+done
+cat <<MSG
+
+  Loa is running: http://127.0.0.1:$port/  (log in with an account above)
+  Citizen phone simulator: http://127.0.0.1:$port/simulator · public tip form: http://127.0.0.1:$port/bao-tin
+  Logs: var/log/{web,worker,redis}.log · Ctrl-C stops everything.
+
+MSG
+wait -n "${pids[@]}"
+echo "a Loa process exited; see var/log/" >&2

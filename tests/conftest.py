@@ -1,0 +1,248 @@
+"""Fixtures: real Redis and a real database (SQLite, or PostgreSQL with ``--db=postgresql``).
+
+``app``, ``client``, ``session`` and ``rq_worker`` follow flaskr's and RQ's shapes. A guard refuses
+any connection that would leave this machine.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis import Redis
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+import gateway.models  # noqa: F401  (registers every table)
+from campaigns.db import Base, make_engine, make_sessionmaker
+from gateway import create_app
+from gateway.settings import Settings
+from tests import servers
+
+# --- no test may reach the internet ---------------------------------------------------------
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _local(address: Any) -> bool:
+    if isinstance(address, (str, bytes)):  # a Unix socket path
+        return True
+    host = address[0]
+    if host in ("localhost", "") or str(host).endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _guarded_connect(sock: socket.socket, address: Any) -> Any:
+    if not _local(address):
+        raise ConnectionRefusedError(f"tests may not connect to {address!r}: only loopback")
+    return _real_connect(sock, address)
+
+
+def _guarded_connect_ex(sock: socket.socket, address: Any) -> Any:
+    if not _local(address):
+        raise ConnectionRefusedError(f"tests may not connect to {address!r}: only loopback")
+    return _real_connect_ex(sock, address)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db", default="sqlite", choices=("sqlite", "postgresql"), help="database to test on"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+
+
+# --- servers and connections ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    with servers.redis_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.config.getoption("--db") == "postgresql":
+        with servers.postgres_server() as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'loa.db'}"
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = make_engine(database_url)
+    Base.metadata.create_all(eng)
+    yield eng
+    eng.dispose()
+
+
+def _wipe(eng: Engine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with eng.begin() as conn:
+        if eng.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 - our own table names
+            if conn.execute(
+                text("SELECT name FROM sqlite_master WHERE name='sqlite_sequence'")
+            ).first():
+                conn.execute(text("DELETE FROM sqlite_sequence"))
+
+
+@pytest.fixture
+def db_engine(engine: Engine) -> Iterator[Engine]:
+    """The test database, emptied before each test."""
+    _wipe(engine)
+    yield engine
+
+
+@pytest.fixture
+def redis_conn(redis_url: str) -> Iterator[Redis]:
+    """A client on the test Redis, flushed before and after each test."""
+    r = Redis.from_url(redis_url)
+    r.flushdb()
+    yield r
+    r.flushdb()
+    r.close()
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        env="test",
+        database_url=database_url,
+        redis_url=redis_url,
+        var_dir=tmp_path / "var",
+        secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
+        public_base_url="http://loa.test",
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, db_engine: Engine, redis_conn: Redis) -> Iterator[Any]:
+    """The app on the test database and Redis (CSRF off; tests/integration/test_csrf turns it on)."""
+    from workers import runtime
+
+    application = create_app(settings, TESTING=True, WTF_CSRF_ENABLED=False)
+    runtime.configure(settings)
+    with application.app_context():
+        yield application
+    runtime.reset()
+    application.extensions["loa.engine"].dispose()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Any) -> Any:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app: Any) -> Session:
+    """The app context's session (the same one views use within a request)."""
+    from gateway import db
+
+    return db.session()
+
+
+@pytest.fixture
+def new_session(db_engine: Engine) -> Iterator[Session]:
+    """An independent session, as a worker process would have."""
+    s = make_sessionmaker(db_engine)()
+    yield s
+    s.close()
+
+
+class Auth:
+    """Log a test client in as a user of a role (flaskr's ``auth`` fixture)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def login(self, role: str = "admin", scope: str | None = None, email: str | None = None) -> Any:
+        from tests.factories import create_user
+
+        user = create_user(role=role, scope=scope, email=email, password="pw-for-tests")
+        resp = self.client.post("/login", data={"email": user.email, "password": "pw-for-tests"})
+        assert resp.status_code == 302, resp.data
+        return user
+
+    def logout(self) -> Any:
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client: Any) -> Auth:
+    return Auth(client)
+
+
+@pytest.fixture
+def rq_worker(app: Any, redis_conn: Redis) -> Any:
+    """Run every queued job in this process, ``replies`` first (``run()`` returns when empty)."""
+    from rq import Queue, SimpleWorker
+
+    from gateway.queues import ALL
+
+    class Runner:
+        def run(self) -> bool:
+            worker = SimpleWorker(
+                [Queue(q, connection=redis_conn) for q in ALL], connection=redis_conn
+            )
+            return bool(worker.work(burst=True, with_scheduler=False))
+
+    return Runner()
+
+
+# --- a local Twilio-compatible server (tests/fakes/twilio_server.py) ------------------------
+
+
+@pytest.fixture(scope="session")
+def _fake_twilio_server() -> Iterator[Any]:
+    from tests.fakes.twilio_server import FakeTwilio
+
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_twilio(_fake_twilio_server: Any) -> Any:
+    """The fake Twilio server, reset (no programmed behaviour, no recorded requests)."""
+    _fake_twilio_server.reset()
+    return _fake_twilio_server
+
+
+@pytest.fixture
+def twilio_settings(settings: Settings, fake_twilio: Any) -> Settings:
+    """``settings`` with provider="twilio" pointed at ``fake_twilio``."""
+    from pydantic import SecretStr
+
+    return settings.model_copy(
+        update={
+            "provider": "twilio",
+            "twilio_account_sid": fake_twilio.account_sid,
+            "twilio_auth_token": SecretStr(fake_twilio.auth_token),
+            "twilio_from": "LOA-SOCTRANG",
+            "twilio_api_base_url": fake_twilio.url,
+        }
+    )

@@ -1,0 +1,79 @@
+"""Builders for test data: ``create_user(role)``, ``create_contact``, ``create_campaign``, ``create_tip``.
+
+Each works inside an app context (the ``app`` fixture) and commits what it creates.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from campaigns.models import Campaign, Contact, ContactList, ListMember
+from gateway import db
+from gateway.auth import create_user as _create_user
+from gateway.models import User
+from gateway.tips.models import Tip
+
+_seq = itertools.count(1)
+OFFICIAL_TEXT = (
+    "Toàn dân tích cực tham gia phòng, chống mua bán người. Khi phát hiện dấu hiệu liên quan đến "
+    "mua bán người hãy thông báo ngay đến cơ quan Công an nơi gần nhất hoặc Tổng đài quốc gia 111 "
+    "để được tư vấn, hỗ trợ, hướng dẫn kịp thời"
+)
+
+
+def create_user(
+    role: str = "admin",
+    scope: str | None = None,
+    email: str | None = None,
+    password: str = "pw-for-tests",
+    **kw: Any,
+) -> User:
+    user, _ = _create_user(
+        email or f"{role}{next(_seq)}@loa.test", role, password=password, scope=scope, **kw
+    )
+    return user
+
+
+def mobile(n: int) -> str:
+    """A distinct, valid Viettel number for ``n`` (0 … 9,999,999)."""
+    return f"+8498{n:07d}"
+
+
+def create_contact(phone: str | None = None, **kw: Any) -> Contact:
+    contact = Contact(phone=phone or mobile(next(_seq)), **kw)
+    s = db.session()
+    s.add(contact)
+    s.commit()
+    return contact
+
+
+def create_list(name: str | None = None, size: int = 0) -> ContactList:
+    s = db.session()
+    lst = ContactList(name=name or f"list-{next(_seq)}")
+    s.add(lst)
+    s.flush()
+    for _ in range(size):
+        contact = Contact(phone=mobile(next(_seq)))
+        s.add(contact)
+        s.flush()
+        s.add(ListMember(list_id=lst.id, contact_id=contact.id))
+    s.commit()
+    return lst
+
+
+def create_campaign(body: str = OFFICIAL_TEXT, **kw: Any) -> Campaign:
+    campaign = Campaign(name=kw.pop("name", f"campaign-{next(_seq)}"), body=body, **kw)
+    s = db.session()
+    s.add(campaign)
+    s.commit()
+    return campaign
+
+
+def create_tip(body: str = "Có người lạ dụ dỗ trẻ em ở Kế Sách", **kw: Any) -> Tip:
+    kw.setdefault("channel", "web")
+    tip = Tip(body=body, **kw)
+    s = db.session()
+    s.add(tip)
+    s.commit()
+    return tip

@@ -1,0 +1,156 @@
+"""What a job needs from its process: settings, a database session, Redis and the provider.
+
+Created lazily once per process and reset after a fork, since RQ forks a work horse per job and
+a connection must never be shared across processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from redis import Redis
+from rq import Queue, Worker
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from campaigns.db import make_engine, make_sessionmaker
+from gateway import queues
+from gateway.providers import Provider, get_provider
+from gateway.settings import Settings, load_settings
+
+log = logging.getLogger("loa.worker")
+_state: dict[str, Any] = {}
+
+
+def configure(settings: Settings) -> None:
+    """Use ``settings`` in this process (tests and ``loa worker`` call it)."""
+    reset()
+    _state["settings"] = settings
+
+
+def reset(after_fork: bool = False) -> None:
+    """Close (or, in a forked child, just forget) this process's connections."""
+    engine = _state.pop("engine", None)
+    if engine is not None:
+        # A forked child must not close the parent's sockets, only drop its pool.
+        engine.dispose(close=not after_fork)
+    provider = _state.pop("provider", None)
+    if provider is not None:
+        with contextlib.suppress(Exception):
+            provider.close()
+    for key in ("sessionmaker", "redis"):
+        _state.pop(key, None)
+
+
+os.register_at_fork(after_in_child=lambda: reset(after_fork=True))
+
+
+def settings() -> Settings:
+    if "settings" not in _state:
+        _state["settings"] = load_settings()
+    s: Settings = _state["settings"]
+    return s
+
+
+def engine() -> Engine:
+    if "engine" not in _state:
+        _state["engine"] = make_engine(settings().effective_database_url)
+        _state["sessionmaker"] = make_sessionmaker(_state["engine"])
+    e: Engine = _state["engine"]
+    return e
+
+
+@contextlib.contextmanager
+def session() -> Iterator[Session]:
+    """A session for one unit of work; rolled back if the block raises."""
+    engine()
+    s: Session = _state["sessionmaker"]()
+    try:
+        yield s
+    except BaseException:
+        s.rollback()
+        raise
+    finally:
+        s.close()
+
+
+def redis() -> Redis:
+    if "redis" not in _state:
+        _state["redis"] = queues.connect(settings().redis_url)
+    r: Redis = _state["redis"]
+    return r
+
+
+def provider(name: str | None = None) -> Provider:
+    """The process's provider (one instance keeps its HTTP connections alive)."""
+    key = f"provider:{name or settings().provider}"
+    if key not in _state:
+        _state[key] = get_provider(settings(), name)
+    p: Provider = _state[key]
+    return p
+
+
+def queue(name: str) -> Queue:
+    return Queue(name, connection=redis())
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A job that runs every ``every`` seconds on the ``events`` queue, once per slot."""
+
+    name: str
+    func: str
+    every: int
+
+
+# Periodic jobs are data; each module adds its own entry here.
+PERIODIC: list[Periodic] = [
+    Periodic("check_urgency", "workers.notifications.check_urgency", 60),
+]
+
+
+def schedule_periodic(now: float | None = None) -> list[str]:
+    """Enqueue every periodic job whose slot has begun; a slot runs once across all workers."""
+    now = time.time() if now is None else now
+    started = []
+    for p in PERIODIC:
+        slot = int(now // p.every)
+        # SET NX makes the slot's job unique even when many workers tick at the same moment.
+        if redis().set(f"loa:periodic:{p.name}:{slot}", "1", nx=True, ex=p.every * 2):
+            queue(queues.EVENTS).enqueue(
+                p.func, job_id=f"periodic-{p.name}-{slot}", job_timeout=max(60, p.every * 5)
+            )
+            started.append(p.name)
+    return started
+
+
+def _tick_forever(stop: threading.Event, interval: float = 5.0) -> None:
+    while not stop.wait(interval):
+        try:
+            schedule_periodic()
+        except Exception:
+            log.warning("periodic scheduling failed; retrying", exc_info=True)
+
+
+def run_worker(cfg: Settings, queue_names: list[str], burst: bool = False) -> None:
+    """Serve ``queue_names`` in order (``replies`` first) with RQ's scheduler."""
+    configure(cfg)
+    unknown = [q for q in queue_names if q not in queues.ALL]
+    if unknown:
+        raise SystemExit(f"unknown queue(s): {', '.join(unknown)}; known: {', '.join(queues.ALL)}")
+    worker = Worker([queue(q) for q in queue_names], connection=redis())
+    stop = threading.Event()
+    if not burst:
+        schedule_periodic()
+        threading.Thread(target=_tick_forever, args=(stop,), daemon=True).start()
+    try:
+        worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
+    finally:
+        stop.set()
