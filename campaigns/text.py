@@ -1,0 +1,89 @@
+"""Small text helpers shared by encoding, importing and tip routing.
+
+Vietnamese letters carry up to two marks (a vowel modifier such as the circumflex, breve or horn,
+and a tone). In NFD every one of them is a combining mark from the Combining Diacritical Marks
+block (U+0300-U+036F), so removing that block and recomposing gives the bare Latin letter. `đ`/`Đ`
+is a letter of its own (no decomposition) and is mapped explicitly. Marks outside that block
+(Thai, Devanagari, ...) are left alone: removing them would corrupt those scripts.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Combining Diacritical Marks block: every Vietnamese tone and vowel modifier lives here.
+_COMBINING_MARKS = {code: None for code in range(0x0300, 0x0370)}
+_D_STROKE = str.maketrans({"đ": "d", "Đ": "D"})
+
+# Typographic punctuation that word processors put into Vietnamese text. Each one forces UCS-2,
+# so the ASCII variant replaces it with its plain counterpart.
+_PUNCTUATION = str.maketrans(
+    {
+        "\u2018": "'",  # left single quotation mark
+        "\u2019": "'",  # right single quotation mark
+        "\u201a": "'",  # single low-9 quotation mark
+        "\u201c": '"',  # left double quotation mark
+        "\u201d": '"',  # right double quotation mark
+        "\u201e": '"',  # double low-9 quotation mark
+        "\u2010": "-",  # hyphen
+        "\u2011": "-",  # non-breaking hyphen
+        "\u2012": "-",  # figure dash
+        "\u2013": "-",  # en dash
+        "\u2014": "-",  # em dash
+        "\u2212": "-",  # minus sign
+        "\u2026": "...",  # horizontal ellipsis
+        "\u00a0": " ",  # no-break space
+        "\u202f": " ",  # narrow no-break space
+    }
+)
+
+
+def nfc(s: str) -> str:
+    """Return `s` in Unicode Normalization Form C.
+
+    Args:
+        s: any text.
+
+    Returns:
+        The NFC form; `s` itself when it is already normalised.
+    """
+    if unicodedata.is_normalized("NFC", s):
+        return s
+    return unicodedata.normalize("NFC", s)
+
+
+def _strip_diacritics(s: str) -> str:
+    """Remove Latin combining marks and map đ/Đ, keeping case; returns NFC text."""
+    decomposed = unicodedata.normalize("NFD", s)
+    bare = decomposed.translate(_COMBINING_MARKS)
+    return unicodedata.normalize("NFC", bare).translate(_D_STROKE)
+
+
+def fold(s: str) -> str:
+    """Fold text for matching: NFC, lowercase, diacritics removed, `đ` -> `d`.
+
+    Used to match keywords against messages typed with or without accents.
+
+    Args:
+        s: any text.
+
+    Returns:
+        The folded text, e.g. `fold("Mua Bán Người") == "mua ban nguoi"`.
+    """
+    return _strip_diacritics(s.lower())
+
+
+def to_ascii_variant(s: str) -> str:
+    """Write Vietnamese text without diacritics, keeping case (`Đ` -> `D`, tones removed).
+
+    Typographic quotes, dashes, the ellipsis and no-break spaces become their ASCII forms (the
+    ellipsis becomes three dots, so the length may change). Characters without an ASCII
+    counterpart (emoji, other scripts) are kept, so the result is not always pure ASCII.
+
+    Args:
+        s: any text.
+
+    Returns:
+        The NFC text without Vietnamese diacritics, e.g. `"Tổng đài 111"` -> `"Tong dai 111"`.
+    """
+    return _strip_diacritics(s.translate(_PUNCTUATION))
