@@ -1,0 +1,320 @@
+"""Twilio, through the official SDK, with a configurable API base URL.
+
+The SDK builds ``https://api.twilio.com/2010-04-01/...`` URLs; :class:`_HttpClient` (an SDK
+``HttpClient``) rewrites the scheme and host to ``settings.twilio_api_base_url``, so tests talk to
+a local Twilio-compatible server through the very same SDK code. It keeps one ``requests`` session
+with a connection pool as large as the send concurrency, uses separate connect and read timeouts
+(a connect timeout proves the message was not sent; a read timeout does not), and never logs a
+request: the SDK's own logging would print recipients' numbers.
+
+Twilio's answers map to Loa's four outcomes through :data:`ERRORS` (vietnam-sms.md), and its
+message statuses to Loa's through :data:`STATUSES`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, cast
+
+import requests
+from requests.adapters import HTTPAdapter
+from twilio.base.exceptions import TwilioException
+from twilio.http import HttpClient
+from twilio.http.response import Response as TwilioResponse
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+from campaigns import statuses
+from campaigns.phones import mask
+from campaigns.sending import Effect, OutboundMessage, Outcome, SendResult
+from gateway.providers import InboundMessage, Provider, StatusUpdate, WebhookError, register
+
+log = logging.getLogger("loa.providers.twilio")
+
+TWILIO_API = "https://api.twilio.com"
+MIN_VALIDITY, MAX_VALIDITY = 1, 36_000  # seconds, Twilio's bounds for ValidityPeriod
+SLOW_RETRY_SECONDS = 600.0  # 30003 handset unreachable: a limited, delayed retry
+
+# Twilio message status -> Loa delivery status. Twilio's queued/accepted/scheduled/sending mean
+# Twilio holds the message: for Loa it is ``sent`` (accepted by the provider).
+STATUSES: dict[str, str] = {
+    "accepted": statuses.SENT,
+    "scheduled": statuses.SENT,
+    "queued": statuses.SENT,
+    "sending": statuses.SENT,
+    "sent": statuses.SENT,
+    "delivered": statuses.DELIVERED,
+    "read": statuses.DELIVERED,
+    "undelivered": statuses.UNDELIVERED,
+    "failed": statuses.FAILED,
+    "canceled": statuses.FAILED,
+}
+
+# Twilio error code -> what the dispatch engine does (vietnam-sms.md). Unlisted 4xx: FAILED.
+ERRORS: dict[int, tuple[Outcome, Effect]] = {
+    20429: (Outcome.RETRY, Effect.NONE),
+    21211: (Outcome.FAILED, Effect.INVALID_NUMBER),
+    21614: (Outcome.FAILED, Effect.INVALID_NUMBER),
+    30005: (Outcome.FAILED, Effect.INVALID_NUMBER),
+    30006: (Outcome.FAILED, Effect.INVALID_NUMBER),
+    21610: (Outcome.FAILED, Effect.OPTED_OUT),
+    21408: (Outcome.FAILED, Effect.HALT),
+    21606: (Outcome.FAILED, Effect.HALT),
+    21608: (Outcome.FAILED, Effect.HALT),
+    20003: (Outcome.FAILED, Effect.HALT),
+    30002: (Outcome.FAILED, Effect.HALT),
+    21612: (Outcome.FAILED, Effect.NONE),
+    30004: (Outcome.FAILED, Effect.NONE),
+    30007: (Outcome.FAILED, Effect.NONE),
+    30003: (Outcome.RETRY, Effect.NONE),
+    30001: (Outcome.RETRY, Effect.SLOW_DOWN),
+}
+
+
+def classify(http_status: int, code: int | None, retry_after: float | None = None) -> SendResult:
+    """Reduce a Twilio error answer to a :class:`SendResult` (the table :data:`ERRORS`).
+
+    Args:
+        http_status: the HTTP status of the answer.
+        code: Twilio's error code from the body (None when there was no readable body).
+        retry_after: the Retry-After header in seconds, if any.
+    Returns:
+        RETRY for 429/20429, every 5xx and the transient codes; FAILED for other refusals.
+    """
+    error_code = str(code) if code and code != http_status else f"HTTP-{http_status}"
+    if code in ERRORS:
+        outcome, effect = ERRORS[code]
+    elif http_status == 429 or http_status >= 500:
+        outcome, effect = Outcome.RETRY, Effect.NONE
+    else:
+        outcome, effect = Outcome.FAILED, Effect.NONE
+    if outcome is Outcome.RETRY and retry_after is None and code == 30003:
+        retry_after = SLOW_RETRY_SECONDS
+    return SendResult(outcome, error_code=error_code, effect=effect, retry_after=retry_after)
+
+
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+    value = (headers or {}).get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:  # an HTTP date: rare; let the engine's backoff decide
+        return None
+
+
+def _never_sent(exc: requests.ConnectionError) -> bool:
+    """Whether a connection error proves the request never reached Twilio."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError | NameResolutionError | ConnectTimeoutError)
+
+
+class _HttpClient(HttpClient):  # type: ignore[misc]
+    """The SDK's HTTP client, pointed at a configurable base URL, with a large pool."""
+
+    def __init__(self, base_url: str, pool_size: int, timeout: tuple[float, float]) -> None:
+        super().__init__(log, is_async=False, timeout=None)
+        self.base_url = base_url.rstrip("/")
+        self.timeouts = timeout
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self._local = threading.local()
+
+    def request(
+        self,
+        method: str,
+        uri: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> TwilioResponse:
+        if uri.startswith(TWILIO_API):
+            uri = self.base_url + uri[len(TWILIO_API) :]
+        self._local.headers = None
+        resp = self.session.request(
+            method.upper(),
+            uri,
+            params=cast(Any, params),
+            data=data,
+            headers=headers,
+            auth=auth,
+            timeout=self.timeouts,
+            allow_redirects=allow_redirects,
+        )
+        # The SDK's exceptions drop the headers; keep them for Retry-After (per thread).
+        self._local.headers = resp.headers
+        return TwilioResponse(int(resp.status_code), resp.text, resp.headers)
+
+    def last_headers(self) -> Mapping[str, str] | None:
+        headers: Mapping[str, str] | None = getattr(self._local, "headers", None)
+        return headers
+
+
+@register("twilio")
+class TwilioProvider(Provider):
+    """Sends through Twilio's Messages API; verifies Twilio's webhook signatures."""
+
+    name = "twilio"
+
+    def __init__(
+        self,
+        settings: Any,
+        *,
+        concurrency: int = 32,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 20.0,
+    ) -> None:
+        self.settings = settings
+        self.concurrency = concurrency
+        self._token = settings.twilio_auth_token.get_secret_value()
+        self._http = _HttpClient(
+            settings.twilio_api_base_url, concurrency, (connect_timeout, read_timeout)
+        )
+        self._client = Client(settings.twilio_account_sid, self._token, http_client=self._http)
+        # Built once here: the SDK creates these lazily, which is not thread-safe.
+        self._messages = self._client.api.v2010.accounts(settings.twilio_account_sid).messages
+        self._validator = RequestValidator(self._token)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    # --- sending --------------------------------------------------------------------------
+
+    def request_params(self, message: OutboundMessage) -> dict[str, Any]:
+        """The SDK arguments for ``message`` (sender, status callback, validity period)."""
+        params: dict[str, Any] = {"to": message.to, "body": message.body}
+        sender = message.sender or self.settings.twilio_from
+        if sender:
+            params["from_"] = sender
+        if self.settings.twilio_messaging_service_sid:
+            params["messaging_service_sid"] = self.settings.twilio_messaging_service_sid
+        callback = message.status_callback
+        if callback is None and message.delivery_id is not None:
+            callback = (
+                f"{self.settings.public_base_url}/webhooks/twilio/status/{message.delivery_id}"
+            )
+        if callback:
+            params["status_callback"] = callback
+        if message.validity_seconds is not None:
+            params["validity_period"] = min(
+                MAX_VALIDITY, max(MIN_VALIDITY, int(message.validity_seconds))
+            )
+        return params
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        try:
+            created = self._messages.create(**self.request_params(message))
+        except TwilioException as exc:
+            status = int(getattr(exc, "status", 0) or 0)
+            code = getattr(exc, "code", None)
+            result = classify(
+                status, int(code) if code else None, _retry_after(self._http.last_headers())
+            )
+            log.info("twilio refused a message to %s: %s", mask(message.to), result.error_code)
+            return result
+        except requests.ConnectionError as exc:
+            if _never_sent(exc):
+                return SendResult(Outcome.RETRY, error_code="CONNECT", error_message=_kind(exc))
+            return SendResult(Outcome.UNKNOWN, error_code="NO-ANSWER", error_message=_kind(exc))
+        except (requests.RequestException, ValueError) as exc:
+            # Sent, but no readable answer (read timeout, garbled body): it may have been accepted.
+            return SendResult(Outcome.UNKNOWN, error_code="NO-ANSWER", error_message=_kind(exc))
+        return SendResult(Outcome.ACCEPTED, provider_message_id=created.sid)
+
+    def send_many(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
+        """Send concurrently over kept-alive connections; results keep the input order."""
+        if len(messages) <= 1:
+            return [self.send(m) for m in messages]
+        return list(self._executor().map(self.send, messages))
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="twilio")
+            return self._pool
+
+    def fetch_status(self, provider_message_id: str) -> str | None:
+        """Loa's status for a message, asked of Twilio; None when Twilio cannot say."""
+        try:
+            fetched = self._messages(provider_message_id).fetch()
+        except (TwilioException, requests.RequestException, ValueError):
+            return None
+        return STATUSES.get(str(fetched.status))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        self._http.session.close()
+
+    # --- webhooks -------------------------------------------------------------------------
+
+    def validate_signature(
+        self, url: str, params: Mapping[str, str], headers: Mapping[str, str]
+    ) -> bool:
+        signature = _header(headers, "X-Twilio-Signature")
+        if not signature or not self._token:
+            return False
+        return bool(self._validator.validate(url, params, signature))
+
+    def parse_status(self, params: Mapping[str, str], delivery_id: int | None) -> StatusUpdate:
+        raw = (params.get("MessageStatus") or params.get("SmsStatus") or "").strip().lower()
+        if raw not in STATUSES:
+            raise WebhookError(f"unknown or missing MessageStatus {raw[:20]!r}")
+        sid = params.get("MessageSid") or params.get("SmsSid") or None
+        if sid is None and delivery_id is None:
+            raise WebhookError("neither MessageSid nor a delivery id")
+        return StatusUpdate(
+            status=STATUSES[raw],
+            delivery_id=delivery_id,
+            provider_message_id=sid,
+            error_code=params.get("ErrorCode") or None,
+        )
+
+    def parse_inbound(self, params: Mapping[str, str]) -> InboundMessage:
+        sid = params.get("MessageSid") or params.get("SmsSid")
+        sender = params.get("From")
+        if not sid or not sender or "Body" not in params:
+            raise WebhookError("an inbound message needs MessageSid, From and Body")
+        extra = {
+            k: params[k]
+            for k in ("NumSegments", "NumMedia", "FromCountry", "ToCountry", "AccountSid")
+            if k in params
+        }
+        return InboundMessage(
+            provider=self.name,
+            provider_message_id=sid[:64],
+            sender=sender[:32],
+            body=params["Body"],
+            to=params.get("To") or None,
+            extra=extra,
+        )
+
+    def inbound_reply(self, text: str | None) -> tuple[str, str]:
+        """TwiML: one ``<Message>`` with ``text``, or an empty ``<Response/>``."""
+        response = MessagingResponse()
+        if text:
+            response.message(text)
+        return str(response), "application/xml"
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        lowered = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
+    return value
+
+
+def _kind(exc: Exception) -> str:
+    """The exception's class name only: its text may carry the URL or the recipient."""
+    return type(exc).__name__

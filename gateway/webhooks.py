@@ -1,0 +1,97 @@
+"""Provider webhooks: delivery receipts and inbound SMS, each checked against its signature.
+
+Every request is authenticated by the provider's signature over the public URL it called
+(``settings.public_base_url`` + path and query, since a proxy may rewrite the host): a forged
+request gets 403 and changes nothing (invariant 5). A receipt is applied and committed before
+the answer (duplicates and out-of-order receipts are harmless: statuses only move forward); an
+inbound SMS becomes a tip, committed before the 2xx (invariant 4).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, current_app, request
+from werkzeug.datastructures import MultiDict
+
+from campaigns.statuses import apply_receipt
+from gateway import db
+from gateway.providers import Provider, WebhookError, get_provider
+from gateway.security import csrf
+from gateway.tips.intake import receive_inbound
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+
+def provider(name: str) -> Provider:
+    """The app's instance of provider ``name`` (built once per app)."""
+    cache: dict[str, Provider] = current_app.extensions.setdefault("loa.webhook_providers", {})
+    if name not in cache:
+        cache[name] = get_provider(current_app.config["LOA_SETTINGS"], name)
+    return cache[name]
+
+
+def public_url() -> str:
+    """The URL the provider called: the configured public base, this path and query."""
+    base: str = current_app.config["LOA_SETTINGS"].public_base_url
+    return base + request.full_path.rstrip("?")
+
+
+def _authentic(p: Provider) -> MultiDict[str, str]:
+    """The request's form, once its signature is proven; 403 otherwise."""
+    form = request.form  # reading it enforces MAX_CONTENT_LENGTH (413)
+    if not p.validate_signature(public_url(), form, dict(request.headers.items())):
+        abort(403, description="bad signature")
+    return form
+
+
+def _receipt(name: str, delivery_id: int) -> Any:
+    p = provider(name)
+    form = _authentic(p)
+    try:
+        update = p.parse_status(form.to_dict(), delivery_id)
+    except WebhookError as exc:
+        abort(400, description=str(exc))
+    s = db.session()
+    apply_receipt(
+        s,
+        delivery_id=update.delivery_id,
+        provider_message_id=update.provider_message_id,
+        status=update.status,
+        error_code=update.error_code,
+        segment=update.segment,
+    )
+    s.commit()
+    return Response(status=204)
+
+
+@bp.post("/twilio/status/<int:delivery_id>")
+def twilio_status(delivery_id: int) -> Any:
+    """A Twilio status callback for Loa's delivery ``delivery_id``."""
+    return _receipt("twilio", delivery_id)
+
+
+@bp.post("/simulator/status/<int:delivery_id>")
+def simulator_status(delivery_id: int) -> Any:
+    """A simulator receipt (signed with ``X-Loa-Signature``) for delivery ``delivery_id``."""
+    return _receipt("simulator", delivery_id)
+
+
+@bp.post("/twilio/sms")
+def twilio_sms() -> Any:
+    """An SMS from a citizen through Twilio: stored as a tip, answered with TwiML."""
+    p = provider("twilio")
+    form = _authentic(p)
+    try:
+        inbound = p.parse_inbound(form.to_dict())
+    except WebhookError as exc:
+        abort(400, description=str(exc))
+    text = receive_inbound(db.session(), inbound)
+    body, content_type = p.inbound_reply(text)
+    return Response(body, status=200, content_type=content_type)
+
+
+def init_app(app: Flask) -> None:
+    """Register the webhooks, exempt from CSRF (they are authenticated by signature)."""
+    csrf.exempt(bp)
+    app.register_blueprint(bp)

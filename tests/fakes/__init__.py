@@ -1,0 +1,1 @@
+"""Local stand-ins for outside services (a Twilio-compatible server)."""

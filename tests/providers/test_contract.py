@@ -1,0 +1,381 @@
+"""The provider contract: one table-driven suite that every registered provider passes.
+
+Outgoing cases: a message and the programmed behaviour of the far end (the fake Twilio server,
+or the simulator's failure rate) -> the expected SendResult and the request the far end saw.
+Status and inbound cases: webhook params -> StatusUpdate / InboundMessage, or WebhookError.
+Plus the checks nobody should forget: bad signatures are rejected, secrets and full numbers stay
+out of the logs, and no request leaves this machine.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from redis import Redis
+from rq import Queue
+from sqlalchemy import Engine, select
+
+from campaigns.db import make_sessionmaker
+from campaigns.sending import Effect, OutboundMessage, Outcome
+from gateway import providers
+from gateway.providers import InboundMessage, Provider, StatusUpdate, WebhookError
+from gateway.providers.simulator import SimulatorMessage, SimulatorProvider, sign
+from gateway.providers.twilio import TwilioProvider
+from gateway.settings import Settings
+from tests.fakes.twilio_server import Behaviour, FakeTwilio
+from tests.servers import free_port
+
+TO = "+84981234567"
+URL = "http://loa.test/webhooks/x/status/42"
+
+
+@dataclass
+class Harness:
+    """One provider under test, with its far end: programmable and observable."""
+
+    name: str
+    provider: Provider
+    seen: Callable[[], list[dict[str, Any]]]  # the requests the far end received
+    sign: Callable[[str, dict[str, str]], dict[str, str]]  # signed webhook headers
+    secrets: list[str] = field(default_factory=list)
+
+
+def _twilio(settings: Settings, fake: FakeTwilio, behaviour: Any) -> Harness:
+    if behaviour == "refused":  # nothing listens there
+        settings = settings.model_copy(
+            update={"twilio_api_base_url": f"http://127.0.0.1:{free_port()}"}
+        )
+    elif behaviour is not None:
+        fake.program(behaviour)
+    from twilio.request_validator import RequestValidator
+
+    token = settings.twilio_auth_token.get_secret_value()
+    return Harness(
+        "twilio",
+        TwilioProvider(settings, read_timeout=0.3),
+        seen=lambda: [dict(r.form) for r in fake.created()],
+        sign=lambda url, p: {
+            "X-Twilio-Signature": RequestValidator(token).compute_signature(url, p)
+        },
+        secrets=[token],
+    )
+
+
+def _simulator(settings: Settings, engine: Engine, failure_rate: Any) -> Harness:
+    settings = settings.model_copy(update={"simulator_failure_rate": failure_rate or 0.0})
+    factory = make_sessionmaker(engine)
+
+    def seen() -> list[dict[str, Any]]:
+        with factory() as s:
+            rows = s.scalars(select(SimulatorMessage).order_by(SimulatorMessage.id)).all()
+            return [
+                {"To": r.phone, "Body": r.body, "delivery_id": r.delivery_id, "status": r.status}
+                for r in rows
+            ]
+
+    return Harness(
+        "simulator",
+        SimulatorProvider(settings, session_factory=factory),
+        seen=seen,
+        sign=lambda url, p: {"X-Loa-Signature": sign(settings.secret(), url, p)},
+        secrets=[settings.secret()],
+    )
+
+
+@pytest.fixture
+def harness(
+    request: pytest.FixtureRequest, db_engine: Engine, redis_conn: Redis
+) -> Callable[..., Harness]:
+    """Build the named provider's harness with the far end programmed as given."""
+    built: list[Harness] = []
+
+    def make(name: str, behaviour: Any = None) -> Harness:
+        if name == "twilio":
+            h = _twilio(
+                request.getfixturevalue("twilio_settings"),
+                request.getfixturevalue("fake_twilio"),
+                behaviour,
+            )
+        else:
+            h = _simulator(request.getfixturevalue("settings"), db_engine, behaviour)
+        built.append(h)
+        return h
+
+    yield make  # type: ignore[misc]
+    for h in built:
+        h.provider.close()
+
+
+def test_every_registered_provider_is_covered() -> None:
+    """A new provider must join this suite before it ships."""
+    assert providers.names() == sorted(PROVIDERS)
+
+
+PROVIDERS = ("simulator", "twilio")
+
+# --- outgoing -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Send:
+    id: str
+    provider: str
+    behaviour: Any  # a fake-server Behaviour, "refused", or the simulator's failure rate
+    outcome: Outcome
+    effect: Effect = Effect.NONE
+    error_code: str | None = None
+    retry_after: float | None = None
+
+
+SENDS = [
+    Send("accepted", "twilio", Behaviour(), Outcome.ACCEPTED),
+    Send("invalid-21211", "twilio", Behaviour.error(21211), Outcome.FAILED, Effect.INVALID_NUMBER, "21211"),
+    Send("landline-21614", "twilio", Behaviour.error(21614), Outcome.FAILED, Effect.INVALID_NUMBER, "21614"),
+    Send("unknown-handset-30005", "twilio", Behaviour.error(30005), Outcome.FAILED, Effect.INVALID_NUMBER, "30005"),
+    Send("landline-30006", "twilio", Behaviour.error(30006), Outcome.FAILED, Effect.INVALID_NUMBER, "30006"),
+    Send("unsubscribed-21610", "twilio", Behaviour.error(21610), Outcome.FAILED, Effect.OPTED_OUT, "21610"),
+    Send("region-21408", "twilio", Behaviour.error(21408), Outcome.FAILED, Effect.HALT, "21408"),
+    Send("bad-from-21606", "twilio", Behaviour.error(21606), Outcome.FAILED, Effect.HALT, "21606"),
+    Send("unverified-21608", "twilio", Behaviour.error(21608), Outcome.FAILED, Effect.HALT, "21608"),
+    Send("auth-20003", "twilio", Behaviour.error(20003, status=401), Outcome.FAILED, Effect.HALT, "20003"),
+    Send("queue-30002", "twilio", Behaviour.error(30002), Outcome.FAILED, Effect.HALT, "30002"),
+    Send("unreachable-sender-21612", "twilio", Behaviour.error(21612), Outcome.FAILED, Effect.NONE, "21612"),
+    Send("blocked-30004", "twilio", Behaviour.error(30004), Outcome.FAILED, Effect.NONE, "30004"),
+    Send("filtered-30007", "twilio", Behaviour.error(30007), Outcome.FAILED, Effect.NONE, "30007"),
+    Send("unknown-4xx", "twilio", Behaviour.error(21999), Outcome.FAILED, Effect.NONE, "21999"),
+    Send("handset-30003", "twilio", Behaviour.error(30003), Outcome.RETRY, Effect.NONE, "30003", 600.0),
+    Send("overflow-30001", "twilio", Behaviour.error(30001), Outcome.RETRY, Effect.SLOW_DOWN, "30001"),
+    Send("throttled-429", "twilio", Behaviour.too_many(7), Outcome.RETRY, Effect.NONE, "20429", 7.0),
+    Send("5xx-with-body", "twilio", Behaviour.server_error(500), Outcome.RETRY, Effect.NONE, "20500"),
+    Send("5xx-empty", "twilio", Behaviour.server_error(503, with_body=False), Outcome.RETRY, Effect.NONE, "HTTP-503"),
+    Send("timeout-after-send", "twilio", Behaviour.hanging(), Outcome.UNKNOWN, Effect.NONE, "NO-ANSWER"),
+    Send("connection-refused", "twilio", "refused", Outcome.RETRY, Effect.NONE, "CONNECT"),
+    Send("accepted", "simulator", 0.0, Outcome.ACCEPTED),
+    Send("failure", "simulator", 1.0, Outcome.FAILED, Effect.NONE, "SIM-30003"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", SENDS, ids=lambda c: f"{c.provider}-{c.id}")
+def test_send_outcome(case: Send, harness: Callable[..., Harness]) -> None:
+    """The far end's answer maps to the outcome, effect and error code of the table."""
+    h = harness(case.provider, case.behaviour)
+    result = h.provider.send(OutboundMessage(to=TO, body="Xin chào", delivery_id=42))
+    assert (result.outcome, result.effect, result.error_code) == (
+        case.outcome,
+        case.effect,
+        case.error_code,
+    )
+    assert result.retry_after == case.retry_after
+    assert (result.provider_message_id is not None) == (case.outcome is Outcome.ACCEPTED)
+    if case.behaviour != "refused":
+        assert [(r["To"], r["Body"]) for r in h.seen()] == [(TO, "Xin chào")]
+    else:
+        assert h.seen() == []
+
+
+@pytest.mark.parametrize(
+    ("message", "settings_update", "expected"),
+    [
+        (
+            OutboundMessage(to=TO, body="a", delivery_id=42, validity_seconds=3600),
+            {},
+            {
+                "To": TO,
+                "Body": "a",
+                "From": "LOA-SOCTRANG",
+                "StatusCallback": "http://loa.test/webhooks/twilio/status/42",
+                "ValidityPeriod": "3600",
+            },
+        ),
+        (OutboundMessage(to=TO, body="a", sender="CONGAN"), {}, {"To": TO, "Body": "a", "From": "CONGAN"}),
+        (
+            OutboundMessage(to=TO, body="a", validity_seconds=0),
+            {"twilio_from": "", "twilio_messaging_service_sid": "MG" + "1" * 32},
+            {"To": TO, "Body": "a", "MessagingServiceSid": "MG" + "1" * 32, "ValidityPeriod": "1"},
+        ),
+        (
+            OutboundMessage(to=TO, body="a", validity_seconds=86_400, status_callback="http://x.test/cb"),
+            {},
+            {"To": TO, "Body": "a", "From": "LOA-SOCTRANG", "StatusCallback": "http://x.test/cb", "ValidityPeriod": "36000"},
+        ),
+    ],
+    ids=["callback-and-validity", "sender-override", "messaging-service-min-validity", "max-validity"],
+)  # fmt: skip
+def test_twilio_request_shape(
+    message: OutboundMessage,
+    settings_update: dict[str, Any],
+    expected: dict[str, str],
+    twilio_settings: Settings,
+    fake_twilio: FakeTwilio,
+) -> None:
+    """Twilio receives exactly the fields Loa means: sender, callback with delivery id, validity."""
+    p = TwilioProvider(twilio_settings.model_copy(update=settings_update))
+    try:
+        assert p.send(message).outcome is Outcome.ACCEPTED
+    finally:
+        p.close()
+    (req,) = fake_twilio.created()
+    assert req.form == expected
+    assert req.authorized
+
+
+def test_simulator_outbox_and_receipt_job(
+    harness: Callable[..., Harness], redis_conn: Redis
+) -> None:
+    """The simulator stores the message and enqueues its receipt on the events queue."""
+    h = harness("simulator", 0.0)
+    result = h.provider.send(OutboundMessage(to=TO, body="a", delivery_id=42))
+    assert h.seen() == [{"To": TO, "Body": "a", "delivery_id": 42, "status": "delivered"}]
+    (job,) = Queue("events", connection=redis_conn).get_jobs()
+    assert job.func_name == "workers.statuses.process_receipt"
+    assert job.args == (
+        "simulator",
+        {"MessageSid": result.provider_message_id, "MessageStatus": "delivered"},
+        42,
+    )
+    assert h.provider.fetch_status(str(result.provider_message_id)) == "delivered"
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_send_many_keeps_order(name: str, harness: Callable[..., Harness]) -> None:
+    """send_many answers one result per message, in the input order."""
+    h = harness(name, Behaviour() if name == "twilio" else 0.0)
+    numbers = [f"+8498{i:07d}" for i in range(40)]
+    results = h.provider.send_many([OutboundMessage(to=n, body="a") for n in numbers])
+    assert all(r.outcome is Outcome.ACCEPTED for r in results)
+    assert len({r.provider_message_id for r in results}) == 40
+    assert sorted(r["To"] for r in h.seen()) == numbers
+
+
+# --- status callbacks -----------------------------------------------------------------------
+
+STATUSES = [
+    ("twilio", {"MessageSid": "SM1", "MessageStatus": "delivered"}, StatusUpdate("delivered", 42, "SM1")),
+    ("twilio", {"MessageSid": "SM1", "MessageStatus": "queued"}, StatusUpdate("sent", 42, "SM1")),
+    ("twilio", {"MessageSid": "SM1", "MessageStatus": "accepted"}, StatusUpdate("sent", 42, "SM1")),
+    ("twilio", {"MessageSid": "SM1", "MessageStatus": "sending"}, StatusUpdate("sent", 42, "SM1")),
+    ("twilio", {"MessageSid": "SM1", "MessageStatus": "sent"}, StatusUpdate("sent", 42, "SM1")),
+    ("twilio", {"MessageSid": "SM1", "MessageStatus": "read"}, StatusUpdate("delivered", 42, "SM1")),
+    ("twilio", {"MessageSid": "SM1", "MessageStatus": "undelivered", "ErrorCode": "30003"}, StatusUpdate("undelivered", 42, "SM1", "30003")),
+    ("twilio", {"MessageSid": "SM1", "MessageStatus": "failed", "ErrorCode": "30007"}, StatusUpdate("failed", 42, "SM1", "30007")),
+    ("twilio", {"SmsSid": "SM1", "SmsStatus": "delivered"}, StatusUpdate("delivered", 42, "SM1")),
+    ("twilio", {"MessageSid": "SM1"}, WebhookError),
+    ("twilio", {"MessageSid": "SM1", "MessageStatus": "exploded"}, WebhookError),
+    ("simulator", {"MessageSid": "SIM1", "MessageStatus": "delivered"}, StatusUpdate("delivered", 42, "SIM1")),
+    ("simulator", {"MessageSid": "SIM1", "MessageStatus": "undelivered", "ErrorCode": "SIM-30003"}, StatusUpdate("undelivered", 42, "SIM1", "SIM-30003")),
+    ("simulator", {"MessageSid": "SIM1"}, WebhookError),
+    ("simulator", {"MessageSid": "SIM1", "MessageStatus": "queued"}, WebhookError),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "params", "expected"), STATUSES)
+def test_parse_status(
+    name: str, params: dict[str, str], expected: Any, harness: Callable[..., Harness]
+) -> None:
+    """Status callback params map to Loa's statuses through the provider's one table."""
+    p = harness(name).provider
+    if expected is WebhookError:
+        with pytest.raises(WebhookError):
+            p.parse_status(params, 42)
+    else:
+        assert p.parse_status(params, 42) == expected
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_status_without_any_id_is_refused(name: str, harness: Callable[..., Harness]) -> None:
+    """A receipt that names neither a delivery nor a provider message cannot be applied."""
+    with pytest.raises(WebhookError):
+        harness(name).provider.parse_status({"MessageStatus": "delivered"}, None)
+
+
+# --- inbound --------------------------------------------------------------------------------
+
+FULL = {"MessageSid": "SM9", "From": "+84912345678", "To": "+15005550006", "Body": "Cứu với"}
+INBOUND = [
+    (name, params, expected)
+    for name in PROVIDERS
+    for params, expected in [
+        (FULL, InboundMessage(name, "SM9", "+84912345678", "Cứu với", to="+15005550006")),
+        ({**FULL, "Body": ""}, InboundMessage(name, "SM9", "+84912345678", "", to="+15005550006")),
+        ({k: v for k, v in FULL.items() if k != "From"}, WebhookError),
+        ({k: v for k, v in FULL.items() if k != "MessageSid"}, WebhookError),
+        ({k: v for k, v in FULL.items() if k != "Body"}, WebhookError),
+    ]
+]
+
+
+@pytest.mark.parametrize(("name", "params", "expected"), INBOUND)
+def test_parse_inbound(
+    name: str, params: dict[str, str], expected: Any, harness: Callable[..., Harness]
+) -> None:
+    """Inbound params become an InboundMessage, or a WebhookError (answered 400)."""
+    p = harness(name).provider
+    if expected is WebhookError:
+        with pytest.raises(WebhookError):
+            p.parse_inbound(params)
+    else:
+        got = p.parse_inbound(params)
+        assert (got.provider, got.provider_message_id, got.sender, got.body, got.to) == (
+            expected.provider,
+            expected.provider_message_id,
+            expected.sender,
+            expected.body,
+            expected.to,
+        )
+
+
+# --- checks nobody should forget ------------------------------------------------------------
+
+FORGERIES = {
+    "genuine": lambda url, params, headers: (url, params, headers),
+    "tampered-param": lambda url, params, headers: (url, {**params, "MessageStatus": "failed"}, headers),
+    "other-url": lambda url, params, headers: (url.replace("/42", "/43"), params, headers),
+    "no-signature": lambda url, params, headers: (url, params, {}),
+    "garbage-signature": lambda url, params, headers: (url, params, {k: "AAAA" for k in headers}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("forgery", FORGERIES)
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_signature(name: str, forgery: str, harness: Callable[..., Harness]) -> None:
+    """Only the provider's own signature over this URL and these params is accepted."""
+    h = harness(name)
+    params = {"MessageSid": "SM1", "MessageStatus": "delivered"}
+    url, params2, headers = FORGERIES[forgery](URL, params, h.sign(URL, params))
+    assert h.provider.validate_signature(url, params2, headers) is (forgery == "genuine")
+
+
+@pytest.mark.parametrize("case", SENDS, ids=lambda c: f"{c.provider}-{c.id}")
+def test_logs_hold_no_secret_and_no_full_number(
+    case: Send, harness: Callable[..., Harness], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whatever happens, the logs (at DEBUG, libraries included) show neither token nor number."""
+    caplog.set_level(logging.DEBUG)
+    h = harness(case.provider, case.behaviour)
+    h.provider.send(OutboundMessage(to=TO, body="Bí mật", delivery_id=42))
+    h.provider.parse_inbound(FULL)
+    assert caplog.records, "the case should log something (at least the HTTP client)"
+    for secret in [*h.secrets, TO, FULL["From"], "Bí mật", "Cứu với"]:
+        assert secret not in caplog.text
+
+
+def test_no_request_leaves_this_machine(twilio_settings: Settings) -> None:
+    """A provider pointed at a public address is refused by the network guard: RETRY, no send."""
+    p = TwilioProvider(
+        twilio_settings.model_copy(
+            update={
+                "twilio_api_base_url": "http://93.184.216.34",
+                "twilio_auth_token": SecretStr("t"),
+            }
+        )
+    )
+    try:
+        result = p.send(OutboundMessage(to=TO, body="a"))
+    finally:
+        p.close()
+    assert (result.outcome, result.error_code) == (Outcome.RETRY, "CONNECT")
