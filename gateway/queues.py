@@ -33,13 +33,21 @@ def redis() -> Redis:
     return r
 
 
-def enqueue(queue: str, func: str, *args: Any, job_id: str | None = None, **kwargs: Any) -> str:
+def enqueue(
+    queue: str,
+    func: str,
+    *args: Any,
+    job_id: str | None = None,
+    connection: Redis | None = None,
+    **kwargs: Any,
+) -> str:
     """Enqueue the job ``func`` (a dotted path) on ``queue``; returns the job id.
 
     With ``job_id`` given, a job that is already queued or running under it is not enqueued
-    twice (deterministic ids make enqueueing idempotent).
+    twice (deterministic ids make enqueueing idempotent). ``connection`` defaults to the app's
+    Redis (workers pass their own).
     """
-    q = Queue(queue, connection=redis())
+    q = Queue(queue, connection=connection if connection is not None else redis())
     if job_id is not None:
         existing = q.fetch_job(job_id)
         if existing is not None and existing.get_status(refresh=True) in (

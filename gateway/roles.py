@@ -37,6 +37,19 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "simulator.use": frozenset(ROLES),
 }
 
+# What a person needs to take each campaign lifecycle action (``campaigns.lifecycle``), on the
+# admin pages and in the API alike. "complete" and "edit" are not actions people click.
+CAMPAIGN_ACTIONS: dict[str, str] = {
+    "submit": "campaigns.edit",
+    "approve": "campaigns.approve",
+    "reject": "campaigns.approve",
+    "schedule": "campaigns.operate",
+    "launch": "campaigns.operate",
+    "pause": "campaigns.operate",
+    "resume": "campaigns.operate",
+    "cancel": "campaigns.operate",
+}
+
 
 def allowed(role: str | None, permission: str) -> bool:
     """Whether ``role`` holds ``permission`` (unknown permissions are refused)."""

@@ -1,0 +1,443 @@
+"""The campaign state machine: one transition table, guards, the approval hash and schedules.
+
+```
+draft ─submit→ pending_approval ─approve→ approved ─schedule→ scheduled
+  ↑                 │ reject                 │ launch            │ launch
+  └──── edit ───────┴→ rejected              └──────→ running ←──┘
+                                                  pause ⇅ resume
+                                                   paused
+running ─complete→ completed;   cancel from any state before completed;
+edit of pending_approval / approved / scheduled / rejected → draft (the approval is void)
+```
+
+Decisions:
+- Every move is one conditional UPDATE (`... WHERE id = :id AND status = :from`), so two clicks
+  (or a click and the scheduler) cannot both win; the loser gets :class:`IllegalTransition`.
+- The approver is a different user holding the approver role. Approval stores a SHA-256 of what
+  was approved (text, audience, senders, provider, rate, window, schedule); launch recomputes it
+  and refuses when anything changed, even if a caller bypassed the `edit` action.
+- A yearly campaign's hash covers its local month, day and time, not its year: approving a yearly
+  campaign approves its recurrence, so next year's copy (see :func:`next_occurrence`) carries the
+  approval. A one-off campaign's hash covers its exact UTC time.
+- Launch here only moves the status; materialising deliveries and enqueueing is the dispatch
+  engine's (``workers.dispatch.launch``).
+- The caller commits; nothing here commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from campaigns.db import utcnow
+from campaigns.models import Campaign
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+DRAFT = "draft"
+PENDING_APPROVAL = "pending_approval"
+APPROVED = "approved"
+SCHEDULED = "scheduled"
+RUNNING = "running"
+PAUSED = "paused"
+COMPLETED = "completed"
+REJECTED = "rejected"
+CANCELLED = "cancelled"
+STATES = (
+    DRAFT,
+    PENDING_APPROVAL,
+    APPROVED,
+    SCHEDULED,
+    RUNNING,
+    PAUSED,
+    COMPLETED,
+    REJECTED,
+    CANCELLED,
+)
+FINAL_STATES = frozenset({COMPLETED, CANCELLED})
+
+SUBMIT = "submit"
+APPROVE = "approve"
+REJECT = "reject"
+SCHEDULE = "schedule"
+LAUNCH = "launch"
+PAUSE = "pause"
+RESUME = "resume"
+COMPLETE = "complete"
+CANCEL = "cancel"
+EDIT = "edit"
+ACTIONS = (SUBMIT, APPROVE, REJECT, SCHEDULE, LAUNCH, PAUSE, RESUME, COMPLETE, CANCEL, EDIT)
+
+# The whole state machine. A (state, action) pair that is absent is illegal.
+TRANSITIONS: dict[tuple[str, str], str] = {
+    (DRAFT, SUBMIT): PENDING_APPROVAL,
+    (DRAFT, EDIT): DRAFT,
+    (DRAFT, CANCEL): CANCELLED,
+    (PENDING_APPROVAL, APPROVE): APPROVED,
+    (PENDING_APPROVAL, REJECT): REJECTED,
+    (PENDING_APPROVAL, EDIT): DRAFT,  # withdrawing to change something
+    (PENDING_APPROVAL, CANCEL): CANCELLED,
+    (APPROVED, SCHEDULE): SCHEDULED,
+    (APPROVED, LAUNCH): RUNNING,
+    (APPROVED, EDIT): DRAFT,
+    (APPROVED, CANCEL): CANCELLED,
+    (SCHEDULED, LAUNCH): RUNNING,
+    (SCHEDULED, EDIT): DRAFT,
+    (SCHEDULED, CANCEL): CANCELLED,
+    (RUNNING, PAUSE): PAUSED,
+    (RUNNING, COMPLETE): COMPLETED,
+    (RUNNING, CANCEL): CANCELLED,
+    (PAUSED, RESUME): RUNNING,
+    (PAUSED, CANCEL): CANCELLED,
+    (REJECTED, EDIT): DRAFT,
+    (REJECTED, CANCEL): CANCELLED,
+}
+
+APPROVER_ROLES = frozenset({"approver"})
+
+
+class Actor(Protocol):
+    """Who acts: a user (the gateway's `User` satisfies it). None means the system."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def role(self) -> str: ...
+
+
+class IllegalTransition(Exception):
+    """The action is not allowed now; `reason` says why in words an editor understands."""
+
+    def __init__(self, reason: str, code: str = "illegal_transition") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code  # "illegal_transition", "conflict", "forbidden", "invalid"
+
+
+def can(status: str, action: str) -> bool:
+    """Tell whether `action` is possible from `status` (ignoring guards).
+
+    Args:
+        status: a campaign status.
+        action: an action name.
+
+    Returns:
+        True when the transition table has the pair.
+    """
+    return (status, action) in TRANSITIONS
+
+
+def actions_from(status: str) -> list[str]:
+    """The actions the table allows from `status`, in :data:`ACTIONS` order (for buttons)."""
+    return [a for a in ACTIONS if (status, a) in TRANSITIONS]
+
+
+def _local_schedule(campaign: Campaign) -> str | None:
+    at = campaign.scheduled_at
+    if at is None:
+        return None
+    if campaign.recurrence == "yearly":
+        return "yearly " + at.astimezone(TZ).strftime("%m-%d %H:%M")
+    return at.astimezone(dt.UTC).isoformat()
+
+
+def approval_hash(campaign: Campaign) -> str:
+    """The SHA-256 of everything an approver approves.
+
+    Args:
+        campaign: the campaign as it stands.
+
+    Returns:
+        64 hex digits over the body, audience spec, senders, provider, rate, window and schedule.
+    """
+    payload: dict[str, Any] = {
+        "body": campaign.body,
+        "audience": campaign.audience or {},
+        "senders": list(campaign.senders or []),
+        "provider": campaign.provider or "",
+        "rate_per_second": campaign.rate_per_second,
+        "window": [campaign.window_start, campaign.window_end],
+        "schedule": _local_schedule(campaign),
+        "recurrence": campaign.recurrence or "none",
+    }
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def approval_valid(campaign: Campaign) -> bool:
+    """Tell whether the campaign still matches what was approved."""
+    return campaign.approval_hash is not None and campaign.approval_hash == approval_hash(campaign)
+
+
+def _guard(campaign: Campaign, action: str, user: Actor | None, now: dt.datetime) -> None:
+    """Raise IllegalTransition when the action's conditions do not hold."""
+    if action == SUBMIT:
+        if not (campaign.body or "").strip():
+            raise IllegalTransition("Nội dung tin nhắn đang trống.", "invalid")
+        spec = campaign.audience or {}
+        if not spec.get("lists") and not spec.get("all"):
+            raise IllegalTransition("Chưa chọn danh sách người nhận.", "invalid")
+    elif action == APPROVE:
+        # Self-approval first: it is the more useful reason for an editor who tries it.
+        if user is not None and campaign.created_by_id == user.id:
+            raise IllegalTransition("Không được tự duyệt chiến dịch do mình soạn.", "forbidden")
+        if user is None or user.role not in APPROVER_ROLES:
+            raise IllegalTransition("Chỉ người có vai trò phê duyệt mới được duyệt.", "forbidden")
+    elif action == REJECT:
+        if user is None or user.role not in APPROVER_ROLES:
+            raise IllegalTransition("Chỉ người có vai trò phê duyệt mới được từ chối.", "forbidden")
+    elif action == SCHEDULE:
+        if campaign.scheduled_at is None:
+            raise IllegalTransition("Chưa đặt thời điểm gửi.", "invalid")
+        if campaign.scheduled_at <= now:
+            raise IllegalTransition("Thời điểm gửi đã qua.", "invalid")
+        _require_approval(campaign)
+    elif action == LAUNCH:
+        _require_approval(campaign)
+
+
+def _require_approval(campaign: Campaign) -> None:
+    if not approval_valid(campaign):
+        raise IllegalTransition(
+            "Chiến dịch đã thay đổi sau khi được duyệt; cần duyệt lại.", "approval_void"
+        )
+
+
+def _changes(
+    campaign: Campaign, action: str, user: Actor | None, reason: str | None, now: dt.datetime
+) -> dict[str, Any]:
+    """The columns an action sets besides the status."""
+    if action == SUBMIT:
+        return {"rejection_reason": None}
+    if action == APPROVE:
+        assert user is not None  # the guard ran
+        return {
+            "approved_by_id": user.id,
+            "approved_at": now,
+            "approval_hash": approval_hash(campaign),
+        }
+    if action in (REJECT, EDIT):
+        voided: dict[str, Any] = {
+            "approved_by_id": None,
+            "approved_at": None,
+            "approval_hash": None,
+        }
+        if action == REJECT:
+            voided["rejection_reason"] = (reason or "").strip() or None
+        return voided
+    if action == LAUNCH:
+        return {"launched_at": now, "paused_reason": None, "error_streak": 0}
+    if action == PAUSE:
+        return {"paused_reason": (reason or "").strip() or None}
+    if action == RESUME:
+        return {"paused_reason": None, "error_streak": 0}
+    if action in (COMPLETE, CANCEL):
+        return {"completed_at": now}
+    return {}
+
+
+def transition(
+    session: Session,
+    campaign: Campaign,
+    action: str,
+    user: Actor | None,
+    reason: str | None = None,
+    now: dt.datetime | None = None,
+) -> Campaign:
+    """Apply one action to a campaign with a conditional UPDATE.
+
+    Args:
+        session: the caller commits (the UPDATE holds the row until then).
+        campaign: the campaign; pending attribute changes are flushed first.
+        action: one of :data:`ACTIONS`.
+        user: who acts; None for the system (the scheduler, the dispatch engine).
+        reason: for reject (shown to the editor) and pause.
+        now: the current time (tests pass one); default :func:`campaigns.db.utcnow`.
+
+    Returns:
+        The campaign, refreshed from the database.
+
+    Raises:
+        IllegalTransition: when the table has no such move, a guard refuses (wrong role,
+            self-approval, approval void, missing schedule), or another request moved the
+            campaign first (code "conflict").
+    """
+    now = now or utcnow()
+    if action not in ACTIONS:
+        raise IllegalTransition(f"Thao tác không tồn tại: {action}.", "invalid")
+    session.flush()
+    source = campaign.status
+    target = TRANSITIONS.get((source, action))
+    if target is None:
+        raise IllegalTransition(f"Không thể {action} khi chiến dịch đang ở trạng thái {source}.")
+    _guard(campaign, action, user, now)
+    values = {"status": target, "updated_at": now, **_changes(campaign, action, user, reason, now)}
+    result = session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.status == source)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        session.refresh(campaign)
+        raise IllegalTransition(
+            f"Chiến dịch vừa được người khác chuyển sang trạng thái {campaign.status}.",
+            "conflict",
+        )
+    session.refresh(campaign)
+    return campaign
+
+
+EDITABLE_FIELDS = frozenset(
+    {
+        "name",
+        "body",
+        "audience",
+        "senders",
+        "provider",
+        "rate_per_second",
+        "window_start",
+        "window_end",
+        "scheduled_at",
+        "recurrence",
+    }
+)
+
+
+def edit(
+    session: Session, campaign: Campaign, user: Actor | None, changes: dict[str, Any]
+) -> Campaign:
+    """Change a campaign's fields; an approved, pending or scheduled campaign returns to draft.
+
+    Args:
+        session: the caller commits.
+        campaign: the campaign.
+        user: who edits.
+        changes: new values of :data:`EDITABLE_FIELDS` (validated by the caller).
+
+    Returns:
+        The campaign, refreshed.
+
+    Raises:
+        IllegalTransition: for a running, paused, completed or cancelled campaign, or an unknown
+            field.
+    """
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise IllegalTransition(f"Không sửa được trường: {', '.join(sorted(unknown))}.", "invalid")
+    if not can(campaign.status, EDIT):
+        raise IllegalTransition(
+            f"Không thể sửa khi chiến dịch đang ở trạng thái {campaign.status}."
+        )
+    # Move to draft first so the approval is void before the new values are visible.
+    transition(session, campaign, EDIT, user)
+    for key, value in changes.items():
+        setattr(campaign, key, value)
+    session.flush()
+    return campaign
+
+
+def _same_local_time_in(year: int, template: dt.datetime) -> dt.datetime:
+    local = template.astimezone(TZ)
+    day = local.day
+    # 29 February falls back to 28 February in common years.
+    if local.month == 2 and day == 29:
+        is_leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        day = 29 if is_leap else 28
+    return local.replace(year=year, day=day).astimezone(dt.UTC)
+
+
+def next_occurrence(at: dt.datetime, after: dt.datetime) -> dt.datetime:
+    """The first yearly repetition of `at` (same local month, day and time) later than `after`.
+
+    Args:
+        at: an aware datetime, e.g. 30 July 08:00 Asia/Ho_Chi_Minh.
+        after: an aware datetime.
+
+    Returns:
+        An aware UTC datetime strictly after `after` and after `at`.
+    """
+    year = max(at.astimezone(TZ).year, after.astimezone(TZ).year)
+    candidate = _same_local_time_in(year, at)
+    while candidate <= after or candidate <= at:
+        year += 1
+        candidate = _same_local_time_in(year, at)
+    return candidate
+
+
+def next_run(campaign: Campaign, now: dt.datetime) -> dt.datetime | None:
+    """When a campaign should (have) run next.
+
+    Args:
+        campaign: the campaign.
+        now: the current time, aware.
+
+    Returns:
+        For a campaign not yet launched, its `scheduled_at` (possibly past: it is due). For a
+        launched yearly campaign, the next repetition after `now` and after its launch. None for
+        an unscheduled campaign, a launched one-off campaign, or a cancelled one.
+    """
+    at = campaign.scheduled_at
+    if at is None or campaign.status == CANCELLED:
+        return None
+    launched = campaign.launched_at
+    if launched is None or launched < at:
+        return at
+    if campaign.recurrence == "yearly":
+        return next_occurrence(at, max(now, launched))
+    return None
+
+
+def is_due(campaign: Campaign, now: dt.datetime) -> bool:
+    """Tell whether a scheduled campaign's time has come."""
+    when = next_run(campaign, now)
+    return campaign.status == SCHEDULED and when is not None and when <= now
+
+
+def copy_for_next_year(session: Session, campaign: Campaign, now: dt.datetime) -> Campaign:
+    """Arm next year's run of a yearly campaign as a new scheduled campaign.
+
+    The copy keeps the text, audience and settings, and the approval (the hash of a yearly
+    campaign does not cover the year), so it launches by itself next year unless someone
+    edits it, which voids the approval as usual.
+
+    Args:
+        session: the caller commits.
+        campaign: a yearly campaign that has just been launched.
+        now: the current time.
+
+    Returns:
+        The new campaign (flushed, with its id).
+    """
+    assert campaign.scheduled_at is not None
+    when = next_occurrence(campaign.scheduled_at, now)
+    copy = Campaign(
+        name=campaign.name,
+        body=campaign.body,
+        status=SCHEDULED,
+        audience=dict(campaign.audience or {}),
+        senders=list(campaign.senders or []),
+        provider=campaign.provider,
+        rate_per_second=campaign.rate_per_second,
+        window_start=campaign.window_start,
+        window_end=campaign.window_end,
+        scheduled_at=when,
+        recurrence=campaign.recurrence,
+        encoding=campaign.encoding,
+        segments_per_message=campaign.segments_per_message,
+        audience_size=campaign.audience_size,
+        created_by_id=campaign.created_by_id,
+        approved_by_id=campaign.approved_by_id,
+        approved_at=campaign.approved_at,
+        approval_hash=campaign.approval_hash,
+    )
+    session.add(copy)
+    session.flush()
+    return copy

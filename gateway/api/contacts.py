@@ -1,0 +1,339 @@
+"""Contacts over /api/v1: import a file into a list, list the lists, preview an audience, opt-outs.
+
+``POST /contacts/import`` answers with the counts and the first rejected rows inline (at most
+``campaigns.importing.INLINE_REJECTS``); every rejected row is also written to a CSV under
+``var_dir/imports`` that ``rejected_download`` points to (random name, same permission as
+viewing contacts). The import runs inside the request, committing every 5,000 rows; a file
+larger than ``LOA_MAX_REQUEST_BYTES`` is refused with 413 before it is read.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import current_app, jsonify, request, send_file, url_for
+from sqlalchemy import func, select
+
+from campaigns import audiences, optouts
+from campaigns.importing import ImportFailed, import_contacts
+from campaigns.models import ContactList, ListMember
+from campaigns.phones import mask
+from gateway import audit, db
+from gateway.api import bp, document, error, schema
+from gateway.auth import current, require
+
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
+
+ImportResultSchema = schema(
+    "ImportResult",
+    {
+        "type": "object",
+        "properties": {
+            "list": {"type": "object"},
+            "rows": {"type": "integer"},
+            "added": {"type": "integer"},
+            "updated": {"type": "integer", "description": "numbers Loa already knew"},
+            "duplicates": {"type": "integer", "description": "repeats inside the file"},
+            "already_in_list": {"type": "integer"},
+            "opted_out": {"type": "integer"},
+            "rejected": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "line": {"type": "integer"},
+                        "value": {"type": "string"},
+                        "reason": {"type": "string"},
+                    },
+                },
+            },
+            "rejected_count": {"type": "integer"},
+            "rejected_truncated": {"type": "boolean"},
+            "rejected_download": {"type": ["string", "null"]},
+            "unknown_areas": {"type": "object"},
+        },
+        "required": ["added", "updated", "duplicates", "opted_out", "rejected"],
+    },
+)
+
+
+def _imports_dir() -> Path:
+    path = Path(current_app.config["LOA_SETTINGS"].var_dir) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@bp.post("/contacts/import")
+@require("contacts.edit", api=True)
+def import_file() -> Any:
+    """Import a CSV/XLSX upload (``file``) into the list named ``list``."""
+    user = current()
+    assert user is not None
+    upload = request.files.get("file")
+    list_name = (request.form.get("list") or "").strip()
+    if upload is None or not upload.filename:
+        return error(422, "Thiếu tệp (trường 'file').")
+    if not list_name:
+        return error(422, "Thiếu tên danh sách (trường 'list').")
+    if len(list_name) > 200:
+        return error(422, "Tên danh sách dài quá 200 ký tự.")
+    token = secrets.token_urlsafe(24)
+    rejects_path = _imports_dir() / f"{token}.csv"
+    s = db.session()
+    try:
+        with rejects_path.open("w", encoding="utf-8-sig", newline="") as rejects:
+            result = import_contacts(
+                s,
+                upload.stream,
+                list_name,
+                filename=upload.filename,
+                created_by=user.id,
+                rejects=rejects,
+            )
+    except ImportFailed as exc:
+        s.rollback()
+        rejects_path.unlink(missing_ok=True)
+        return error(422, str(exc))
+    body = result.as_dict()
+    if result.rejected_count:
+        body["rejected_download"] = url_for("api.rejected_rows", token=token)
+    else:
+        rejects_path.unlink(missing_ok=True)
+        body["rejected_download"] = None
+    counts = {k: body[k] for k in ("rows", "added", "updated", "duplicates", "opted_out")}
+    audit.record(
+        "contacts.import",
+        actor=user,
+        object_type="contact_list",
+        object_id=result.list_id,
+        details={**counts, "rejected": result.rejected_count},
+    )
+    s.commit()
+    return jsonify(body)
+
+
+document(
+    "/contacts/import",
+    "post",
+    {
+        "summary": "Import contacts from a CSV or XLSX file into a list",
+        "description": (
+            "CSV in UTF-8 (with or without BOM), UTF-16 with BOM, or Windows-1258/1252; "
+            "separator `,` `;` or tab; Vietnamese or English headers (phone / số điện thoại / "
+            "sđt, name / họ tên, district / huyện / quận, ward / xã / phường, tags). "
+            "`updated` counts numbers Loa already knew, `duplicates` repeats inside the file. "
+            "At most 1,000 rejected rows are inline; `rejected_download` has them all."
+        ),
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "list": {"type": "string"},
+                        },
+                        "required": ["file", "list"],
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "the counts",
+                "content": {"application/json": {"schema": ImportResultSchema}},
+            },
+            "403": {"description": "role may not edit contacts"},
+            "413": {"description": "file larger than LOA_MAX_REQUEST_BYTES"},
+            "422": {"description": "no file, no list name, or unreadable / no phone column"},
+        },
+    },
+)
+
+
+@bp.get("/contacts/imports/<token>/rejected.csv")
+@require("contacts.view", api=True)
+def rejected_rows(token: str) -> Any:
+    """Every rejected row of an import, as CSV (line, value, reason)."""
+    if not _TOKEN.fullmatch(token):
+        return error(404, "Không có tệp này.")
+    path = _imports_dir() / f"{token}.csv"
+    if not path.is_file():
+        return error(404, "Không có tệp này.")
+    return send_file(path, mimetype="text/csv", as_attachment=True, download_name="rejected.csv")
+
+
+document(
+    "/contacts/imports/{token}/rejected.csv",
+    "get",
+    {
+        "summary": "Download every rejected row of an import",
+        "parameters": [
+            {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+        ],
+        "responses": {"200": {"description": "CSV"}, "404": {"description": "unknown"}},
+    },
+)
+
+
+@bp.get("/lists")
+@require("contacts.view", api=True)
+def list_lists() -> Any:
+    """Every contact list with its size."""
+    s = db.session()
+    sizes: dict[int, int] = {
+        list_id: int(n)
+        for list_id, n in s.execute(
+            select(ListMember.list_id, func.count()).group_by(ListMember.list_id)
+        )
+    }
+    items = [
+        {
+            "id": lst.id,
+            "name": lst.name,
+            "description": lst.description,
+            "size": int(sizes.get(lst.id, 0)),
+            "created_at": lst.created_at.isoformat(),
+        }
+        for lst in s.scalars(select(ContactList).order_by(ContactList.name))
+    ]
+    return jsonify(items=items)
+
+
+document(
+    "/lists",
+    "get",
+    {
+        "summary": "Contact lists with their sizes",
+        "responses": {"200": {"description": "{items: [{id, name, description, size}]}"}},
+    },
+)
+
+
+@bp.post("/audiences/preview")
+@require("contacts.view", api=True)
+def audience_preview() -> Any:
+    """Size of an audience spec by district and carrier."""
+    spec = request.get_json(silent=True)
+    if not isinstance(spec, dict):
+        return error(422, "Cần một object JSON: {lists, districts, wards, tags}.")
+    try:
+        return jsonify(audiences.preview(db.session(), spec))
+    except audiences.AudienceError as exc:
+        return error(422, str(exc))
+
+
+document(
+    "/audiences/preview",
+    "post",
+    {
+        "summary": "Preview an audience: total, opted out, by district, by carrier",
+        "description": "Lists are OR'ed; districts/wards (OR'ed together) and tags are AND'ed.",
+        "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+        "responses": {
+            "200": {"description": "{total, opted_out, sendable, by_district, by_carrier}"},
+            "422": {"description": "unknown list or area"},
+        },
+    },
+)
+
+
+def _opt_out_json(row: Any) -> dict[str, Any]:
+    return {
+        "phone": mask(row.phone),
+        "channel": row.channel,
+        "reason": row.reason,
+        "created_at": row.created_at.isoformat() if row.created_at else None,
+    }
+
+
+@bp.post("/optouts")
+@require("optouts.edit", api=True)
+def add_optout() -> Any:
+    """Put a number on the suppression list (``{"phone", "channel"?, "reason"?}``)."""
+    user = current()
+    assert user is not None
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict) or not isinstance(data.get("phone"), str):
+        return error(422, 'Cần {"phone": "…"}.')
+    channel = data.get("channel", optouts.ADMIN)
+    reason = data.get("reason", "")
+    if channel not in optouts.CHANNELS:
+        return error(422, f"channel phải là một trong: {', '.join(optouts.CHANNELS)}.")
+    if not isinstance(reason, str):
+        return error(422, "reason phải là chuỗi.")
+    s = db.session()
+    try:
+        row = optouts.opt_out(s, data["phone"], channel, reason, by=user.id)
+    except ValueError:
+        return error(422, "Số điện thoại không hợp lệ.")
+    s.flush()
+    audit.record(
+        "optout.add",
+        actor=user,
+        object_type="opt_out",
+        object_id=row.id,
+        details={"phone": mask(row.phone), "channel": channel},
+    )
+    s.commit()
+    return jsonify(_opt_out_json(row)), 201
+
+
+@bp.delete("/optouts")
+@require("optouts.edit", api=True)
+def remove_optout() -> Any:
+    """Take a number off the suppression list (the citizen asked to receive again)."""
+    user = current()
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict) or not isinstance(data.get("phone"), str):
+        return error(422, 'Cần {"phone": "…"}.')
+    s = db.session()
+    removed = optouts.opt_in(s, data["phone"])
+    if not removed:
+        return error(404, "Số này không có trong danh sách từ chối.")
+    e164 = optouts.canonical(data["phone"]) or ""
+    audit.record("optout.remove", actor=user, object_type="opt_out", details={"phone": mask(e164)})
+    s.commit()
+    return "", 204
+
+
+_OPTOUT_BODY = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "phone": {"type": "string"},
+                    "channel": {"type": "string", "enum": list(optouts.CHANNELS)},
+                    "reason": {"type": "string"},
+                },
+                "required": ["phone"],
+            }
+        }
+    }
+}
+document(
+    "/optouts",
+    "post",
+    {
+        "summary": "Opt a number out of every broadcast",
+        "requestBody": _OPTOUT_BODY,
+        "responses": {
+            "201": {"description": "the opt-out, number masked"},
+            "422": {"description": "bad number"},
+        },
+    },
+)
+document(
+    "/optouts",
+    "delete",
+    {
+        "summary": "Opt a number back in",
+        "requestBody": _OPTOUT_BODY,
+        "responses": {"204": {"description": "removed"}, "404": {"description": "not opted out"}},
+    },
+)
