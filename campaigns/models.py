@@ -137,7 +137,8 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("campaign_id", "phone"),
-        Index("ix_deliveries_campaign_status", "campaign_id", "status"),
+        # batch_no last: the claim and the batch planner read (campaign, status, batch) ranges.
+        Index("ix_deliveries_campaign_status_batch", "campaign_id", "status", "batch_no"),
         Index("ix_deliveries_campaign_batch", "campaign_id", "batch_no"),
     )
 

@@ -1,0 +1,270 @@
+"""Recording a chunk's provider results in bulk, with their effects (invariant 2).
+
+Each class of result is one executemany UPDATE ``… WHERE id = :id AND status = 'sending'``, so a
+row that the reconciler or a receipt moved meanwhile is not overwritten. What each outcome does:
+
+- ACCEPTED: ``sent`` with the provider's id. A receipt may have arrived first (a fast provider):
+  then only the id and ``sent_at`` are filled in and the later status is kept.
+- RETRY (provably not accepted): ``pending`` again with an exponential backoff (or the provider's
+  Retry-After; longer for SLOW_DOWN), until :data:`MAX_ATTEMPTS`, then ``failed``.
+- FAILED: ``failed`` with the code; INVALID_NUMBER marks the contact invalid, OPTED_OUT adds the
+  number to the suppression list (channel ``provider``), HALT pauses the campaign.
+- UNKNOWN (may have been accepted): stays ``sending`` under its lease; the reconciler resolves it.
+
+Provider errors (every result but ACCEPTED, except failures that only concern one recipient)
+extend the campaign's ``error_streak``; an acceptance ends it. At ``pause_after`` consecutive
+errors the campaign pauses with reason ``provider_errors: …``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, case, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from campaigns import lifecycle, optouts
+from campaigns import statuses as st
+from campaigns.models import Campaign, Contact, Delivery
+from campaigns.sending import Effect, Outcome, SendResult
+
+MAX_ATTEMPTS = 5
+BACKOFF_BASE = 30.0  # seconds; doubled per attempt
+BACKOFF_MAX = 30 * 60.0
+SLOW_DOWN_SECONDS = 10 * 60.0
+# Failures that say something about one recipient, not about the provider or the campaign.
+_RECIPIENT_EFFECTS = frozenset({Effect.INVALID_NUMBER, Effect.OPTED_OUT})
+
+D = cast(Table, Delivery.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A claimed delivery, rendered and ready to send."""
+
+    delivery_id: int
+    phone: str
+    contact_id: int | None
+    body: str
+    segments: int
+
+
+@dataclass
+class Recorded:
+    """Counts of a recorded chunk, and the pause reason when the chunk paused the campaign."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    unknown: int = 0
+    paused: str | None = None
+
+
+def backoff(attempts: int, result: SendResult) -> float:
+    """Seconds before the next attempt of a delivery tried ``attempts`` times."""
+    seconds = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** max(0, attempts - 1))
+    if result.effect == Effect.SLOW_DOWN:
+        seconds = max(seconds, SLOW_DOWN_SECONDS)
+    return float(max(seconds, result.retry_after or 0.0))
+
+
+_SENT = (
+    update(D)
+    .where(D.c.id == bindparam("d_id"))
+    .values(
+        # Equalities, not IN: an expanding IN cannot run as executemany.
+        status=case(
+            (or_(D.c.status == st.SENDING, D.c.status == st.UNKNOWN), st.SENT),
+            else_=D.c.status,
+        ),
+        provider_message_id=func.coalesce(D.c.provider_message_id, bindparam("pmid")),
+        sent_at=bindparam("at"),
+        segments=bindparam("segs"),
+        lease_until=None,
+        error_code=None,
+        error_message=None,
+        updated_at=bindparam("at"),
+    )
+)
+_RETRY = (
+    update(D)
+    .where(D.c.id == bindparam("d_id"), D.c.status == st.SENDING)
+    .values(
+        status=st.PENDING,
+        next_attempt_at=bindparam("next_at"),
+        segments=bindparam("segs"),
+        lease_until=None,
+        error_code=bindparam("code"),
+        error_message=bindparam("msg"),
+        updated_at=bindparam("at"),
+    )
+)
+_FAILED = (
+    update(D)
+    .where(D.c.id == bindparam("d_id"), D.c.status == st.SENDING)
+    .values(
+        status=st.FAILED,
+        segments=bindparam("segs"),
+        lease_until=None,
+        error_code=bindparam("code"),
+        error_message=bindparam("msg"),
+        finished_at=bindparam("at"),
+        updated_at=bindparam("at"),
+    )
+)
+_UNKNOWN = (
+    update(D)
+    .where(D.c.id == bindparam("d_id"), D.c.status == st.SENDING)
+    .values(
+        segments=bindparam("segs"),
+        error_code=bindparam("code"),
+        error_message=bindparam("msg"),
+        updated_at=bindparam("at"),
+    )
+)
+_SKIPPED = (
+    update(D)
+    .where(D.c.id == bindparam("d_id"), D.c.status == st.SENDING)
+    .values(
+        status=st.SKIPPED,
+        skip_reason=bindparam("reason"),
+        lease_until=None,
+        finished_at=bindparam("at"),
+        updated_at=bindparam("at"),
+    )
+)
+
+
+def _params(p: Prepared, r: SendResult, at: dt.datetime) -> dict[str, Any]:
+    return {
+        "d_id": p.delivery_id,
+        "segs": p.segments,
+        "at": at,
+        "code": (r.error_code or "")[:20] or None,
+        "msg": (r.error_message or "")[:300] or None,
+    }
+
+
+def record(
+    session: Session,
+    campaign_id: int,
+    sent: Sequence[Prepared],
+    results: Sequence[SendResult],
+    skipped: Mapping[int, str],
+    now: dt.datetime,
+    pause_after: int,
+) -> Recorded:
+    """Record one chunk: skipped rows, then each result in input order; the caller commits.
+
+    Args:
+        session: the worker's session.
+        campaign_id: the campaign of the chunk.
+        sent: the deliveries handed to the provider, in order.
+        results: the provider's results, in the same order.
+        skipped: ``{delivery id: reason}`` of claimed rows not sent (opted out meanwhile…).
+        now: the time of recording.
+        pause_after: consecutive provider errors that pause the campaign.
+    Returns:
+        the counts, and the pause reason when this chunk paused the campaign.
+    """
+    if len(sent) != len(results):
+        raise ValueError("one result per message is required")
+    conn = session.connection()
+    if skipped:
+        conn.execute(_SKIPPED, [{"d_id": i, "reason": r, "at": now} for i, r in skipped.items()])
+    attempts: dict[int, int] = {}
+    if sent:
+        stmt = select(Delivery.id, Delivery.attempts).where(
+            Delivery.id.in_([p.delivery_id for p in sent])
+        )
+        attempts = {d_id: n for d_id, n in session.execute(stmt)}
+    rows: dict[str, list[dict[str, Any]]] = {"sent": [], "retry": [], "failed": [], "unknown": []}
+    invalid: list[int] = []
+    opted_out: list[tuple[str, str]] = []
+    halt: SendResult | None = None
+    out = Recorded()
+    for p, r in zip(sent, results, strict=True):
+        params = _params(p, r, now)
+        if r.outcome == Outcome.ACCEPTED:
+            rows["sent"].append({**params, "pmid": (r.provider_message_id or "")[:64] or None})
+        elif r.outcome == Outcome.RETRY and attempts.get(p.delivery_id, 0) < MAX_ATTEMPTS:
+            wait = backoff(attempts.get(p.delivery_id, 1), r)
+            rows["retry"].append({**params, "next_at": now + dt.timedelta(seconds=wait)})
+        elif r.outcome in (Outcome.RETRY, Outcome.FAILED):
+            rows["failed"].append(params)
+            if r.effect == Effect.INVALID_NUMBER and p.contact_id is not None:
+                invalid.append(p.contact_id)
+            elif r.effect == Effect.OPTED_OUT:
+                opted_out.append((p.phone, r.error_code or ""))
+            elif r.effect == Effect.HALT and halt is None:
+                halt = r
+        else:
+            rows["unknown"].append(params)
+    for key, statement in (
+        ("sent", _SENT),
+        ("retry", _RETRY),
+        ("failed", _FAILED),
+        ("unknown", _UNKNOWN),
+    ):
+        if rows[key]:
+            conn.execute(statement, rows[key])
+    out.sent, out.retried = len(rows["sent"]), len(rows["retry"])
+    out.failed, out.unknown = len(rows["failed"]), len(rows["unknown"])
+    if invalid:
+        session.execute(
+            update(Contact)
+            .where(Contact.id.in_(invalid))
+            .values(invalid=True, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    for phone, code in opted_out:
+        optouts.opt_out(session, phone, optouts.PROVIDER, reason=f"provider {code}".strip())
+    if halt is not None:
+        reason = f"halt: {halt.error_code or ''} {halt.error_message or ''}".strip()
+        if pause(session, campaign_id, reason, now):
+            out.paused = "halt"
+    streak = _update_streak(session, campaign_id, results)
+    if out.paused is None and streak >= pause_after:
+        last = next((r.error_code for r in reversed(results) if r.error_code), "") or ""
+        reason = f"provider_errors: {streak} consecutive provider errors (last {last})".strip()
+        if pause(session, campaign_id, reason, now):
+            out.paused = "provider_errors"
+    return out
+
+
+def _is_error(r: SendResult) -> bool:
+    return r.outcome != Outcome.ACCEPTED and r.effect not in _RECIPIENT_EFFECTS
+
+
+def _update_streak(session: Session, campaign_id: int, results: Sequence[SendResult]) -> int:
+    """Extend or restart the campaign's run of consecutive errors; returns its new length."""
+    relevant = [r for r in results if r.outcome == Outcome.ACCEPTED or _is_error(r)]
+    if not relevant:
+        return int(
+            session.scalar(select(Campaign.error_streak).where(Campaign.id == campaign_id)) or 0
+        )
+    accepted = [i for i, r in enumerate(relevant) if r.outcome == Outcome.ACCEPTED]
+    trailing = len(relevant) - 1 - accepted[-1] if accepted else len(relevant)
+    value: Any = trailing if accepted else Campaign.error_streak + trailing
+    session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id)
+        .values(error_streak=value)
+        .execution_options(synchronize_session=False)
+    )
+    return int(session.scalar(select(Campaign.error_streak).where(Campaign.id == campaign_id)) or 0)
+
+
+def pause(session: Session, campaign_id: int, reason: str, now: dt.datetime) -> bool:
+    """Pause a running campaign with a reason (``window``, ``halt: …``, ``provider_errors: …``)."""
+    sources = [s for (s, a) in lifecycle.TRANSITIONS if a == lifecycle.PAUSE]
+    result = session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.status.in_(sources))
+        .values(status=lifecycle.PAUSED, paused_reason=reason[:2000], updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))

@@ -1,0 +1,145 @@
+"""Campaign progress and final reports, straight from the deliveries (the ledger).
+
+Invariant 3: the eight status counts of :func:`counts` always sum to the campaign's
+``audience_size``, because every audience member was inserted once as a delivery and a delivery
+only ever changes status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from campaigns import statuses as st
+from campaigns.models import Area, Campaign, Contact, Delivery
+
+# Statuses whose segments the provider charges for (it accepted the message).
+CHARGED = (st.SENT, st.DELIVERED, st.UNDELIVERED)
+# Statuses that may or may not have been charged.
+UNCERTAIN = (st.SENDING, st.UNKNOWN)
+NONE_KEY = "unknown"  # the breakdown key of a missing carrier, district or error code
+
+
+def counts(session: Session, campaign_id: int) -> dict[str, int]:
+    """How many deliveries of a campaign are in each status.
+
+    Args:
+        session: any session.
+        campaign_id: the campaign.
+    Returns:
+        the keys of :data:`campaigns.statuses.ALL` (pending, sending, sent, delivered,
+        undelivered, failed, unknown, skipped), which sum to ``audience_size``, plus one
+        ``skipped_<reason>`` key per skip reason present (a breakdown of ``skipped``; do not
+        add them to the total).
+    """
+    out = dict.fromkeys(st.ALL, 0)
+    rows = session.execute(
+        select(Delivery.status, Delivery.skip_reason, func.count())
+        .where(Delivery.campaign_id == campaign_id)
+        .group_by(Delivery.status, Delivery.skip_reason)
+    )
+    for status, reason, n in rows:
+        out[status] = out.get(status, 0) + int(n)
+        if status == st.SKIPPED:
+            key = f"skipped_{reason or NONE_KEY}"
+            out[key] = out.get(key, 0) + int(n)
+    return out
+
+
+def total(status_counts: dict[str, int]) -> int:
+    """The sum of the eight status counts (equals ``audience_size``)."""
+    return sum(status_counts.get(s, 0) for s in st.ALL)
+
+
+def _breakdown(
+    session: Session, campaign_id: int, key: Any, join_contact: bool
+) -> dict[str, dict[str, int]]:
+    stmt = select(key, Delivery.status, func.count()).where(Delivery.campaign_id == campaign_id)
+    if join_contact:
+        stmt = stmt.select_from(Delivery).outerjoin(Contact, Contact.id == Delivery.contact_id)
+    out: dict[str, dict[str, int]] = {}
+    for value, status, n in session.execute(stmt.group_by(key, Delivery.status)):
+        row = out.setdefault(str(value) if value is not None else NONE_KEY, {})
+        row[status] = row.get(status, 0) + int(n)
+    return dict(sorted(out.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])))
+
+
+def by_carrier(session: Session, campaign_id: int) -> dict[str, dict[str, int]]:
+    """Status counts per carrier (the contact's original operator), largest first."""
+    return _breakdown(session, campaign_id, Contact.carrier, True)
+
+
+def by_district(session: Session, campaign_id: int) -> dict[str, dict[str, int]]:
+    """Status counts per district name, largest first."""
+    stmt = (
+        select(Area.name, Delivery.status, func.count())
+        .select_from(Delivery)
+        .outerjoin(Contact, Contact.id == Delivery.contact_id)
+        .outerjoin(Area, Area.id == Contact.district_id)
+        .where(Delivery.campaign_id == campaign_id)
+        .group_by(Area.name, Delivery.status)
+    )
+    out: dict[str, dict[str, int]] = {}
+    for name, status, n in session.execute(stmt):
+        row = out.setdefault(name or NONE_KEY, {})
+        row[status] = row.get(status, 0) + int(n)
+    return dict(sorted(out.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])))
+
+
+def by_error_code(session: Session, campaign_id: int) -> dict[str, int]:
+    """How many failed, undelivered or unknown deliveries carry each error code."""
+    stmt = (
+        select(Delivery.error_code, func.count())
+        .where(
+            Delivery.campaign_id == campaign_id,
+            Delivery.status.in_([st.FAILED, st.UNDELIVERED, st.UNKNOWN]),
+        )
+        .group_by(Delivery.error_code)
+    )
+    rows = {(code or NONE_KEY): int(n) for code, n in session.execute(stmt)}
+    return dict(sorted(rows.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def cost(session: Session, campaign_id: int, price_per_segment: float) -> dict[str, float]:
+    """What a campaign cost: segments the provider accepted × the price of one segment.
+
+    Returns:
+        ``{"segments", "vnd"}`` for sent, delivered and undelivered deliveries, and
+        ``{"uncertain_segments", "uncertain_vnd"}`` for sending and unknown ones (charged or not,
+        nobody can say yet).
+    """
+
+    def segments(statuses: tuple[str, ...]) -> int:
+        stmt = select(func.coalesce(func.sum(Delivery.segments), 0)).where(
+            Delivery.campaign_id == campaign_id, Delivery.status.in_(statuses)
+        )
+        return int(session.scalar(stmt) or 0)
+
+    charged, uncertain = segments(CHARGED), segments(UNCERTAIN)
+    return {
+        "segments": charged,
+        "vnd": charged * price_per_segment,
+        "uncertain_segments": uncertain,
+        "uncertain_vnd": uncertain * price_per_segment,
+    }
+
+
+def summary(session: Session, campaign_id: int, price_per_segment: float) -> dict[str, Any]:
+    """Everything a progress page or a final report shows, in one dict."""
+    campaign = session.get(Campaign, campaign_id, populate_existing=True)
+    status_counts = counts(session, campaign_id)
+    reached = status_counts[st.SENT] + status_counts[st.DELIVERED] + status_counts[st.UNDELIVERED]
+    return {
+        "campaign_id": campaign_id,
+        "status": campaign.status if campaign else None,
+        "paused_reason": campaign.paused_reason if campaign else None,
+        "audience_size": campaign.audience_size if campaign else 0,
+        "counts": status_counts,
+        "delivered_rate": status_counts[st.DELIVERED] / reached if reached else 0.0,
+        "by_carrier": by_carrier(session, campaign_id),
+        "by_district": by_district(session, campaign_id),
+        "by_error_code": by_error_code(session, campaign_id),
+        "cost": cost(session, campaign_id, price_per_segment),
+    }

@@ -1,0 +1,122 @@
+"""RQ jobs of the dispatch engine: ``launch(campaign_id)`` and ``send_batch(campaign_id, batch)``.
+
+Thin: they wire ``campaigns.dispatch`` to the process's database session, the shared token
+bucket in Redis, the kill-switch flag and the configured provider. Batch jobs have
+deterministic ids ``send-{campaign}-{batch}``; one that is queued or running is never enqueued
+twice, and even if it were, the SQL claim sends each delivery at most once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, cast
+
+from redis import Redis
+from rq import Queue
+from sqlalchemy.orm import Session
+
+from campaigns import dispatch, lifecycle
+from campaigns.audiences import AudienceError
+from campaigns.db import utcnow
+from campaigns.models import Campaign
+from campaigns.recording import pause
+from campaigns.sending import Sender
+from gateway import killswitch, queues
+from workers import runtime
+from workers.ratelimit import TokenBucket
+
+log = logging.getLogger("loa.worker")
+
+SEND_JOB = "workers.dispatch.send_batch"
+BATCH_TIMEOUT = 3600  # seconds; a batch that waits long for tokens is still alive
+_ALIVE = ("queued", "started", "scheduled", "deferred")
+
+
+def batch_job_id(campaign_id: int, batch_no: int) -> str:
+    """The deterministic RQ id of a batch job (letters, digits, ``-`` only)."""
+    return f"send-{campaign_id}-{batch_no}"
+
+
+def enqueue_batch(redis: Redis, campaign_id: int, batch_no: int) -> bool:
+    """Enqueue a batch on the ``bulk`` lane unless it is queued or running; whether it was."""
+    q = Queue(queues.BULK, connection=redis)
+    job_id = batch_job_id(campaign_id, batch_no)
+    existing = q.fetch_job(job_id)
+    if existing is not None and existing.get_status(refresh=True) in _ALIVE:
+        return False
+    q.enqueue(
+        SEND_JOB,
+        campaign_id,
+        batch_no,
+        job_id=job_id,
+        job_timeout=BATCH_TIMEOUT,
+        result_ttl=600,
+        failure_ttl=7 * 24 * 3600,
+    )
+    return True
+
+
+def enqueue_planned(session: Session, redis: Redis, campaign_id: int) -> list[int]:
+    """Enqueue the batches the campaign's rate can send soon; returns those newly enqueued."""
+    batches = dispatch.plan(session, campaign_id, utcnow())
+    session.commit()
+    return [b for b in batches if enqueue_batch(redis, campaign_id, b)]
+
+
+def launch(campaign_id: int) -> dict[str, Any]:
+    """Launch a campaign (running + materialised in one transaction) and enqueue its batches."""
+    with runtime.session() as s:
+        try:
+            launched = dispatch.launch(s, campaign_id)
+        except lifecycle.IllegalTransition as exc:
+            log.warning("campaign %s not launched: %s", campaign_id, exc.code)
+            return {"launched": False, "reason": exc.code}
+        except AudienceError as exc:
+            if pause(s, campaign_id, f"audience: {exc}", utcnow()):
+                s.commit()
+            log.warning("campaign %s has an invalid audience", campaign_id)
+            return {"launched": False, "reason": "audience"}
+        enqueued = enqueue_planned(s, runtime.redis(), campaign_id)
+        size = s.get(Campaign, campaign_id, populate_existing=True)
+        log.info(
+            "campaign %s launched=%s, %s batches enqueued", campaign_id, launched, len(enqueued)
+        )
+        return {
+            "launched": launched,
+            "audience_size": size.audience_size if size else 0,
+            "enqueued": enqueued,
+        }
+
+
+def dispatcher(s: Session, campaign: Campaign, redis: Redis) -> dispatch.Dispatcher:
+    """A dispatcher for ``campaign`` wired to this process's provider and Redis."""
+    settings = runtime.settings()
+    provider = runtime.provider(campaign.provider or None)
+    return dispatch.Dispatcher(
+        session=s,
+        sender=cast(Sender, provider),  # Provider.name is a ClassVar; the protocol reads it
+        throttle=TokenBucket(redis),
+        killed=lambda: killswitch.reason_from_flag(redis),
+        default_rate=settings.rate_per_second,
+        pause_after_errors=settings.pause_after_errors,
+        provider_name=provider.name,
+    )
+
+
+def send_batch(campaign_id: int, batch_no: int) -> dict[str, Any]:
+    """Send one batch (see :meth:`campaigns.dispatch.Dispatcher.run_batch`), then top up the queue."""
+    redis = runtime.redis()
+    with runtime.session() as s:
+        reason = killswitch.sync(redis, s)  # the SQL record is the truth; the flag follows it
+        if reason is not None:
+            if pause(s, campaign_id, f"kill_switch: {reason}", utcnow()):
+                s.commit()
+            return {"stopped": "kill_switch"}
+        campaign = s.get(Campaign, campaign_id)
+        if campaign is None:
+            return {"stopped": "not_found"}
+        report = dispatcher(s, campaign, redis).run_batch(campaign_id, batch_no)
+        if report.stopped == "done":
+            enqueue_planned(s, redis, campaign_id)
+        return dataclasses.asdict(report)
