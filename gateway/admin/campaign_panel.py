@@ -1,0 +1,205 @@
+"""What the campaign pages show, gathered from the domain: the composer's facts (SMS, audience,
+cost, time, warnings, sample renders), the approval queue's figures, the actions a user may take.
+
+The one place where the admin pages call into ``campaigns.*``; views stay free of domain logic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from campaigns import audiences, composer, cost, killswitch, lifecycle, rendering
+from campaigns.db import utcnow
+from campaigns.models import Campaign, Contact, ListMember
+from campaigns.phones import mask
+from gateway import killswitch as gateway_killswitch
+from gateway import queues
+from gateway.admin.campaign_form import sms_info
+from gateway.models import User
+from gateway.roles import CAMPAIGN_ACTIONS
+
+PENDING_APPROVAL = lifecycle.PENDING_APPROVAL
+ACTIVE_STATUSES = (lifecycle.RUNNING, lifecycle.PAUSED, lifecycle.SCHEDULED)
+TEST_SEND_MAX = 50  # a seed list of officials, not a second broadcast
+TEST_SEND_JOB = "workers.test_send.send_test"
+SAMPLES = 3
+
+# Actions a person can take from the campaign page, with the permission each needs. "complete"
+# belongs to the dispatch engine and "edit" is the composer, so neither is a button.
+ACTION_PERMISSIONS = CAMPAIGN_ACTIONS
+ACTION_LABELS: dict[str, Any] = {
+    lifecycle.SUBMIT: _l("Gửi phê duyệt"),
+    lifecycle.APPROVE: _l("Phê duyệt"),
+    lifecycle.REJECT: _l("Từ chối"),
+    lifecycle.SCHEDULE: _l("Lên lịch"),
+    lifecycle.LAUNCH: _l("Bắt đầu gửi"),
+    lifecycle.PAUSE: _l("Tạm dừng"),
+    lifecycle.RESUME: _l("Tiếp tục"),
+    lifecycle.CANCEL: _l("Huỷ"),
+}
+# Actions whose reason the domain records (and the reject reason is shown to the editor).
+REASON_ACTIONS = frozenset({lifecycle.REJECT, lifecycle.PAUSE, lifecycle.CANCEL})
+
+
+def actions_for(campaign: Campaign) -> list[str]:
+    """The buttons the lifecycle table allows now, in its order."""
+    return [a for a in lifecycle.actions_from(campaign.status) if a in ACTION_PERMISSIONS]
+
+
+def transition(
+    session: Session, campaign: Campaign, action: str, user: User, reason: str
+) -> str | None:
+    """Apply ``action``; returns None on success, else the domain's reason (nothing applied)."""
+    try:
+        lifecycle.transition(session, campaign, action, user, reason or None)
+    except lifecycle.IllegalTransition as exc:
+        return exc.reason
+    return None
+
+
+def launch_problem(campaign: Campaign) -> str | None:
+    """Why ``campaign`` cannot be launched now (the lifecycle's own checks), or None."""
+    if not lifecycle.can(campaign.status, lifecycle.LAUNCH):
+        return str(_l("Không thể bắt đầu gửi khi chiến dịch chưa được duyệt hoặc đã chạy."))
+    if not lifecycle.approval_valid(campaign):
+        return str(_l("Chiến dịch đã thay đổi sau khi được duyệt; cần duyệt lại."))
+    return None
+
+
+def edit(session: Session, campaign: Campaign, user: User, values: Mapping[str, Any]) -> str | None:
+    """Save the composer's values (an approved campaign returns to draft); None or the reason."""
+    try:
+        lifecycle.edit(session, campaign, user, dict(values))
+    except lifecycle.IllegalTransition as exc:
+        return exc.reason
+    return None
+
+
+def _settings() -> Any:
+    return current_app.config["LOA_SETTINGS"]
+
+
+def members_of(list_id: int) -> Any:
+    """A subquery of the contact ids of one list."""
+    return select(ListMember.contact_id).where(ListMember.list_id == list_id).subquery()
+
+
+EMPTY_PREVIEW: dict[str, Any] = {
+    "total": 0,
+    "opted_out": 0,
+    "sendable": 0,
+    "by_district": {},
+    "by_carrier": {},
+}
+
+
+def audience_preview(session: Session, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The domain's audience preview, with ``error`` set (and nobody in it) for a bad spec."""
+    try:
+        return audiences.preview(session, spec)
+    except audiences.AudienceError as exc:
+        return {**EMPTY_PREVIEW, "error": str(exc)}
+
+
+def sample_contacts(session: Session, spec: Mapping[str, Any], limit: int = SAMPLES) -> list[Any]:
+    """Up to ``limit`` real contacts of the audience, for the rendered preview."""
+    try:
+        ids = audiences.audience_select(session, spec).with_only_columns(Contact.id)
+    except audiences.AudienceError:
+        return []
+    return list(session.scalars(select(Contact).where(Contact.id.in_(ids.limit(limit)))))
+
+
+def _cost(segments: int, preview: Mapping[str, Any]) -> cost.CostEstimate:
+    # Opted-out contacts are skipped, never sent: they cost nothing. They are spread over the
+    # carriers in proportion, which is exact enough for an estimate.
+    total = preview["total"] or 1
+    share = preview["sendable"] / total
+    sendable = {name: round(n * share) for name, n in preview["by_carrier"].items()}
+    settings = _settings()
+    return cost.estimate(segments, sendable, settings.price_per_segment, settings.carrier_prices)
+
+
+def compose_facts(session: Session, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything the composer shows beside the text.
+
+    Returns a dict with ``sms`` (encoding, segments, highlighted spans, ASCII variant),
+    ``audience`` (the domain's preview: total, opted out, by district, by carrier), ``cost``,
+    ``ascii_cost``, ``plan`` (sending time and daily windows at the configured rate),
+    ``warnings`` and ``samples`` (the text rendered for real contacts of the audience).
+    """
+    body = values.get("body") or ""
+    spec = values.get("audience") or {}
+    sms = sms_info(body)
+    preview = audience_preview(session, spec)
+    estimate = _cost(sms["segments"], preview)
+    ascii_estimate = _cost(sms["ascii_variant_segments"], preview)
+    senders = list(values.get("senders") or [])
+    rate = values.get("rate_per_second") or _settings().rate_per_second
+    seconds = cost.send_duration(estimate.segments, rate, max(1, len(senders)))
+    start = values.get("scheduled_at") or utcnow()
+    try:
+        sending: cost.SendPlan | None = cost.plan(
+            seconds, start, values["window_start"], values["window_end"]
+        )
+    except ValueError:
+        sending = None
+    samples = [
+        {
+            "contact": c,
+            "masked": mask(c.phone),
+            "text": rendering.render(body, rendering.contact_variables(c)),
+        }
+        for c in sample_contacts(session, spec)
+    ]
+    return {
+        "sms": sms,
+        "audience": preview,
+        "cost": estimate,
+        "ascii_cost": ascii_estimate,
+        "rate": rate,
+        "senders": max(1, len(senders)),
+        "plan": sending,
+        "duration": dt.timedelta(seconds=round(seconds)),
+        "warnings": composer.check(body, senders or None),
+        "samples": samples,
+    }
+
+
+def approval_facts(session: Session, campaign: Campaign) -> dict[str, Any]:
+    """The figures an approver weighs: audience size, segments, cost, who drafted it."""
+    preview = audience_preview(session, campaign.audience or {})
+    info = sms_info(campaign.body)
+    author = session.get(User, campaign.created_by_id) if campaign.created_by_id else None
+    return {
+        "audience": preview,
+        "sms": info,
+        "cost": _cost(info["segments"], preview),
+        "author": author,
+    }
+
+
+def kill_switch_state(session: Session) -> Any:
+    """The engaged kill switch, or None."""
+    return killswitch.active(session)
+
+
+def engage_kill_switch(session: Session, reason: str, user: User | None) -> int:
+    """Pull the kill switch (commits): every running campaign pauses; returns how many."""
+    running = session.scalar(
+        select(func.count()).select_from(Campaign).where(Campaign.status == lifecycle.RUNNING)
+    )
+    gateway_killswitch.engage(session, queues.redis(), reason, user.id if user else None)
+    return int(running or 0)
+
+
+def release_kill_switch(session: Session, user: User | None) -> bool:
+    """Release the kill switch (commits; paused campaigns stay paused); whether one was engaged."""
+    return gateway_killswitch.release(session, queues.redis(), user.id if user else None)

@@ -1,0 +1,172 @@
+"""Live progress, the final report and the CSV export of one campaign's deliveries.
+
+Adds its views to the ``campaigns`` blueprint (imported by ``campaigns.init_app``). The figures
+come from ``campaigns.reports``; this module only shapes them for pages and JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Response, current_app, jsonify, render_template, stream_with_context
+from flask_babel import lazy_gettext as _l
+
+from campaigns import reports, statuses
+from campaigns.db import utcnow
+from campaigns.models import Campaign
+from campaigns.phones import mask
+from gateway import audit, db
+from gateway.admin import campaign_figures as figures
+from gateway.admin.campaigns import bp, campaign_or_404, status_label
+from gateway.admin.contacts import shows_full_numbers
+from gateway.auth import require
+from gateway.i18n import local_time
+from gateway.tips.links import campaign_tip_counts
+
+STATUS_LABELS: dict[str, Any] = {
+    statuses.PENDING: _l("Chờ gửi"),
+    statuses.SENDING: _l("Đang gửi"),
+    statuses.SENT: _l("Đã gửi tới nhà cung cấp"),
+    statuses.DELIVERED: _l("Đã giao"),
+    statuses.UNDELIVERED: _l("Không giao được"),
+    statuses.FAILED: _l("Thất bại"),
+    statuses.UNKNOWN: _l("Không rõ kết quả"),
+    statuses.SKIPPED: _l("Bỏ qua"),
+}
+SKIP_LABELS: dict[str, Any] = {
+    statuses.SKIP_OPTED_OUT: _l("từ chối nhận tin"),
+    statuses.SKIP_INVALID: _l("số không hợp lệ"),
+    statuses.SKIP_DUPLICATE: _l("trùng số"),
+    statuses.SKIP_DO_NOT_CONTACT: _l("không được liên hệ"),
+    statuses.SKIP_CANCELLED: _l("chiến dịch bị huỷ"),
+}
+CSV_BATCH = 1000
+
+
+def _settings() -> Any:
+    return current_app.config["LOA_SETTINGS"]
+
+
+def progress_data(campaign: Campaign) -> dict[str, Any]:
+    """The live figures of a campaign, JSON-ready (times in ISO 8601 UTC)."""
+    now = utcnow()
+    live = figures.progress(db.session(), campaign, now=now)
+    opening = live["next_opening"]
+    return {
+        "campaign_id": campaign.id,
+        "status": campaign.status,
+        "status_label": str(status_label(campaign.status)),
+        "paused_reason": campaign.paused_reason,
+        **live,
+        "next_opening_local": local_time(dt.datetime.fromisoformat(opening)) if opening else "",
+    }
+
+
+@bp.get("/<int:campaign_id>/progress")
+@require("campaigns.view")
+def progress(campaign_id: int) -> Any:
+    """Live progress; progress.js refreshes it from ``progress.json``."""
+    campaign = campaign_or_404(campaign_id)
+    return render_template(
+        "campaigns/campaign_progress.html",
+        campaign=campaign,
+        data=progress_data(campaign),
+        status_labels=STATUS_LABELS,
+    )
+
+
+@bp.get("/<int:campaign_id>/progress.json")
+@require("campaigns.view")
+def progress_json(campaign_id: int) -> Any:
+    """Counts, rate, ETA, window state, errors by code and paused reason, as JSON."""
+    resp = jsonify(progress_data(campaign_or_404(campaign_id)))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.get("/<int:campaign_id>/report")
+@require("campaigns.view")
+def report(campaign_id: int) -> Any:
+    """The final report: counts that add up to the audience, breakdowns, cost and tips."""
+    campaign = campaign_or_404(campaign_id)
+    s = db.session()
+    data = reports.summary(s, campaign.id, _settings().price_per_segment)
+    skipped = {
+        key.removeprefix("skipped_"): n
+        for key, n in data["counts"].items()
+        if key.startswith("skipped_")
+    }
+    return render_template(
+        "campaigns/campaign_report.html",
+        campaign=campaign,
+        report=data,
+        total=reports.total(data["counts"]),
+        skipped=skipped,
+        tips=campaign_tip_counts(s, campaign.id),
+        status_labels=STATUS_LABELS,
+        skip_labels=SKIP_LABELS,
+    )
+
+
+CSV_HEADER = (
+    "delivery_id",
+    "phone",
+    "status",
+    "skip_reason",
+    "error_code",
+    "carrier",
+    "district",
+    "segments",
+    "attempts",
+    "sent_at",
+    "finished_at",
+)
+
+
+@bp.get("/<int:campaign_id>/deliveries.csv")
+@require("campaigns.view")
+def deliveries_csv(campaign_id: int) -> Any:
+    """Every delivery of the campaign as CSV, streamed; the export is audited.
+
+    Numbers are in full only for contact managers, as on every page.
+    """
+    campaign = campaign_or_404(campaign_id)
+    full = shows_full_numbers()
+    audit.record(
+        "campaign_export_deliveries",
+        object_type="campaign",
+        object_id=campaign.id,
+        details={"full_numbers": full},
+    )
+    db.session().commit()
+    engine = db.engine()
+
+    def rows() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        buffer.write("\ufeff")  # a BOM, so Excel reads the Vietnamese names as UTF-8
+        writer.writerow(CSV_HEADER)
+        # A connection of its own: the request's session is closed once the view returns.
+        with engine.connect() as conn:
+            for row in figures.iter_deliveries(conn, campaign.id, batch=CSV_BATCH):
+                values = list(row)
+                values[1] = values[1] if full else mask(values[1])
+                writer.writerow(["" if v is None else v for v in values])
+                if buffer.tell() > 64 * 1024:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+        yield buffer.getvalue()
+
+    return Response(
+        stream_with_context(rows()),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="campaign-{campaign.id}-deliveries.csv"',
+            "Cache-Control": "no-store",
+        },
+    )

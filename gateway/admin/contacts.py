@@ -1,0 +1,332 @@
+"""Admin pages of contacts, lists, imports and the suppression list (opt-outs).
+
+Numbers are shown in full only to roles that manage the contact list (``contacts.edit``: the
+information department and admins); everyone else sees them masked.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import secrets
+import tempfile
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, select
+
+from campaigns import importing, optouts
+from campaigns.models import Contact, ContactList, ListMember, OptOut
+from campaigns.phones import mask, normalize
+from gateway import audit, db, queues
+from gateway.admin import PER_PAGE, page_number
+from gateway.auth import current, require
+from gateway.roles import allowed
+from gateway.web import register_nav
+
+bp = Blueprint("contacts", __name__)
+SEARCH_MAX = 100
+
+
+def shows_full_numbers() -> bool:
+    """Whether the current user may see full numbers (the information department and admins)."""
+    user = current()
+    return user is not None and allowed(user.role, "contacts.edit")
+
+
+def shown_number(phone: str) -> str:
+    """``phone`` in full for contact managers, masked for everyone else."""
+    return phone if shows_full_numbers() else mask(phone)
+
+
+def _search_filter(q: str, phone_col: Any, name_col: Any | None = None) -> Any:
+    """Match the digits of ``q`` inside numbers (and ``q`` inside names, when given)."""
+    digits = "".join(ch for ch in q if ch.isdigit())
+    clauses = []
+    if len(digits) >= 3:
+        # "0912…" is stored as "+84912…": the trunk 0 is dropped to match E.164.
+        clauses.append(phone_col.contains(digits.removeprefix("0")))
+    if name_col is not None:
+        clauses.append(name_col.ilike(f"%{q}%"))
+    return or_(*clauses) if clauses else phone_col.contains(q)
+
+
+@bp.get("/contacts")
+@require("contacts.view")
+def contacts_index() -> Any:
+    """Contacts, searchable by number or name, optionally within one list, 50 a page."""
+    s = db.session()
+    q = request.args.get("q", "").strip()[:SEARCH_MAX]
+    list_id = request.args.get("list", type=int)
+    page = page_number()
+    stmt = select(Contact).order_by(Contact.id)
+    if q:
+        stmt = stmt.where(_search_filter(q, Contact.phone, Contact.name))
+    current_list = None
+    if list_id:
+        current_list = s.get(ContactList, list_id)
+        if current_list is None:
+            abort(404)
+        stmt = stmt.join(ListMember, ListMember.contact_id == Contact.id).where(
+            ListMember.list_id == list_id
+        )
+    rows = list(s.scalars(stmt.offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)))
+    return render_template(
+        "contacts/contact_list.html",
+        contacts=rows[:PER_PAGE],
+        has_next=len(rows) > PER_PAGE,
+        page=page,
+        q=q,
+        current_list=current_list,
+        shown_number=shown_number,
+    )
+
+
+@bp.get("/lists")
+@require("contacts.view")
+def lists_index() -> Any:
+    """Every contact list with its size."""
+    s = db.session()
+    size = func.count(ListMember.contact_id)
+    rows = s.execute(
+        select(ContactList, size)
+        .outerjoin(ListMember, ListMember.list_id == ContactList.id)
+        .group_by(ContactList.id)
+        .order_by(ContactList.name)
+    ).all()
+    return render_template("contacts/list_list.html", lists=rows)
+
+
+@bp.get("/optouts")
+@require("optouts.edit")
+def optouts_index() -> Any:
+    """The suppression list, searchable by number, with the add and remove forms."""
+    s = db.session()
+    q = request.args.get("q", "").strip()[:SEARCH_MAX]
+    page = page_number()
+    stmt = select(OptOut).order_by(OptOut.created_at.desc(), OptOut.id.desc())
+    if q:
+        stmt = stmt.where(_search_filter(q, OptOut.phone))
+    rows = list(s.scalars(stmt.offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)))
+    return render_template(
+        "contacts/optout_list.html",
+        optouts=rows[:PER_PAGE],
+        has_next=len(rows) > PER_PAGE,
+        page=page,
+        q=q,
+        shown_number=shown_number,
+        channel_labels=CHANNEL_LABELS,
+    )
+
+
+CHANNEL_LABELS = {
+    optouts.SMS: _l("Tin nhắn"),
+    optouts.HOTLINE: _l("Tổng đài"),
+    optouts.WEB: _l("Trang web"),
+    optouts.ADMIN: _l("Quản trị"),
+    optouts.PROVIDER: _l("Nhà cung cấp"),
+}
+
+
+def _reason() -> str:
+    return request.form.get("reason", "").strip()[:200]
+
+
+@bp.post("/optouts")
+@require("optouts.edit")
+def optout_add() -> Any:
+    """Add a number to the suppression list (channel ``admin``), with a reason; audited."""
+    phone = request.form.get("phone", "").strip()[:64]
+    reason = _reason()
+    if not reason:
+        flash(_("Hãy ghi lý do."), "error")
+        return redirect(url_for(".optouts_index"))
+    user = current()
+    s = db.session()
+    try:
+        row = optouts.opt_out(s, phone, optouts.ADMIN, reason, by=user.id if user else None)
+    except ValueError:
+        flash(_("Số điện thoại không hợp lệ."), "error")
+        return redirect(url_for(".optouts_index"))
+    audit.record(
+        "optout_add", object_type="opt_out", object_id=row.id, details={"phone": mask(row.phone)}
+    )
+    s.commit()
+    flash(_("Đã thêm %(phone)s vào danh sách từ chối nhận tin.", phone=shown_number(row.phone)))
+    return redirect(url_for(".optouts_index"))
+
+
+@bp.post("/optouts/remove")
+@require("optouts.edit")
+def optout_remove() -> Any:
+    """Take a number off the suppression list (the citizen asked again), with a reason; audited."""
+    phone = request.form.get("phone", "").strip()[:64]
+    reason = _reason()
+    if not reason:
+        flash(_("Hãy ghi lý do."), "error")
+        return redirect(url_for(".optouts_index"))
+    e164 = normalize(phone).e164
+    s = db.session()
+    if e164 is None or not optouts.opt_in(s, e164):
+        flash(_("Số này không có trong danh sách từ chối nhận tin."), "error")
+        return redirect(url_for(".optouts_index"))
+    audit.record(
+        "optout_remove", object_type="opt_out", details={"phone": mask(e164), "reason": reason}
+    )
+    s.commit()
+    flash(_("Đã xoá %(phone)s khỏi danh sách từ chối nhận tin.", phone=shown_number(e164)))
+    return redirect(url_for(".optouts_index"))
+
+
+# --- import ---------------------------------------------------------------------------------
+
+# Import results are a report about an uploaded file (the contacts themselves are in SQL), kept
+# in Redis for a week so any web copy can show them and serve the rejected rows.
+IMPORT_TTL = 7 * 24 * 3600
+REJECTS_MAX_BYTES = 32 * 1024 * 1024
+REJECT_REASONS: dict[str, Any] = {
+    "empty": _l("trống"),
+    "too_short": _l("thiếu chữ số"),
+    "too_long": _l("thừa chữ số"),
+    "not_a_number": _l("không phải số điện thoại"),
+    "invalid_prefix": _l("đầu số không tồn tại"),
+    "invalid_country_code": _l("mã quốc gia sai"),
+    "landline": _l("số cố định (không nhận SMS)"),
+    "not_mobile": _l("không phải số di động"),
+    "short_code": _l("số ngắn / tổng đài"),
+    "invalid": _l("không hợp lệ"),
+}
+
+
+def _import_key(token: str) -> str:
+    return f"loa:import:{token}"
+
+
+@bp.get("/contacts/import")
+@require("contacts.edit")
+def import_form() -> Any:
+    """The upload form: a CSV or XLSX file and the list to add its contacts to."""
+    lists = list(db.session().scalars(select(ContactList.name).order_by(ContactList.name)))
+    return render_template("contacts/import_form.html", lists=lists, error=None)
+
+
+@bp.post("/contacts/import")
+@require("contacts.edit")
+def import_upload() -> Any:
+    """Import the uploaded file (streamed), keep the result, show it."""
+    upload = request.files.get("file")
+    list_name = request.form.get("list_name", "").strip()[:200]
+    s = db.session()
+    lists = list(s.scalars(select(ContactList.name).order_by(ContactList.name)))
+    error = None
+    if upload is None or not upload.filename:
+        error = _("Hãy chọn một tệp CSV hoặc XLSX.")
+    elif not list_name:
+        error = _("Hãy đặt tên danh sách.")
+    if error:
+        return render_template("contacts/import_form.html", lists=lists, error=error), 400
+    assert upload is not None
+    user = current()
+    filename = upload.filename or ""
+    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as rejects:
+        try:
+            result = importing.import_contacts(
+                s,
+                upload.stream,
+                list_name,
+                filename=filename,
+                created_by=user.id if user else None,
+                rejects=rejects,
+            )
+        except importing.ImportFailed as exc:
+            s.rollback()
+            return render_template("contacts/import_form.html", lists=lists, error=str(exc)), 400
+        rejects.seek(0)
+        rejected_csv = rejects.read(REJECTS_MAX_BYTES)
+    summary = result.as_dict()
+    summary["filename"] = filename[:200]
+    summary["rejects_complete"] = len(rejected_csv) < REJECTS_MAX_BYTES
+    token = secrets.token_urlsafe(16)
+    redis = queues.redis()
+    redis.set(_import_key(token), json.dumps(summary), ex=IMPORT_TTL)
+    redis.set(_import_key(token) + ":rejects", rejected_csv.encode("utf-8"), ex=IMPORT_TTL)
+    counts = {k: summary[k] for k in ("rows", "added", "updated", "duplicates", "opted_out")}
+    audit.record(
+        "contacts_import",
+        object_type="contact_list",
+        object_id=result.list_id,
+        details={**counts, "rejected": result.rejected_count, "result": token},
+    )
+    s.commit()
+    return redirect(url_for(".import_result", token=token))
+
+
+def _stored_import(token: str) -> dict[str, Any]:
+    raw = queues.redis().get(_import_key(token)) if token.isascii() and len(token) < 64 else None
+    if raw is None:
+        abort(404, description=_("Kết quả nhập đã hết hạn hoặc không tồn tại."))
+    data: dict[str, Any] = json.loads(raw)
+    return data
+
+
+@bp.get("/contacts/imports/<token>")
+@require("contacts.edit")
+def import_result(token: str) -> Any:
+    """What an import did: counts and every rejected row with its line, value and reason."""
+    return render_template(
+        "contacts/import_result.html",
+        result=_stored_import(token),
+        token=token,
+        reasons=REJECT_REASONS,
+    )
+
+
+@bp.get("/contacts/imports/<token>/rejected.csv")
+@require("contacts.edit")
+def import_rejects(token: str) -> Any:
+    """The rejected rows of an import as CSV (line, value, reason, lý do); audited."""
+    summary = _stored_import(token)
+    stored = queues.redis().get(_import_key(token) + ":rejects")
+    raw = stored if isinstance(stored, bytes) else b""
+    out = io.StringIO()
+    out.write("\ufeff")  # Excel reads UTF-8 with a BOM
+    writer = csv.writer(out)
+    for i, row in enumerate(csv.reader(io.StringIO(raw.decode("utf-8")))):
+        label = _("lý do") if i == 0 else str(REJECT_REASONS.get(row[2], row[2]))
+        writer.writerow([*row, label] if len(row) == 3 else row)
+    audit.record(
+        "contacts_import_rejects_download",
+        object_type="contact_list",
+        object_id=summary["list"]["id"],
+        details={"result": token},
+    )
+    db.session().commit()
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="rejected-{token[:8]}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Register the pages and their menu entries."""
+    app.register_blueprint(bp)
+    register_nav(app, "contacts.contacts_index", _l("Danh bạ"), "contacts.view")
+    register_nav(app, "contacts.lists_index", _l("Danh sách"), "contacts.view")
+    register_nav(app, "contacts.optouts_index", _l("Từ chối nhận tin"), "optouts.edit")

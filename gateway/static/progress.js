@@ -1,0 +1,56 @@
+// Live campaign progress: poll progress.json every few seconds and refresh the figures in place.
+// The page is rendered complete by the server, so it stays readable without this script.
+(function () {
+  "use strict";
+  var root = document.getElementById("progress");
+  if (!root) { return; }
+  var url = root.getAttribute("data-url");
+  var FINAL = { completed: true, cancelled: true };
+
+  function setText(id, value) {
+    var el = document.getElementById(id);
+    if (el) { el.textContent = value === null || value === undefined ? "—" : String(value); }
+  }
+
+  function render(data) {
+    setText("p-status", data.status_label);
+    setText("p-done", data.done);
+    setText("p-total", data.total);
+    setText("p-percent", data.percent_done);
+    setText("p-rate", data.rate_per_second);
+    setText("p-eta", data.eta_text);
+    var bar = document.getElementById("p-bar");
+    if (bar) { bar.style.width = data.percent_done + "%"; }
+    var paused = document.getElementById("p-paused");
+    if (paused) { paused.hidden = !data.paused_reason; }
+    setText("p-paused-reason", data.paused_reason || "");
+    var win = document.getElementById("p-window");
+    if (win) { win.textContent = data.window_open ? win.getAttribute("data-open") || "✓" : win.getAttribute("data-closed") || "✗"; }
+    var next = document.getElementById("p-next-opening-wrap");
+    if (next) { next.hidden = data.window_open; }
+    setText("p-next-opening", data.next_opening_local);
+    Object.keys(data.counts).forEach(function (status) { setText("p-count-" + status, data.counts[status]); });
+    var errors = document.getElementById("p-errors");
+    if (errors) {
+      errors.replaceChildren();
+      Object.keys(data.errors_by_code).forEach(function (code) {
+        var tr = document.createElement("tr");
+        var a = document.createElement("td"); a.textContent = code;
+        var b = document.createElement("td"); b.className = "num"; b.textContent = data.errors_by_code[code];
+        tr.appendChild(a); tr.appendChild(b); errors.appendChild(tr);
+      });
+    }
+    return !FINAL[data.status];
+  }
+
+  function poll() {
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (resp) { return resp.ok ? resp.json() : null; })
+      .then(function (data) {
+        var again = data ? render(data) : true;
+        if (again) { setTimeout(poll, 3000); }
+      })
+      .catch(function () { setTimeout(poll, 10000); });
+  }
+  setTimeout(poll, 3000);
+})();
