@@ -1,0 +1,253 @@
+"""Every channel ends here: a tip is stored and routed in one transaction, then notified.
+
+``store_tip`` is channel-agnostic (SMS webhooks, SMPP, HTTP-MO, the web form, logged calls).
+``receive_inbound`` is what an SMS webhook calls: opt-out/opt-in keywords, the tip, the commit,
+and the acknowledgement text for the webhook's answer (invariant 4: committed before the 2xx).
+Logs carry tip ids and masked numbers only, never a body.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from flask import current_app, has_app_context
+from redis.exceptions import RedisError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from campaigns.db import utcnow
+from campaigns.models import Area
+from campaigns.phones import normalize
+from campaigns.text import nfc
+from gateway import queues
+from gateway.providers import InboundMessage
+from gateway.tips import keywords, links, replies, routing
+from gateway.tips.models import Reply, Tip, TipEvent
+from gateway.tips.states import URGENT
+
+log = logging.getLogger("loa.tips")
+
+MAX_BODY = 5000  # characters; a concatenated SMS is at most ~1,600, the web form allows 2,000
+CHANNELS = ("sms", "smpp", "http_mo", "web", "call")
+
+
+def _link_days() -> int:
+    if has_app_context():
+        return int(current_app.config["LOA_SETTINGS"].tip_link_days)
+    return links.DEFAULT_DAYS
+
+
+def _existing(session: Session, provider: str, provider_message_id: str) -> Tip | None:
+    return session.scalar(
+        select(Tip).where(Tip.provider == provider, Tip.provider_message_id == provider_message_id)
+    )
+
+
+def _insert(session: Session, tip: Tip) -> Tip | None:
+    """Insert ``tip`` under a savepoint; None when the same provider message is stored already."""
+    try:
+        with session.begin_nested():
+            session.add(tip)
+    except IntegrityError:
+        return None
+    return tip
+
+
+def store_tip(
+    session: Session,
+    *,
+    channel: str,
+    body: str,
+    sender: str | None = None,
+    provider: str | None = None,
+    provider_message_id: str | None = None,
+    author: Any = None,
+    received_at: dt.datetime | None = None,
+) -> tuple[Tip, bool]:
+    """Store and route one tip; the caller commits (and then calls :func:`notify_after_commit`).
+
+    Args:
+        channel: one of :data:`CHANNELS`.
+        body: the text as received; stored NFC-normalised, cut to :data:`MAX_BODY`.
+        sender: the sender's number, E.164 when known (None for anonymous web tips).
+        provider, provider_message_id: the dedupe key; the same pair stores one tip.
+        author: the user (or user id) who logged a call.
+        received_at: when the channel received it (default now, UTC).
+    Returns:
+        ``(tip, created)``; ``created`` is False when the message was stored before.
+    Raises:
+        ValueError: for an unknown channel.
+    """
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}; choose one of {', '.join(CHANNELS)}")
+    dedupe = bool(provider and provider_message_id)
+    if dedupe:
+        assert provider and provider_message_id
+        found = _existing(session, provider, provider_message_id)
+        if found is not None:
+            return found, False
+    text = nfc(body or "").strip()[:MAX_BODY]
+    when = received_at or utcnow()
+    if when.tzinfo is None:  # providers report UTC; a naive time must not lose the tip
+        when = when.replace(tzinfo=dt.UTC)
+    result = routing.route(text, routing.active_rules(session), session.scalars(select(Area)))
+    tip = Tip(
+        channel=channel,
+        provider=provider,
+        provider_message_id=provider_message_id,
+        sender=sender,
+        body=text,
+        received_at=when,
+        author_id=getattr(author, "id", author),
+        queue=result.queue,
+        shared_with=result.shared_with,
+        priority=result.priority,
+        status="new",
+        matched_rules=[r.as_dict() for r in result.matched],
+        rule_id=result.rule.id if result.rule else None,
+        rule_version=result.rule.version if result.rule else None,
+        district_id=result.district_id,
+        campaign_id=links.campaign_for(session, sender, when, _link_days()),
+        # Only urgent tips have somebody to alert; the others are notified by being in the inbox.
+        notified_at=None if result.priority == URGENT else when,
+    )
+    if dedupe:
+        inserted = _insert(session, tip)
+        if inserted is None:  # a concurrent webhook stored it between our check and insert
+            assert provider and provider_message_id
+            found = _existing(session, provider, provider_message_id)
+            if found is None:
+                raise RuntimeError("duplicate tip vanished")  # pragma: no cover
+            return found, False
+    else:
+        session.add(tip)
+    session.flush()
+    session.add(
+        TipEvent(
+            tip_id=tip.id,
+            kind="created",
+            actor_id=tip.author_id,
+            to_status="new",
+            to_queue=tip.queue,
+            details={"channel": channel, "rules": tip.matched_rules, "priority": tip.priority},
+        )
+    )
+    log.info(
+        "tip %s stored: channel=%s queue=%s priority=%s sender=%s",
+        tip.id, channel, tip.queue, tip.priority, replies.masked(sender),
+    )  # fmt: skip
+    return tip, True
+
+
+def notify_after_commit(tip: Tip, reply_ids: list[int] | None = None) -> bool:
+    """Enqueue a committed tip's notification and replies; never raises on a Redis outage.
+
+    Returns False when Redis did not take the work: ``notified_at`` stays NULL (or the reply
+    stays ``queued``) and the periodic ``check_urgency`` job picks it up later.
+    """
+    ok = True
+    if tip.priority == URGENT and tip.notified_at is None:
+        try:
+            queues.enqueue(
+                queues.EVENTS,
+                "workers.notifications.notify_urgent",
+                tip.id,
+                job_id=f"notify-tip-{tip.id}",
+            )
+        except (RedisError, OSError) as exc:
+            log.warning("tip %s: notification not enqueued (%s)", tip.id, type(exc).__name__)
+            ok = False
+    if reply_ids:
+        ok = replies.enqueue_replies(reply_ids) and ok
+    return ok
+
+
+def sender_of(raw: str | None) -> tuple[str | None, bool]:
+    """The sender as stored (E.164 when it parses, else the raw text cut to 20) and whether a
+    reply can reach it (a valid mobile number)."""
+    if not raw:
+        return None, False
+    result = normalize(raw)
+    if result.e164:
+        return result.e164, result.valid
+    return raw.strip()[:20] or None, False
+
+
+def receive_inbound(
+    session: Session, inbound: InboundMessage, *, inline_reply: bool = True
+) -> str | None:
+    """Handle an SMS from a citizen: keyword or tip, committed before returning.
+
+    Args:
+        inbound: the provider's parsed message.
+        inline_reply: True when the provider answers in the webhook response (TwiML, the
+            simulator); False queues the text as an outbound SMS on the ``replies`` lane.
+    Returns:
+        the text to answer with (an acknowledgement or a keyword confirmation), or None when
+        the sender is do-not-contact or cannot receive SMS. A duplicate webhook gets the same
+        text and stores nothing new.
+    """
+    sender, reachable = sender_of(inbound.sender)
+    kind = keywords.classify(inbound.body or "")
+    if kind is not None and sender and reachable:
+        return _keyword(session, sender, kind, inbound, inline_reply)
+    tip, created = store_tip(
+        session,
+        channel="sms",
+        body=inbound.body or "",
+        sender=sender,
+        provider=inbound.provider,
+        provider_message_id=inbound.provider_message_id or None,
+        received_at=inbound.received_at,
+    )
+    silent = not reachable or replies.do_not_contact(session, sender)
+    text = None if silent else replies.ack_text()
+    reply_ids: list[int] = []
+    if created and text and sender:
+        if inline_reply:
+            replies.record_inline_ack(session, to_phone=sender, body=text, tip_id=tip.id)
+        else:
+            reply = replies.queue_reply(
+                session, to_phone=sender, body=text, kind=replies.ACK, tip_id=tip.id
+            )
+            reply_ids = [reply.id] if reply else []
+    session.commit()
+    if created:
+        notify_after_commit(tip, reply_ids)
+    return text if inline_reply else None
+
+
+def _keyword(
+    session: Session, sender: str, kind: str, inbound: InboundMessage, inline_reply: bool
+) -> str | None:
+    from campaigns import optouts
+
+    if kind == keywords.OPT_OUT:
+        optouts.opt_out(session, sender, optouts.SMS, reason=keywords.keyword_form(inbound.body))
+        text = replies.OPT_OUT_CONFIRM
+    else:
+        optouts.opt_in(session, sender)
+        text = replies.OPT_IN_CONFIRM
+    log.info("sms %s from %s", kind, replies.masked(sender))
+    silent = replies.do_not_contact(session, sender)
+    reply_ids: list[int] = []
+    if not silent and not inline_reply:
+        reply = replies.queue_reply(session, to_phone=sender, body=text, kind=replies.REPLY)
+        reply_ids = [reply.id] if reply else []
+    session.commit()
+    replies.enqueue_replies(reply_ids)
+    if silent:
+        return None
+    return text if inline_reply else None
+
+
+def pending_replies(session: Session, older_than: dt.datetime) -> list[int]:
+    """Ids of replies still ``queued`` since before ``older_than`` (Redis lost or was down)."""
+    return list(
+        session.scalars(
+            select(Reply.id).where(Reply.status == "queued", Reply.created_at < older_than)
+        )
+    )

@@ -1,0 +1,182 @@
+"""Tables of the tip line. A tip is stored (and routed) before any channel is answered."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from campaigns.db import Base, utcnow
+from campaigns.text import fold
+
+
+def _fold_body(context: Any) -> str:
+    """Column default of ``Tip.body_folded`` (works for ORM and Core inserts alike)."""
+    return fold(context.get_current_parameters().get("body") or "")
+
+
+class Tip(Base):
+    """One report from a citizen, by any channel."""
+
+    __tablename__ = "tips"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_message_id"),
+        Index("ix_tips_queue_status", "queue", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))  # sms, web, call, smpp, http_mo
+    provider: Mapped[str | None] = mapped_column(String(20))
+    provider_message_id: Mapped[str | None] = mapped_column(String(64))
+    sender: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164, or None
+    body: Mapped[str] = mapped_column(Text)
+    # The body folded (lowercase, no diacritics) for the inbox search: SQLite has no unaccent.
+    body_folded: Mapped[str] = mapped_column(Text, default=_fold_body)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    queue: Mapped[str] = mapped_column(String(64), default="police_province")
+    priority: Mapped[str] = mapped_column(String(10), default="normal")
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # call logged by staff
+    # Routing: one primary queue, other queues that also see the tip, and the rules that decided.
+    shared_with: Mapped[list[str]] = mapped_column(JSON, default=list)
+    matched_rules: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=list
+    )  # {id,name,version}
+    rule_id: Mapped[int | None] = mapped_column(Integer)  # the rule that chose the queue
+    rule_version: Mapped[int | None] = mapped_column(Integer)
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="SET NULL"), index=True
+    )  # the broadcast the sender received shortly before (tips.links)
+    # Work on the tip (states in gateway.tips.states).
+    resolution: Mapped[str | None] = mapped_column(String(24))
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tips.id"))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column()
+    closed_at: Mapped[dt.datetime | None] = mapped_column()
+    # Notifications run after commit; a NULL here means a worker has yet to notify (Redis may
+    # have been down), so the periodic job finds it again.
+    notified_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    last_escalated_at: Mapped[dt.datetime | None] = mapped_column()
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TipNote(Base):
+    """An operator's internal note on a tip (never sent to the citizen)."""
+
+    __tablename__ = "tip_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class TipEvent(Base):
+    """One line of a tip's timeline: created, routed, state change, assignment, hand-off …"""
+
+    __tablename__ = "tip_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None = the system
+    # created, routed, status, assigned, handed_off, shared, note, reply, merged, escalated
+    kind: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    to_queue: Mapped[str | None] = mapped_column(String(64))  # a hand-off: to which queue
+    to_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # … or to whom
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # never a body or number
+
+
+class Reply(Base):
+    """An outbound SMS of the ``replies`` lane: an ack or reply to a tipster, or a staff alert."""
+
+    __tablename__ = "replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tips.id", ondelete="SET NULL"), index=True
+    )
+    to_phone: Mapped[str] = mapped_column(String(20))  # E.164
+    body: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(8))  # ack, reply, alert
+    # queued, sending, sent, failed, unknown, suppressed (do-not-contact or opted out)
+    status: Mapped[str] = mapped_column(String(12), default="queued", index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    provider: Mapped[str | None] = mapped_column(String(20))
+    provider_message_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    error_code: Mapped[str | None] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class SenderFlag(Base):
+    """What operators decided about a sender: do-not-contact means no reply and no broadcast."""
+
+    __tablename__ = "sender_flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)  # E.164
+    do_not_contact: Mapped[bool] = mapped_column(Boolean, default=True)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TipRead(Base):
+    """A user has opened a tip (the inbox shows the others as unread)."""
+
+    __tablename__ = "tip_reads"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    tip_id: Mapped[int] = mapped_column(
+        ForeignKey("tips.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    read_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RoutingRule(Base):
+    """One version of a routing rule. Rules are data; editing one adds a version (tips.routing).
+
+    ``kind``: ``keyword`` (phrases → queue and/or priority), ``district`` (the area names and
+    aliases from the database → the area's police queue) or ``urgency`` (phrases → priority).
+    Only one version per ``name`` is active; tips keep the id and version that matched them.
+    """
+
+    __tablename__ = "routing_rules"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    kind: Mapped[str] = mapped_column(String(10))  # keyword, district, urgency
+    phrases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    queue: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[str | None] = mapped_column(String(10))  # urgent, normal; None = unchanged
+    share: Mapped[bool] = mapped_column(Boolean, default=False)  # only share, never the primary
+    rank: Mapped[int] = mapped_column(Integer, default=100)  # lower wins the primary queue
+    active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Roster(Base):
+    """Who is on duty for a queue, and when (urgent alerts go to them)."""
+
+    __tablename__ = "rosters"
+    __table_args__ = (Index("ix_rosters_queue_time", "queue", "starts_at", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    queue: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    starts_at: Mapped[dt.datetime] = mapped_column()
+    ends_at: Mapped[dt.datetime] = mapped_column()

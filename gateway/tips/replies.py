@@ -1,0 +1,123 @@
+"""What Loa says back to a tipster, and whether it may say anything at all (invariant 12).
+
+Acknowledgements are neutral: they never repeat the tip and always give 111 and 113. A sender
+marked do-not-contact gets nothing. Outbound texts are ``Reply`` rows, sent by the worker job
+``workers.notifications.send_reply`` on the ``replies`` lane (served before broadcasts).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from flask import current_app, has_app_context
+from redis.exceptions import RedisError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campaigns.phones import mask
+from gateway import queues
+from gateway.tips.models import Reply, SenderFlag
+
+log = logging.getLogger("loa.tips")
+
+ACK = "ack"
+REPLY = "reply"
+ALERT = "alert"
+
+DEFAULT_ACK = "Loa: Đã nhận tin của bạn. Nếu khẩn cấp, gọi 113 (Công an) hoặc 111 (miễn phí, 24/7)."
+OPT_OUT_CONFIRM = (
+    "Loa: Bạn sẽ không nhận tin tuyên truyền nữa. Nhắn BAT DAU để nhận lại. "
+    "Khẩn cấp: gọi 113 hoặc 111."
+)
+OPT_IN_CONFIRM = "Loa: Bạn đã đăng ký nhận lại tin tuyên truyền. Nhắn HUY để ngừng."
+
+
+def _setting(name: str) -> Any:
+    if not has_app_context():
+        return None
+    return getattr(current_app.config["LOA_SETTINGS"], name, None)
+
+
+def ack_text() -> str:
+    """The acknowledgement (setting ``tip_ack_text`` when present, else the default)."""
+    return str(_setting("tip_ack_text") or DEFAULT_ACK)
+
+
+def do_not_contact(session: Session, phone: str | None) -> bool:
+    """Whether ``phone`` (E.164) is marked do-not-contact (no number counts as one)."""
+    if not phone:
+        return True
+    flag = session.scalar(select(SenderFlag.do_not_contact).where(SenderFlag.phone == phone))
+    return bool(flag)
+
+
+def mark_do_not_contact(
+    session: Session, phone: str, reason: str = "", by: int | None = None, value: bool = True
+) -> SenderFlag:
+    """Mark (or unmark) a sender do-not-contact; the caller commits and audits."""
+    flag = session.scalar(select(SenderFlag).where(SenderFlag.phone == phone))
+    if flag is None:
+        flag = SenderFlag(phone=phone)
+        session.add(flag)
+    flag.do_not_contact = value
+    flag.reason = reason[:200]
+    flag.by_id = by
+    session.flush()
+    return flag
+
+
+def queue_reply(
+    session: Session,
+    *,
+    to_phone: str | None,
+    body: str,
+    kind: str,
+    tip_id: int | None = None,
+    author_id: int | None = None,
+) -> Reply | None:
+    """Add a ``Reply`` row to send after commit; None when the number must not be contacted.
+
+    Staff alerts (``kind="alert"``) go to staff phones and skip the do-not-contact check.
+    Call :func:`enqueue_replies` with the ids once the caller has committed.
+    """
+    if not to_phone or (kind != ALERT and do_not_contact(session, to_phone)):
+        return None
+    reply = Reply(
+        tip_id=tip_id, to_phone=to_phone, body=body, kind=kind, author_id=author_id, status="queued"
+    )
+    session.add(reply)
+    session.flush()
+    return reply
+
+
+def record_inline_ack(session: Session, *, to_phone: str, body: str, tip_id: int | None) -> Reply:
+    """Record an acknowledgement answered inside the webhook (TwiML): nothing left to send."""
+    reply = Reply(tip_id=tip_id, to_phone=to_phone, body=body, kind=ACK, status="inline")
+    session.add(reply)
+    return reply
+
+
+def enqueue_replies(reply_ids: Iterable[int]) -> bool:
+    """Hand committed replies to the ``replies`` lane; False (logged) when Redis is down.
+
+    A reply left ``queued`` is picked up again by the periodic job, so nothing is lost.
+    """
+    ok = True
+    for rid in reply_ids:
+        try:
+            queues.enqueue(
+                queues.REPLIES, "workers.notifications.send_reply", rid, job_id=f"reply-{rid}"
+            )
+        except (RedisError, OSError) as exc:
+            log.warning(
+                "reply %s not enqueued (%s); the periodic job will retry", rid, type(exc).__name__
+            )
+            ok = False
+    return ok
+
+
+def masked(phone: str | None) -> str:
+    """A number fit for a log line."""
+    return mask(phone) if phone else "-"

@@ -1,0 +1,264 @@
+"""Tip intake: committed before the answer, one tip per provider message, keywords, Redis down."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from campaigns import statuses
+from campaigns.areas import load_soc_trang_2024
+from campaigns.db import utcnow
+from campaigns.models import Area, Delivery, OptOut
+from gateway import create_app, db
+from gateway.providers import InboundMessage
+from gateway.settings import Settings
+from gateway.tips import links, replies
+from gateway.tips.intake import _insert, receive_inbound, store_tip
+from gateway.tips.models import Reply, Tip, TipEvent
+from gateway.tips.routing import seed_default_rules
+from tests.factories import create_campaign, create_contact
+
+SENDER = "+84981230001"
+
+
+def _inbound(body: str, mid: str = "SM1", sender: str = "0981230001") -> InboundMessage:
+    return InboundMessage(provider="twilio", provider_message_id=mid, sender=sender, body=body)
+
+
+@pytest.fixture
+def rules(session: Session) -> None:
+    load_soc_trang_2024(session)
+    seed_default_rules(session)
+    session.commit()
+
+
+def _tips(s: Session) -> list[Tip]:
+    s.expire_all()
+    return list(s.scalars(select(Tip).order_by(Tip.id)))
+
+
+def test_tip_is_committed_before_the_answer(
+    app: Any, session: Session, new_session: Session, rules: None
+) -> None:
+    """When receive_inbound returns, another connection already sees the routed tip."""
+    ack = receive_inbound(session, _inbound("Có người dụ dỗ trẻ em ở Kế Sách"))
+    assert ack == replies.DEFAULT_ACK
+    tips = _tips(new_session)
+    assert len(tips) == 1
+    tip = tips[0]
+    assert (tip.sender, tip.channel, tip.queue, tip.shared_with) == (
+        SENDER, "sms", "hotline_111", ["police_ke_sach"],
+    )  # fmt: skip
+    assert tip.rule_version == 1 and tip.matched_rules[0]["name"] == "Trẻ em → 111"
+    assert new_session.scalar(select(func.count()).select_from(TipEvent)) == 1
+
+
+def test_ack_never_echoes_the_tip_and_gives_hotlines(app: Any, session: Session) -> None:
+    """The acknowledgement is neutral: no word of the tip, and both 111 and 113."""
+    body = "Nhà số 5 đường Lê Lợi giữ người"
+    ack = receive_inbound(session, _inbound(body))
+    assert ack is not None and "111" in ack and "113" in ack
+    assert "Lê Lợi" not in ack and body not in ack
+
+
+def test_duplicate_webhook_stores_one_tip_and_same_ack(
+    app: Any, session: Session, new_session: Session
+) -> None:
+    """The same provider message id twice: one tip, the same answer."""
+    first = receive_inbound(session, _inbound("tin báo", mid="SMdup"))
+    second = receive_inbound(session, _inbound("tin báo", mid="SMdup"))
+    assert first == second == replies.DEFAULT_ACK
+    assert len(_tips(new_session)) == 1
+    assert new_session.scalar(select(func.count()).select_from(Reply)) == 1
+
+
+def test_same_id_from_another_provider_is_another_tip(app: Any, session: Session) -> None:
+    """Dedupe is per provider: two providers may use the same id."""
+    receive_inbound(session, _inbound("a", mid="X1"))
+    other = InboundMessage(provider="simulator", provider_message_id="X1", sender=SENDER, body="b")
+    receive_inbound(session, other)
+    assert len(_tips(session)) == 2
+
+
+def test_concurrent_insert_returns_the_existing_tip(
+    app: Any, session: Session, new_session: Session
+) -> None:
+    """A duplicate that slips past the check is caught by the unique constraint, not raised."""
+    _first, created = store_tip(
+        new_session, channel="sms", body="x", provider="twilio", provider_message_id="SMrace"
+    )
+    new_session.commit()
+    assert created
+    late = Tip(channel="sms", body="x", provider="twilio", provider_message_id="SMrace")
+    assert _insert(session, late) is None
+    session.commit()  # the savepoint rolled back; the session is still usable
+    assert len(_tips(session)) == 1
+
+
+@pytest.fixture
+def dead_redis_app(settings: Settings, db_engine: Any, redis_conn: Any) -> Iterator[Any]:
+    """The app pointed at a Redis port where nothing listens."""
+    application = create_app(
+        settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"}),
+        TESTING=True,
+        WTF_CSRF_ENABLED=False,
+    )
+    with application.app_context():
+        yield application
+    application.extensions["loa.engine"].dispose()
+
+
+def test_redis_down_loses_no_tip(
+    dead_redis_app: Any, new_session: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With Redis down an urgent tip is stored, acknowledged, and left for the periodic job."""
+    s = db.session()
+    load_soc_trang_2024(s)
+    seed_default_rules(s)
+    s.commit()
+    body = "Cứu tôi, đang bị nhốt ở Vĩnh Châu"
+    with caplog.at_level(logging.INFO):
+        ack = receive_inbound(s, _inbound(body, mid="SMdown"), inline_reply=False)
+    assert ack is None  # queued as an outbound reply instead of inline
+    tips = _tips(new_session)
+    assert len(tips) == 1 and tips[0].priority == "urgent"
+    assert tips[0].notified_at is None  # the periodic job will notify
+    reply = new_session.scalar(select(Reply))
+    assert reply is not None and reply.status == "queued" and reply.kind == "ack"
+    assert body not in caplog.text and SENDER not in caplog.text
+    assert "not enqueued" in caplog.text
+
+
+def test_redis_down_then_periodic_job_catches_up(
+    app: Any, session: Session, redis_conn: Any, rq_worker: Any
+) -> None:
+    """A tip whose notification never reached Redis is notified by check_urgency."""
+    from workers import notifications
+
+    load_soc_trang_2024(session)
+    seed_default_rules(session)
+    tip, _ = store_tip(session, channel="sms", body="khẩn cấp", sender=SENDER)
+    stale = replies.queue_reply(session, to_phone=SENDER, body="ack", kind="ack", tip_id=tip.id)
+    assert stale is not None
+    stale.created_at = utcnow() - dt.timedelta(minutes=10)
+    session.commit()
+    counts = notifications.check_urgency()
+    assert counts["notified"] == 1 and counts["replies_requeued"] == 1
+    rq_worker.run()
+    session.expire_all()
+    assert session.get(Tip, tip.id).notified_at is not None  # type: ignore[union-attr]
+    assert session.get(Reply, stale.id).status == "sent"  # type: ignore[union-attr]
+
+
+def test_do_not_contact_sender_gets_no_reply(app: Any, session: Session) -> None:
+    """A sender marked do-not-contact: the tip is stored, nothing is answered or queued."""
+    replies.mark_do_not_contact(session, SENDER, reason="an toàn")
+    session.commit()
+    assert receive_inbound(session, _inbound("tin báo")) is None
+    assert receive_inbound(session, _inbound("tin khác", mid="SM2"), inline_reply=False) is None
+    assert len(_tips(session)) == 2
+    assert session.scalar(select(func.count()).select_from(Reply)) == 0
+
+
+def test_unreachable_sender_gets_no_reply(app: Any, session: Session) -> None:
+    """An alphanumeric or short-code sender is stored as given and never answered."""
+    assert receive_inbound(session, _inbound("tin báo", sender="VIETTEL")) is None
+    assert _tips(session)[0].sender == "VIETTEL"
+
+
+@pytest.mark.parametrize(
+    ("body", "opted_out", "answer"),
+    [
+        ("STOP", True, replies.OPT_OUT_CONFIRM),
+        ("Hủy", True, replies.OPT_OUT_CONFIRM),
+        ("tu choi", True, replies.OPT_OUT_CONFIRM),
+        ("Từ chối!", True, replies.OPT_OUT_CONFIRM),
+    ],
+)
+def test_opt_out_keyword(
+    app: Any, session: Session, body: str, opted_out: bool, answer: str
+) -> None:
+    """An opt-out keyword opts the number out, confirms in Vietnamese and stores no tip."""
+    assert receive_inbound(session, _inbound(body)) == answer
+    assert session.scalar(select(OptOut.phone)) == SENDER
+    assert _tips(session) == []
+
+
+def test_opt_in_after_opt_out(app: Any, session: Session) -> None:
+    """BẮT ĐẦU removes the opt-out and confirms."""
+    receive_inbound(session, _inbound("HUY", mid="a"))
+    assert receive_inbound(session, _inbound("Bắt đầu", mid="b")) == replies.OPT_IN_CONFIRM
+    assert session.scalar(select(func.count()).select_from(OptOut)) == 0
+
+
+def test_tip_containing_a_keyword_is_a_tip(app: Any, session: Session) -> None:
+    """'họ không cho tôi dừng' is a tip, not an opt-out."""
+    assert receive_inbound(session, _inbound("họ không cho tôi dừng lại")) == replies.DEFAULT_ACK
+    assert len(_tips(session)) == 1
+    assert session.scalar(select(func.count()).select_from(OptOut)) == 0
+
+
+def test_tip_links_to_recent_campaign(app: Any, session: Session) -> None:
+    """A tip from a number that got a broadcast within tip_link_days records the campaign;
+    the report counts by the district named in the tip, else the sender's contact district."""
+    areas = load_soc_trang_2024(session)
+    assert areas == 12
+    seed_default_rules(session)
+    recent, old = create_campaign(), create_campaign()
+    now = utcnow()
+    for campaign, days, phone in ((recent, 3, SENDER), (old, 30, "+84981230002")):
+        session.add(
+            Delivery(
+                campaign_id=campaign.id, phone=phone, status=statuses.DELIVERED,
+                sent_at=now - dt.timedelta(days=days),
+            )
+        )  # fmt: skip
+    session.add(Delivery(campaign_id=old.id, phone=SENDER, status=statuses.FAILED, sent_at=now))
+    my_tu = session.scalar(select(Area).where(Area.name == "Mỹ Tú"))
+    create_contact(phone=SENDER, district_id=my_tu.id if my_tu else None)
+    session.commit()
+    receive_inbound(session, _inbound("tin ở Kế Sách", mid="l1"))
+    receive_inbound(session, _inbound("tin khác", mid="l2"))
+    receive_inbound(session, _inbound("tin cũ", mid="l3", sender="+84981230002"))
+    tips = _tips(session)
+    assert [t.campaign_id for t in tips] == [recent.id, recent.id, None]
+    assert links.campaign_tip_counts(session, recent.id) == {
+        "total": 2, "by_district": {"Kế Sách": 1, "Mỹ Tú": 1},
+    }  # fmt: skip
+
+
+def test_store_tip_rejects_unknown_channel(app: Any, session: Session) -> None:
+    """Channels are a closed list."""
+    with pytest.raises(ValueError, match="unknown channel"):
+        store_tip(session, channel="fax", body="x")
+
+
+def test_body_is_nfc_and_capped(app: Any, session: Session) -> None:
+    """Bodies are stored NFC-normalised and cut to the maximum length."""
+    tip, _ = store_tip(session, channel="web", body="Tre\u0302\u0309 em " + "a" * 9000)
+    assert tip.body.startswith("Trể em") and len(tip.body) == 5000
+
+
+def test_edited_rule_is_a_new_version_recorded_on_tips(app: Any, session: Session) -> None:
+    """Editing a rule adds version 2 and retires version 1; new tips record version 2."""
+    from gateway.tips.models import RoutingRule
+    from gateway.tips.routing import active_rules, edit_rule
+
+    seed_default_rules(session)
+    child = session.scalar(select(RoutingRule).where(RoutingRule.queue == "hotline_111"))
+    assert child is not None
+    edit_rule(session, child, phrases=[*child.phrases, "bé út"])
+    session.commit()
+    versions = session.execute(
+        select(RoutingRule.version, RoutingRule.active).where(RoutingRule.name == child.name)
+    ).all()
+    assert sorted(versions) == [(1, False), (2, True)]
+    assert len(active_rules(session)) == 4
+    tip, _ = store_tip(session, channel="web", body="bé út nhà bên bị dụ đi")
+    assert (tip.queue, tip.rule_version) == ("hotline_111", 2)

@@ -1,0 +1,136 @@
+"""Routing rules: Vietnamese texts with and without diacritics, any case, whole words only."""
+
+from __future__ import annotations
+
+import pytest
+
+from campaigns.areas import SOC_TRANG_2024, police_queue_for
+from campaigns.models import Area
+from gateway.tips.models import RoutingRule
+from gateway.tips.routing import DEFAULT_RULES, route
+
+
+def _rules() -> list[RoutingRule]:
+    rules = []
+    for i, spec in enumerate(DEFAULT_RULES, start=1):
+        fields = dict(spec)
+        fields["phrases"] = list(fields["phrases"])
+        rules.append(RoutingRule(id=i, version=1, share=False, active=True, **fields))
+    return rules
+
+
+def _areas() -> list[Area]:
+    areas = [Area(id=1, name="Sóc Trăng", kind="province", aliases=["Soc Trang"])]
+    for i, (name, kind, aliases, coastal) in enumerate(SOC_TRANG_2024, start=2):
+        areas.append(
+            Area(
+                id=i,
+                name=name,
+                kind=kind,
+                aliases=list(aliases),
+                coastal=coastal,
+                police_queue=police_queue_for(name),
+            )
+        )
+    return areas
+
+
+RULES = _rules()
+AREAS = _areas()
+
+
+@pytest.mark.parametrize(
+    ("text", "queue", "shared", "priority"),
+    [
+        # children → 111, with and without diacritics, any case
+        ("Có người lạ dụ dỗ trẻ em", "hotline_111", [], "normal"),
+        ("co nguoi la du do tre em", "hotline_111", [], "normal"),
+        ("CO NGUOI LA DU DO TRE EM", "hotline_111", [], "normal"),
+        ("Trẻ Em bị dụ đi làm", "hotline_111", [], "normal"),
+        ("một bé gái dưới 16 tuổi", "hotline_111", [], "normal"),
+        ("mot be gai duoi 16 tuoi", "hotline_111", [], "normal"),
+        ("mấy cháu học sinh ở Kế Sách", "hotline_111", ["police_ke_sach"], "normal"),
+        # sea, boats, border → border guard
+        ("Tàu cá tuyển người ra khơi", "border_guard", [], "normal"),
+        ("TAU CA tuyen nguoi", "border_guard", [], "normal"),
+        ("có người vượt biên sang Campuchia", "border_guard", [], "normal"),
+        ("Tau ca o Tran De tuyen nguoi", "border_guard", ["police_tran_de"], "normal"),
+        # children win over border; both districts' police get a share
+        (
+            "trẻ em bị đưa lên tàu cá ở Vĩnh Châu",
+            "hotline_111",
+            ["border_guard", "police_vinh_chau"],
+            "normal",
+        ),
+        # districts → that district's police, from the areas' names and aliases
+        ("Có người lạ ở Kế Sách", "police_ke_sach", [], "normal"),
+        ("co nguoi la o ke sach", "police_ke_sach", [], "normal"),
+        ("ở huyện Cù Lao Dung", "police_cu_lao_dung", [], "normal"),
+        ("TP. Sóc Trăng có nhà nghỉ đáng ngờ", "police_tp_soc_trang", [], "normal"),
+        ("thành phố sóc trăng", "police_tp_soc_trang", [], "normal"),
+        ("thị xã Ngã Năm", "police_nga_nam", [], "normal"),
+        ("MY XUYEN", "police_my_xuyen", [], "normal"),
+        # nothing matched → the province's police
+        ("Có người lạ tuyển lao động đi nước ngoài", "police_province", [], "normal"),
+        ("Sóc Trăng có đường dây lừa đảo", "police_province", [], "normal"),
+        # urgency
+        ("Cứu tôi, tôi đang bị nhốt", "police_province", [], "urgent"),
+        ("cuu toi dang bi nhot o Vinh Chau", "police_vinh_chau", [], "urgent"),
+        ("KHẨN CẤP có người bị bắt cóc", "police_province", [], "urgent"),
+        ("em bi giam o nha nghi", "police_province", [], "urgent"),  # "em" alone is no child
+    ],
+)
+def test_rules_table(text: str, queue: str, shared: list[str], priority: str) -> None:
+    """Each text goes to its queue, shares with the others matched, with its priority."""
+    result = route(text, RULES, AREAS)
+    assert (result.queue, result.shared_with, result.priority) == (queue, shared, priority)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "con tôi biến mất ở chợ",  # biến (disappear) is not biển (sea)
+        "giá cả biến động",
+        "tôi là biên tập viên",  # biên tập is not biên giới
+        "Cháu nội tôi đi học",  # "cháu" alone is not "cháu bé"
+        "Tautology ca",  # "tau" inside a word
+        "ketsach",  # a district name glued into another word
+        "cuuvan",
+    ],
+)
+def test_whole_words_only(text: str) -> None:
+    """No phrase matches inside another word, nor a word with different diacritics."""
+    result = route(text, RULES, AREAS)
+    assert result.queue == "police_province"
+    assert result.priority == "normal"
+    assert result.matched == []
+
+
+def test_records_the_rules_that_matched() -> None:
+    """The result names every matched rule with its version, and the one that chose the queue."""
+    result = route("trẻ em ở Kế Sách, cứu với", RULES, AREAS)
+    names = [ref.name for ref in result.matched]
+    assert names == ["Trẻ em → 111", "Huyện, thị xã → Công an huyện", "Khẩn cấp"]
+    assert result.rule is not None and result.rule.name == "Trẻ em → 111"
+    assert all(ref.version == 1 for ref in result.matched)
+    assert result.district_id == next(a.id for a in AREAS if a.name == "Kế Sách")
+
+
+def test_share_only_rule_never_takes_the_primary_queue() -> None:
+    """A rule marked ``share`` adds its queue to shared_with but never becomes the primary."""
+    extra = RoutingRule(
+        id=99, name="Lao động", version=3, kind="keyword", phrases=["xuất khẩu lao động"],
+        queue="labour", priority=None, share=True, rank=1, active=True,
+    )  # fmt: skip
+    result = route("lừa xuất khẩu lao động ở Kế Sách", [*RULES, extra], AREAS)
+    assert result.queue == "police_ke_sach"
+    assert result.shared_with == ["labour"]
+
+
+def test_district_rule_reads_areas_given() -> None:
+    """The district rule knows only the areas passed in (areas are data, not code)."""
+    assert route("ở Kế Sách", RULES, []).queue == "police_province"
+    newer = [
+        Area(id=7, name="Phường Phú Lợi", kind="ward", aliases=[], police_queue="police_phu_loi")
+    ]
+    assert route("phuong phu loi", RULES, newer).queue == "police_phu_loi"

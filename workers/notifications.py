@@ -1,0 +1,117 @@
+"""Jobs of the tip line: send a reply or alert, alert on an urgent tip, run the urgency clock.
+
+Replies are claimed (``queued`` → ``sending``) with a conditional UPDATE before the provider is
+called, so a job run twice sends once. Logs carry ids and masked numbers, never a text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import select, update
+
+from campaigns.db import utcnow
+from campaigns.sending import OutboundMessage, Outcome
+from gateway import queues
+from gateway.tips import replies, urgency
+from gateway.tips.intake import pending_replies
+from gateway.tips.models import Reply, Tip
+from workers import runtime
+
+log = logging.getLogger("loa.worker")
+
+MAX_ATTEMPTS = 5
+STALE_REPLY = dt.timedelta(minutes=2)  # a reply still queued after this lost its job
+
+
+def _enqueue_replies(ids: list[int]) -> None:
+    q = runtime.queue(queues.REPLIES)
+    for rid in ids:
+        q.enqueue("workers.notifications.send_reply", rid, job_id=f"reply-{rid}")
+
+
+def send_reply(reply_id: int) -> str:
+    """Send one ``Reply`` through the provider and record the outcome on the row."""
+    with runtime.session() as s:
+        claimed = s.execute(
+            update(Reply)
+            .where(Reply.id == reply_id, Reply.status == "queued")
+            .values(status="sending", attempts=Reply.attempts + 1)
+        )
+        s.commit()
+        if not getattr(claimed, "rowcount", 0):
+            return "not-queued"
+        reply = s.get(Reply, reply_id)
+        assert reply is not None
+        if reply.kind != replies.ALERT and replies.do_not_contact(s, reply.to_phone):
+            reply.status = "suppressed"
+            s.commit()
+            return reply.status
+        provider = runtime.provider()
+        try:
+            result = provider.send(OutboundMessage(to=reply.to_phone, body=reply.body))
+        except Exception as exc:  # the provider may or may not have it: never resend blindly
+            log.warning("reply %s: provider raised %s", reply_id, type(exc).__name__)
+            reply.status, reply.error_code = "unknown", "exception"
+            s.commit()
+            return reply.status
+        reply.provider = provider.name
+        reply.provider_message_id = result.provider_message_id
+        reply.error_code = result.error_code
+        if result.outcome == Outcome.ACCEPTED:
+            reply.status, reply.sent_at = "sent", utcnow()
+        elif result.outcome == Outcome.RETRY and reply.attempts < MAX_ATTEMPTS:
+            reply.status = "queued"
+            s.commit()
+            runtime.queue(queues.REPLIES).enqueue_in(
+                dt.timedelta(seconds=result.retry_after or 15 * reply.attempts),
+                "workers.notifications.send_reply",
+                reply_id,
+            )
+            return "retry"
+        else:
+            reply.status = "unknown" if result.outcome == Outcome.UNKNOWN else "failed"
+        s.commit()
+        log.info(
+            "reply %s (%s) to %s: %s",
+            reply_id, reply.kind, replies.masked(reply.to_phone), reply.status,
+        )  # fmt: skip
+        return reply.status
+
+
+def notify_urgent(tip_id: int, now: dt.datetime | None = None) -> int:
+    """Alert the on-duty staff of a new urgent tip (once); returns how many alerts."""
+    with runtime.session() as s:
+        ids = urgency.notify_new(s, tip_id, now or utcnow())
+        s.commit()
+    _enqueue_replies(ids)
+    return len(ids)
+
+
+def check_urgency(now: dt.datetime | None = None) -> dict[str, int]:
+    """The periodic job: catch up on work Redis lost, and escalate overdue urgent tips."""
+    now = now or utcnow()
+    counts = {"notified": 0, "escalated": 0, "alerts": 0, "replies_requeued": 0}
+    with runtime.session() as s:
+        missed = list(
+            s.scalars(select(Tip.id).where(Tip.notified_at.is_(None)).order_by(Tip.id).limit(500))
+        )
+        stale = pending_replies(s, now - STALE_REPLY)
+    _enqueue_replies(stale)
+    counts["replies_requeued"] = len(stale)
+    for tip_id in missed:
+        counts["alerts"] += notify_urgent(tip_id, now)
+        counts["notified"] += 1
+    with runtime.session() as s:
+        due = urgency.due_for_escalation(s, now)
+    for tip_id in due:
+        with runtime.session() as s:
+            ids = urgency.escalate(s, tip_id, now)
+            s.commit()
+        _enqueue_replies(ids)
+        counts["escalated"] += 1
+        counts["alerts"] += len(ids)
+    if any(counts.values()):
+        log.info("urgency check: %s", counts)
+    return counts
