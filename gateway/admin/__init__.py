@@ -1,0 +1,97 @@
+"""Helpers shared by the admin blueprints: paging, local-day filters and queue names."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import abort, current_app, g, request
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campaigns import phones
+from campaigns.models import Area
+
+PER_PAGE = 50
+
+# Queues that exist whatever the areas are; district police queues come from the areas table.
+FIXED_QUEUES: dict[str, Any] = {
+    "police_province": _l("Công an tỉnh"),
+    "border_guard": _l("Biên phòng"),
+    "hotline_111": _l("Tổng đài 111"),
+}
+
+
+def page_number() -> int:
+    """The ``page`` query argument (1 when missing or invalid), capped so OFFSETs stay sane."""
+    value = request.args.get("page", "1")
+    return min(max(int(value), 1), 10_000) if value.isdigit() else 1
+
+
+def local_day(value: str | None) -> dt.date | None:
+    """A ``YYYY-MM-DD`` form value as a date; None when empty; 400 when malformed."""
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        abort(400, description="dates are written YYYY-MM-DD")
+
+
+def day_start_utc(day: dt.date) -> dt.datetime:
+    """Midnight of ``day`` in Loa's time zone, as a UTC time (filters speak local days)."""
+    zone = ZoneInfo(current_app.config["LOA_SETTINGS"].timezone)
+    return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
+
+
+def known_queues(session: Session) -> list[str]:
+    """Every queue a tip can be in: the fixed ones and each area's police queue."""
+    area_queues = session.scalars(
+        select(Area.police_queue).where(Area.police_queue.is_not(None)).distinct()
+    )
+    queues = list(FIXED_QUEUES)
+    queues += sorted(q for q in area_queues if q and q not in FIXED_QUEUES)
+    return queues
+
+
+def queue_label(queue: str | None) -> str:
+    """A human name for a queue: ``police_ke_sach`` → "Công an Kế Sách"."""
+    if not queue:
+        return ""
+    if queue in FIXED_QUEUES:
+        return str(FIXED_QUEUES[queue])
+    if "loa_area_names" not in g:
+        from gateway import db
+
+        rows = db.session().execute(select(Area.police_queue, Area.name))
+        g.loa_area_names = {q: n for q, n in rows if q}
+    name = g.loa_area_names.get(queue)
+    return f"{_l('Công an')} {name}" if name else queue
+
+
+def scope_error(role: str, scope: str | None, queues: list[str]) -> str | None:
+    """Why ``scope`` does not fit ``role`` (a message for the form), or None when it fits.
+
+    Tip roles work one queue of their kind (police may also have none: the whole province);
+    campaign roles and admins have no scope.
+    """
+    if role in ("admin", "editor", "approver"):
+        return None if not scope else str(_l("Vai trò này không có phạm vi."))
+    if not scope:
+        return None
+    if scope not in queues:
+        return str(_l("Phạm vi không tồn tại."))
+    fits = {
+        "police": scope.startswith("police_"),
+        "border_guard": scope == "border_guard",
+        "hotline_111": scope == "hotline_111",
+    }
+    return None if fits.get(role, False) else str(_l("Phạm vi không hợp với vai trò."))
+
+
+def register_helpers(app: Any) -> None:
+    """Make the shared helpers available to templates (idempotent: every area may call it)."""
+    app.jinja_env.globals.setdefault("queue_label", queue_label)
+    app.jinja_env.globals.setdefault("mask_phone", phones.mask)

@@ -1,0 +1,41 @@
+// Live inbox count: polls /inbox/count.json and shows it beside the inbox menu entry and in
+// any element marked data-inbox-count. No inline script: the CSP allows only 'self'.
+(function () {
+  "use strict";
+  var URL = "/inbox/count.json";
+  var EVERY_MS = 30000;
+
+  function badges() {
+    var found = Array.prototype.slice.call(document.querySelectorAll("[data-inbox-count]"));
+    var link = document.querySelector('header nav a[href="/inbox/"]');
+    if (link && !link.querySelector("[data-inbox-count]")) {
+      var span = document.createElement("span");
+      span.className = "badge";
+      span.setAttribute("data-inbox-count", "");
+      span.hidden = true;
+      link.appendChild(document.createTextNode(" "));
+      link.appendChild(span);
+      found.push(span);
+    }
+    return found;
+  }
+
+  function show(counts) {
+    badges().forEach(function (el) {
+      el.textContent = String(counts.unread) + " / " + String(counts.open);
+      el.title = "chưa đọc / chưa đóng; quá hạn: " + String(counts.overdue);
+      el.classList.toggle("urgent", counts.overdue > 0);
+      el.hidden = false;
+    });
+  }
+
+  function poll() {
+    fetch(URL, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (counts) { if (counts) { show(counts); } })
+      .catch(function () { /* offline: try again at the next tick */ });
+  }
+
+  poll();
+  setInterval(poll, EVERY_MS);
+})();

@@ -1,0 +1,150 @@
+"""The routing-rules admin: list, create, versioned edits, (de)activation and the test bench."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from campaigns.areas import load_soc_trang_2024
+from gateway.models import AuditEvent
+from gateway.tips import routing
+from gateway.tips.models import RoutingRule
+
+
+@pytest.fixture
+def default_rules(session: Any) -> list[RoutingRule]:
+    load_soc_trang_2024(session)
+    routing.seed_default_rules(session)
+    session.commit()
+    return routing.active_rules(session)
+
+
+def _versions(session: Any, name: str) -> list[tuple[int, bool]]:
+    session.expire_all()
+    return [
+        (r.version, r.active)
+        for r in session.scalars(
+            select(RoutingRule).where(RoutingRule.name == name).order_by(RoutingRule.version)
+        )
+    ]
+
+
+def test_list_shows_every_rule_to_a_reader(client: Any, login_as: Any, default_rules: Any) -> None:
+    """A police officer (rules.view) reads the list but gets no edit controls."""
+    login_as("police")
+    html = client.get("/rules/").get_data(as_text=True)
+    for rule in default_rules:
+        assert rule.name in html
+    assert "/rules/new" not in html
+    assert "/deactivate" not in html
+
+
+def test_create_rule_makes_version_one_and_audits(client: Any, login_as: Any, session: Any) -> None:
+    """Posting the form creates an active version 1 and an audit line."""
+    login_as("admin")
+    resp = client.post(
+        "/rules/new",
+        data={
+            "name": "Lao động → Công an tỉnh",
+            "kind": "keyword",
+            "phrases": "việc nhẹ lương cao\nxuất khẩu lao động\n\n",
+            "queue": "police_province",
+            "priority": "",
+            "rank": "40",
+        },
+    )
+    assert resp.status_code == 303
+    rule = session.scalar(select(RoutingRule).where(RoutingRule.name == "Lao động → Công an tỉnh"))
+    assert (rule.version, rule.active, rule.rank) == (1, True, 40)
+    assert rule.phrases == ["việc nhẹ lương cao", "xuất khẩu lao động"]
+    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "rule.create"))
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"kind": "keyword", "phrases": "", "queue": "police_province"}, "phrases"),
+        ({"kind": "keyword", "phrases": "x", "queue": "nowhere"}, "queue"),
+        ({"kind": "keyword", "phrases": "x"}, "queue"),
+        ({"kind": "keyword", "phrases": "x", "queue": "border_guard", "rank": "-3"}, "rank"),
+        ({"kind": "magic", "phrases": "x", "queue": "border_guard"}, "kind"),
+        ({"kind": "urgency", "phrases": "x", "priority": "very"}, "priority"),
+    ],
+)
+def test_invalid_rule_forms_are_refused(
+    client: Any, login_as: Any, session: Any, data: dict[str, str], field: str
+) -> None:
+    """A form that cannot make a working rule answers 422 and stores nothing."""
+    login_as("admin")
+    resp = client.post("/rules/new", data={"name": "Thử", "rank": "50", **data})
+    assert resp.status_code == 422, field
+    assert session.scalar(select(RoutingRule)) is None
+
+
+def test_editing_creates_a_new_version(
+    client: Any, login_as: Any, session: Any, default_rules: Any
+) -> None:
+    """An edit adds version 2 (active) and keeps version 1 (inactive) for the record."""
+    child = next(r for r in default_rules if r.queue == "hotline_111")
+    login_as("admin")
+    resp = client.post(
+        f"/rules/{child.id}/edit",
+        data={"phrases": "trẻ em\nbé gái", "queue": "hotline_111", "rank": "10"},
+    )
+    assert resp.status_code == 303
+    assert _versions(session, child.name) == [(1, False), (2, True)]
+    history = client.get(f"/rules/{child.id}").get_data(as_text=True)
+    assert "v1" in history and "v2" in history
+
+
+def test_deactivate_and_activate(
+    client: Any, login_as: Any, session: Any, default_rules: Any
+) -> None:
+    """Turning a rule off stops it routing; turning it on again restores it; both versioned."""
+    border = next(r for r in default_rules if r.queue == "border_guard")
+    login_as("admin")
+    assert client.post(f"/rules/{border.id}/deactivate").status_code == 303
+    assert routing.route_tip_text(session, "có tàu cá lạ").queue == "police_province"
+    assert client.post(f"/rules/{border.id}/activate").status_code == 303
+    assert _versions(session, border.name) == [(1, False), (2, False), (3, True)]
+    assert routing.route_tip_text(session, "có tàu cá lạ").queue == "border_guard"
+
+
+@pytest.mark.parametrize(
+    ("text", "queue", "shared", "priority"),
+    [
+        ("Có trẻ em bị dụ dỗ ở Kế Sách", "hotline_111", ["police_ke_sach"], "normal"),
+        ("cuu voi, bi nhot tren tau ca", "border_guard", [], "urgent"),
+        ("Một tin không có gì đặc biệt", "police_province", [], "normal"),
+    ],
+)
+def test_bench_shows_where_a_text_would_go(
+    client: Any,
+    login_as: Any,
+    session: Any,
+    default_rules: Any,
+    text: str,
+    queue: str,
+    shared: list[str],
+    priority: str,
+) -> None:
+    """The bench shows the primary queue, shared queues, priority and matched rules; stores nothing."""
+    login_as("admin")
+    html = client.post("/rules/test", data={"text": text}).get_data(as_text=True)
+    assert f'class="queue" data-queue="{queue}"' in html
+    for q in shared:
+        assert f'data-queue="{q}"' in html
+    assert f'data-priority="{priority}"' in html
+    from gateway.tips.models import Tip
+
+    assert session.scalar(select(Tip)) is None
+
+
+def test_bench_escapes_the_pasted_text(client: Any, login_as: Any, default_rules: Any) -> None:
+    """Pasted HTML comes back as text."""
+    login_as("admin")
+    html = client.post("/rules/test", data={"text": "<script>x()</script>"}).get_data(as_text=True)
+    assert "<script>x()" not in html
+    assert "&lt;script&gt;x()" in html
