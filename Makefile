@@ -31,7 +31,7 @@ $(PRISM): tests/prism/package.json
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy campaigns
+	$(VENV)/bin/mypy campaigns gateway workers
 	$(VENV)/bin/lint-imports
 
 test-sqlite: setup prism

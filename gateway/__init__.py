@@ -20,6 +20,14 @@ AREAS = (
     "gateway.api",
     "gateway.webhooks",
     "gateway.simulator_views",
+    "gateway.tips.public",
+    "gateway.tips.calls",
+    "gateway.admin.inbox",
+    "gateway.admin.users",
+    "gateway.admin.audit_log",
+    "gateway.admin.rules",
+    "gateway.admin.contacts",
+    "gateway.admin.campaigns",
     "gateway.cli",
 )
 

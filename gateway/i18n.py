@@ -49,7 +49,7 @@ def local_time(value: dt.datetime | None, fmt: str = "dd/MM/yyyy HH:mm") -> str:
     if value is None:
         return ""
     zone = ZoneInfo(current_app.config["LOA_SETTINGS"].timezone)
-    return format_datetime(value.astimezone(zone).replace(tzinfo=None), fmt)
+    return str(format_datetime(value.astimezone(zone).replace(tzinfo=None), fmt))
 
 
 def init_app(app: Flask) -> None:

@@ -68,6 +68,18 @@ class Settings(BaseSettings):
     rate_per_second: float = Field(
         10.0, gt=0, le=10_000, description="default segments per second per sender (Twilio: 10)"
     )
+    carrier_prices: dict[str, float] = Field(
+        default_factory=dict,
+        description='JSON of carrier → VND per segment, e.g. {"Viettel": 350, "MobiFone": 340}',
+    )
+    tip_ack_text: str = Field(
+        "",
+        max_length=480,
+        description="the acknowledgement SMS to tipsters (empty: Loa's neutral Vietnamese text)",
+    )
+    pause_after_errors: int = Field(
+        50, ge=1, le=100_000, description="consecutive provider errors that pause a campaign"
+    )
     price_per_segment: float = Field(
         350.0, ge=0, description="default price of one segment in VND, used for cost estimates"
     )

@@ -99,7 +99,7 @@ def _wipe(eng: Engine) -> None:
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
             for name in tables:
-                conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 - our own table names
+                conn.execute(text(f"DELETE FROM {name}"))
             if conn.execute(
                 text("SELECT name FROM sqlite_master WHERE name='sqlite_sequence'")
             ).first():
@@ -195,6 +195,32 @@ class Auth:
 @pytest.fixture
 def auth(client: Any) -> Auth:
     return Auth(client)
+
+
+@pytest.fixture
+def login_as(client: Any) -> Any:
+    """Log the client in as a new user of ``role``/``scope`` through the session, skipping the
+    password round trip (argon2 costs ~0.5 s by design); tests of the login form use ``auth``."""
+    import itertools
+
+    from gateway import db
+    from gateway.models import User
+
+    seq = itertools.count(1)
+
+    def login(role: str = "admin", scope: str | None = None, **kw: Any) -> User:
+        n = next(seq)
+        kw.setdefault("name", f"{role} {n}")
+        user = User(email=f"{role}-{n}@fast.test", role=role, scope=scope, password_hash="-", **kw)
+        s = db.session()
+        s.add(user)
+        s.commit()
+        with client.session_transaction() as sess:
+            sess["_user_id"] = str(user.id)
+            sess["_fresh"] = True
+        return user
+
+    return login
 
 
 @pytest.fixture

@@ -70,10 +70,19 @@ def create_campaign(body: str = OFFICIAL_TEXT, **kw: Any) -> Campaign:
     return campaign
 
 
-def create_tip(body: str = "Có người lạ dụ dỗ trẻ em ở Kế Sách", **kw: Any) -> Tip:
+def create_tip(
+    body: str = "Có người lạ dụ dỗ trẻ em ở Kế Sách", routed: bool = False, **kw: Any
+) -> Tip:
+    """A tip row as given; with ``routed=True`` it goes through ``store_tip`` (rules, link)."""
     kw.setdefault("channel", "web")
-    tip = Tip(body=body, **kw)
     s = db.session()
+    if routed:
+        from gateway.tips.intake import store_tip
+
+        tip, _ = store_tip(s, body=body, **kw)
+        s.commit()
+        return tip
+    tip = Tip(body=body, **kw)
     s.add(tip)
     s.commit()
     return tip

@@ -41,10 +41,11 @@ def reset(after_fork: bool = False) -> None:
     if engine is not None:
         # A forked child must not close the parent's sockets, only drop its pool.
         engine.dispose(close=not after_fork)
-    provider = _state.pop("provider", None)
-    if provider is not None:
-        with contextlib.suppress(Exception):
-            provider.close()
+    for key in [k for k in _state if k.startswith("provider:")]:
+        provider = _state.pop(key)
+        if not after_fork:
+            with contextlib.suppress(Exception):
+                provider.close()
     for key in ("sessionmaker", "redis"):
         _state.pop(key, None)
 
@@ -113,6 +114,8 @@ class Periodic:
 # Periodic jobs are data; each module adds its own entry here.
 PERIODIC: list[Periodic] = [
     Periodic("check_urgency", "workers.notifications.check_urgency", 60),
+    Periodic("run_due", "workers.schedule.run_due", 30),
+    Periodic("reconcile", "workers.reconciler.run", 30),
 ]
 
 

@@ -83,7 +83,7 @@ document(
 
 
 # Modules that add routes to ``bp``; each is imported before the blueprint is registered.
-API_MODULES: tuple[str, ...] = ()
+API_MODULES: tuple[str, ...] = ("tips", "campaigns", "contacts")
 
 
 def init_app(app: Flask) -> None:

@@ -91,7 +91,9 @@ def test_bearer_token_authenticates_api_calls(app: Any, client: Any) -> None:
     }
     assert client.get("/probe", headers={"Authorization": "Bearer loa_forged"}).status_code == 401
     assert client.get("/probe").status_code == 401
-    assert client.get("/probe-admin", headers={"Authorization": f"Bearer {token}"}).status_code == 403
+    assert (
+        client.get("/probe-admin", headers={"Authorization": f"Bearer {token}"}).status_code == 403
+    )
 
 
 def test_vietnamese_by_default_english_on_request(client: Any) -> None:

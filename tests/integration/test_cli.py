@@ -16,7 +16,15 @@ from gateway.models import ApiToken, User
 def test_users_create_prints_the_password(runner: Any, session: Any) -> None:
     """`loa users create` makes a user of the role and scope given."""
     result = runner.invoke(
-        args=["users", "create", "Cong.An@Loa.test", "--role", "police", "--scope", "police_ke_sach"]
+        args=[
+            "users",
+            "create",
+            "Cong.An@Loa.test",
+            "--role",
+            "police",
+            "--scope",
+            "police_ke_sach",
+        ]
     )
     assert result.exit_code == 0, result.output
     user = session.scalar(select(User).where(User.email == "cong.an@loa.test"))
@@ -71,8 +79,9 @@ def test_the_console_script_runs_db_upgrade(tmp_path: Path, redis_url: str) -> N
     done = subprocess.run([str(loa), "db", "upgrade"], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "loa.db").exists()
-    bad = subprocess.run([str(loa), "db", "upgrade"], env={**env, "LOA_PORT": "0"},
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [str(loa), "db", "upgrade"], env={**env, "LOA_PORT": "0"}, capture_output=True, text=True
+    )
     assert bad.returncode == 2 and "LOA_PORT" in bad.stderr
 
 

@@ -17,7 +17,6 @@ def test_there_is_one_head() -> None:
     assert len(heads) == 1, heads
 
 
-
 def test_upgrade_builds_every_table_and_check_passes(database_url: str, tmp_path: Path) -> None:
     """`loa db upgrade` on an empty database creates every model's table; `check` finds no drift."""
     if database_url.startswith("sqlite"):

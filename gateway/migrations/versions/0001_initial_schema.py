@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 16:58:45.262385
+Create Date: 2026-11-29 17:36:17.580553
 """
 from alembic import op
 import sqlalchemy as sa
@@ -29,6 +29,24 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_areas')),
     sa.UniqueConstraint('name', name=op.f('uq_areas_name'))
     )
+    op.create_table('simulator_messages',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('direction', sa.String(length=3), nullable=False),
+    sa.Column('phone', sa.String(length=32), nullable=False),
+    sa.Column('sender', sa.String(length=40), nullable=True),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('delivery_id', sa.Integer(), nullable=True),
+    sa.Column('provider_message_id', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('error_code', sa.String(length=20), nullable=True),
+    sa.Column('created_at', campaigns.db.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_simulator_messages')),
+    sa.UniqueConstraint('provider_message_id', name=op.f('uq_simulator_messages_provider_message_id'))
+    )
+    with op.batch_alter_table('simulator_messages', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_simulator_messages_delivery_id'), ['delivery_id'], unique=False)
+        batch_op.create_index('ix_simulator_messages_phone_id', ['phone', 'id'], unique=False)
+
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=200), nullable=False),
@@ -141,6 +159,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_contacts_carrier'), ['carrier'], unique=False)
         batch_op.create_index(batch_op.f('ix_contacts_district_id'), ['district_id'], unique=False)
 
+    op.create_table('kill_switches',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('engaged_by_id', sa.Integer(), nullable=True),
+    sa.Column('engaged_at', campaigns.db.UTCDateTime(), nullable=False),
+    sa.Column('released_by_id', sa.Integer(), nullable=True),
+    sa.Column('released_at', campaigns.db.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['engaged_by_id'], ['users.id'], name=op.f('fk_kill_switches_engaged_by_id_users')),
+    sa.ForeignKeyConstraint(['released_by_id'], ['users.id'], name=op.f('fk_kill_switches_released_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_kill_switches'))
+    )
+    with op.batch_alter_table('kill_switches', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_kill_switches_released_at'), ['released_at'], unique=False)
+
     op.create_table('opt_outs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('phone', sa.String(length=20), nullable=False),
@@ -222,7 +254,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.create_index('ix_deliveries_campaign_batch', ['campaign_id', 'batch_no'], unique=False)
-        batch_op.create_index('ix_deliveries_campaign_status', ['campaign_id', 'status'], unique=False)
+        batch_op.create_index('ix_deliveries_campaign_status_batch', ['campaign_id', 'status', 'batch_no'], unique=False)
         batch_op.create_index(batch_op.f('ix_deliveries_provider_message_id'), ['provider_message_id'], unique=False)
 
     op.create_table('list_members',
@@ -385,7 +417,7 @@ def downgrade() -> None:
     op.drop_table('list_members')
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_deliveries_provider_message_id'))
-        batch_op.drop_index('ix_deliveries_campaign_status')
+        batch_op.drop_index('ix_deliveries_campaign_status_batch')
         batch_op.drop_index('ix_deliveries_campaign_batch')
 
     op.drop_table('deliveries')
@@ -400,6 +432,10 @@ def downgrade() -> None:
 
     op.drop_table('rosters')
     op.drop_table('opt_outs')
+    with op.batch_alter_table('kill_switches', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_kill_switches_released_at'))
+
+    op.drop_table('kill_switches')
     with op.batch_alter_table('contacts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_contacts_district_id'))
         batch_op.drop_index(batch_op.f('ix_contacts_carrier'))
@@ -422,5 +458,10 @@ def downgrade() -> None:
 
     op.drop_table('api_tokens')
     op.drop_table('users')
+    with op.batch_alter_table('simulator_messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_simulator_messages_phone_id')
+        batch_op.drop_index(batch_op.f('ix_simulator_messages_delivery_id'))
+
+    op.drop_table('simulator_messages')
     op.drop_table('areas')
     # ### end Alembic commands ###
