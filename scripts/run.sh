@@ -34,7 +34,8 @@ export LOA_PUBLIC_BASE_URL=${LOA_PUBLIC_BASE_URL:-http://127.0.0.1:$port}
 "$VENV/bin/loa" db upgrade
 "$VENV/bin/loa" demo
 
-"$VENV/bin/gunicorn" --bind "127.0.0.1:$port" --workers 2 --threads 4 --access-logfile - \
+# --timeout 600: a contact import (1.2 million rows take about a minute) runs inside its request.
+"$VENV/bin/gunicorn" --bind "127.0.0.1:$port" --workers 2 --threads 4 --timeout 600 --access-logfile - \
   --error-logfile - wsgi:app >var/log/web.log 2>&1 &
 pids+=($!)
 "$VENV/bin/loa" worker >var/log/worker.log 2>&1 &
