@@ -7,6 +7,7 @@ build step and a missing catalogue still leaves a working (Vietnamese) UI.
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,10 +28,11 @@ def compile_catalogues() -> None:
             continue
         with po.open("rb") as f:
             catalog = read_po(f)
-        tmp = mo.with_suffix(".mo.tmp")
-        with tmp.open("wb") as f:
+        # A temporary file of this process's own, renamed into place: several processes
+        # (gunicorn workers, test workers) may compile at the same moment.
+        with tempfile.NamedTemporaryFile("wb", dir=mo.parent, suffix=".tmp", delete=False) as f:
             write_mo(f, catalog)
-        tmp.replace(mo)
+        Path(f.name).replace(mo)
 
 
 def select_locale() -> str:
