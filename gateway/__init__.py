@@ -28,6 +28,7 @@ AREAS = (
     "gateway.admin.rules",
     "gateway.admin.contacts",
     "gateway.admin.campaigns",
+    "gateway.metrics",
     "gateway.cli",
 )
 

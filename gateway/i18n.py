@@ -30,9 +30,9 @@ def compile_catalogues() -> None:
             catalog = read_po(f)
         # A temporary file of this process's own, renamed into place: several processes
         # (gunicorn workers, test workers) may compile at the same moment.
-        with tempfile.NamedTemporaryFile("wb", dir=mo.parent, suffix=".tmp", delete=False) as f:
-            write_mo(f, catalog)
-        Path(f.name).replace(mo)
+        with tempfile.NamedTemporaryFile("wb", dir=mo.parent, suffix=".tmp", delete=False) as out:
+            write_mo(out, catalog)
+        Path(out.name).replace(mo)
 
 
 def select_locale() -> str:

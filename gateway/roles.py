@@ -34,6 +34,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "rules.edit": frozenset({ADMIN}),
     "users.manage": frozenset({ADMIN}),
     "audit.view": frozenset({ADMIN}),
+    "metrics.view": frozenset({ADMIN}),
     "simulator.use": frozenset(ROLES),
 }
 
