@@ -120,7 +120,7 @@ def send() -> Any:
         status="received",
     )
     s.add(citizen)
-    audit.record("simulator_sms", object_type="simulator", details={"from": mask(phone_)})
+    audit.record("simulator.sms", object_type="simulator", details={"from": mask(phone_)})
     inbound = InboundMessage(
         provider="simulator", provider_message_id=message_id, sender=phone_, body=body
     )

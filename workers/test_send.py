@@ -54,7 +54,7 @@ def send_test(campaign_id: int, list_id: int) -> dict[str, int]:
         sent = sum(1 for r in results if r.outcome == Outcome.ACCEPTED)
         counts = {"sent": sent, "failed": len(results) - sent, "skipped": len(opted)}
         audit.record(
-            "campaign_test_sent",
+            "campaign.test_sent",
             object_type="campaign",
             object_id=campaign_id,
             details={"list_id": list_id, **counts},

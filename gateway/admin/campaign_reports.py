@@ -137,7 +137,7 @@ def deliveries_csv(campaign_id: int) -> Any:
     campaign = campaign_or_404(campaign_id)
     full = shows_full_numbers()
     audit.record(
-        "campaign_export_deliveries",
+        "campaign.export_deliveries",
         object_type="campaign",
         object_id=campaign.id,
         details={"full_numbers": full},

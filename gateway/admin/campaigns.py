@@ -126,7 +126,7 @@ def create() -> Any:
     s = db.session()
     s.add(campaign)
     s.flush()
-    audit.record("campaign_create", object_type="campaign", object_id=campaign.id)
+    audit.record("campaign.create", object_type="campaign", object_id=campaign.id)
     s.commit()
     flash(_("Đã lưu bản nháp."), "success")
     return redirect(url_for(".edit", campaign_id=campaign.id))
@@ -168,7 +168,7 @@ def update(campaign_id: int) -> Any:
         flash(problem, "error")
         return _composer(form, campaign, 409)
     forms.set_encoding(campaign)
-    audit.record("campaign_edit", object_type="campaign", object_id=campaign.id)
+    audit.record("campaign.edit", object_type="campaign", object_id=campaign.id)
     s.commit()
     flash(_("Đã lưu bản nháp."), "success")
     return redirect(url_for(".edit", campaign_id=campaign.id))
@@ -298,7 +298,7 @@ def test_send(campaign_id: int) -> Any:
         return redirect(url_for(".show", campaign_id=campaign_id))
     job_id = queues.enqueue(queues.REPLIES, panel.TEST_SEND_JOB, campaign.id, lst.id)
     audit.record(
-        "campaign_test_send",
+        "campaign.test_send",
         object_type="campaign",
         object_id=campaign.id,
         details={"list": name, "recipients": size, "job": job_id},
@@ -317,7 +317,7 @@ def kill_switch() -> Any:
     if request.method == "POST":
         if request.form.get("do") == "release":
             # Recorded first: the domain commits the release together with this event.
-            audit.record("kill_switch_release")
+            audit.record("kill_switch.release")
             if panel.release_kill_switch(s, user):
                 flash(_("Đã gỡ lệnh dừng khẩn cấp."), "success")
             return redirect(url_for(".kill_switch"))
@@ -325,7 +325,7 @@ def kill_switch() -> Any:
         if not reason:
             flash(_("Hãy ghi lý do dừng khẩn cấp."), "error")
             return redirect(url_for(".kill_switch"))
-        audit.record("kill_switch_engage", details={"reason": reason})
+        audit.record("kill_switch.engage", details={"reason": reason})
         paused = panel.engage_kill_switch(s, reason, user)  # commits, with the audit event
         flash(_("Đã dừng khẩn cấp: %(n)d chiến dịch tạm dừng.", n=paused), "success")
         return redirect(url_for(".kill_switch"))

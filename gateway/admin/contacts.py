@@ -162,7 +162,7 @@ def optout_add() -> Any:
         flash(_("Số điện thoại không hợp lệ."), "error")
         return redirect(url_for(".optouts_index"))
     audit.record(
-        "optout_add", object_type="opt_out", object_id=row.id, details={"phone": mask(row.phone)}
+        "optout.add", object_type="opt_out", object_id=row.id, details={"phone": mask(row.phone)}
     )
     s.commit()
     flash(_("Đã thêm %(phone)s vào danh sách từ chối nhận tin.", phone=shown_number(row.phone)))
@@ -184,7 +184,7 @@ def optout_remove() -> Any:
         flash(_("Số này không có trong danh sách từ chối nhận tin."), "error")
         return redirect(url_for(".optouts_index"))
     audit.record(
-        "optout_remove", object_type="opt_out", details={"phone": mask(e164), "reason": reason}
+        "optout.remove", object_type="opt_out", details={"phone": mask(e164), "reason": reason}
     )
     s.commit()
     flash(_("Đã xoá %(phone)s khỏi danh sách từ chối nhận tin.", phone=shown_number(e164)))
@@ -265,7 +265,7 @@ def import_upload() -> Any:
     redis.set(_import_key(token) + ":rejects", rejected_csv.encode("utf-8"), ex=IMPORT_TTL)
     counts = {k: summary[k] for k in ("rows", "added", "updated", "duplicates", "opted_out")}
     audit.record(
-        "contacts_import",
+        "contacts.import",
         object_type="contact_list",
         object_id=result.list_id,
         details={**counts, "rejected": result.rejected_count, "result": token},
@@ -308,7 +308,7 @@ def import_rejects(token: str) -> Any:
         label = _("lý do") if i == 0 else str(REJECT_REASONS.get(row[2], row[2]))
         writer.writerow([*row, label] if len(row) == 3 else row)
     audit.record(
-        "contacts_import_rejects_download",
+        "contacts.rejects_download",
         object_type="contact_list",
         object_id=summary["list"]["id"],
         details={"result": token},

@@ -94,7 +94,7 @@ def list_tips() -> Any:
     more = len(items) > limit
     items = items[:limit]
     audit.record(
-        "api_tips_list",
+        "tip.list",
         actor=user,
         details={k: args[k] for k in ("queue", "status", "priority", "since") if k in args},
     )
@@ -115,10 +115,10 @@ def get_tip(tip_id: int) -> Any:
     if tip is None:
         return error(404, "no such tip")
     if not may_see(user, tip):
-        audit.record("api_tip_denied", actor=user, object_type="tip", object_id=tip.id)
+        audit.record("tip.denied", actor=user, object_type="tip", object_id=tip.id)
         s.commit()
         return error(403, "this tip is outside your scope")
-    audit.record("api_tip_view", actor=user, object_type="tip", object_id=tip.id)
+    audit.record("tip.view", actor=user, object_type="tip", object_id=tip.id)
     s.commit()
     return jsonify(tip_json(tip))
 

@@ -91,7 +91,7 @@ def new() -> Any:
         )
         reply_ids = [reply.id] if reply else []
     audit.record(
-        "tip_call_logged", object_type="tip", object_id=tip.id, details={"queue": tip.queue}
+        "tip.call_logged", object_type="tip", object_id=tip.id, details={"queue": tip.queue}
     )
     s.commit()
     intake.notify_after_commit(tip, reply_ids)

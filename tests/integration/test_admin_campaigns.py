@@ -336,7 +336,7 @@ def test_deliveries_csv_is_complete_masked_and_audited(
     assert len(rows) - 1 == campaign.audience_size
     assert all(" " in r[1] and "x" in r[1] for r in rows[1:])
     event = session.scalar(
-        select(AuditEvent).where(AuditEvent.action == "campaign_export_deliveries")
+        select(AuditEvent).where(AuditEvent.action == "campaign.export_deliveries")
     )
     assert event is not None and event.object_id == str(campaign.id)
 
@@ -368,7 +368,7 @@ def test_kill_switch_pauses_every_running_campaign(client: Any, auth: Any, sessi
     assert {session.get(Campaign, c.id).status for c in running} == {lifecycle.PAUSED}
     assert "Nội dung sai" in session.get(Campaign, running[0].id).paused_reason
     assert session.get(Campaign, draft.id).status == lifecycle.DRAFT
-    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "kill_switch_engage"))
+    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "kill_switch.engage"))
 
 
 def test_test_send_goes_to_the_seed_list_through_replies(
@@ -387,6 +387,6 @@ def test_test_send_goes_to_the_seed_list_through_replies(
     assert Queue("replies", connection=redis_conn).count == 1
     rq_worker.run()
     session.expire_all()
-    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "campaign_test_sent"))
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "campaign.test_sent"))
     assert event is not None
     assert event.details["sent"] == 3

@@ -112,7 +112,7 @@ def test_import_form_shows_counts_rejected_rows_and_csv(
         "Nguyễn Văn A"
     )
     actions = set(session.scalars(select(AuditEvent.action)))
-    assert {"contacts_import", "contacts_import_rejects_download"} <= actions
+    assert {"contacts.import", "contacts.rejects_download"} <= actions
 
 
 @pytest.mark.parametrize(
@@ -152,7 +152,7 @@ def test_optout_add_and_remove_with_reason(client: Any, auth: Any, session: Any)
     session.expire_all()
     assert session.scalar(select(OptOut).where(OptOut.phone == "+84912345678")) is None
     events = list(session.scalars(select(AuditEvent).where(AuditEvent.action.like("optout_%"))))
-    assert [e.action for e in events] == ["optout_add", "optout_remove"]
+    assert [e.action for e in events] == ["optout.add", "optout.remove"]
     assert all("912345678" not in str(e.details) for e in events)
 
 

@@ -96,7 +96,7 @@ def test_tip_shape_masks_sender_and_audits(
     }  # fmt: skip
     assert resp.json["sender"] == "+84 98x xxx 001"
     action = session.scalar(select(AuditEvent.action).where(AuditEvent.object_id == str(tip_id)))
-    assert action == "api_tip_view"
+    assert action == "tip.view"
 
 
 def test_filters_and_paging(client: Any, tips: dict[str, int]) -> None:
