@@ -35,11 +35,11 @@ lint: setup
 	$(VENV)/bin/lint-imports
 
 test-sqlite: setup prism
-	@scripts/ensure-services.sh --postgres
+	@scripts/ensure-services.sh --postgres --chromium
 	$(PY) -m pytest $(XDIST) --db=sqlite
 
 test-postgresql: setup prism
-	@scripts/ensure-services.sh --postgres
+	@scripts/ensure-services.sh --postgres --chromium
 	$(PY) -m pytest $(XDIST) --db=postgresql
 
 # The whole suite: lint gates, then every test on SQLite and again on PostgreSQL.
@@ -47,7 +47,7 @@ test: lint test-sqlite test-postgresql
 
 # The edit-test loop: SQLite only, no slow tests, stop at the first failure.
 test-fast: setup
-	@scripts/ensure-services.sh
+	@scripts/ensure-services.sh --chromium
 	$(PY) -m pytest $(XDIST) --db=sqlite -m "not slow" -x -q
 	$(VENV)/bin/ruff check .
 

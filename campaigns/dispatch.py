@@ -1,21 +1,20 @@
-"""The dispatch engine: materialise deliveries, plan batches, claim, send, record.
+"""The dispatch engine: plan batches, claim, send, record.
 
 Free of Redis and RQ (listmonk's shape): the engine depends on two narrow interfaces passed in,
 a :class:`~campaigns.sending.Sender` (the provider) and a :class:`Throttle` (the shared token
 bucket), plus a clock and a sleep so tests freeze time. The jobs in ``workers.dispatch`` wire
-them to Redis and the configured provider.
+them to Redis and the configured provider. Launching and materialising the deliveries is
+:mod:`campaigns.materialise`; its public names are re-exported here (``dispatch.launch``).
 
 How the invariants hold:
-1. one INSERT…SELECT with ON CONFLICT DO NOTHING on (campaign, phone), after a launch that is
-   itself a conditional UPDATE: launching twice or concurrently creates nothing twice;
+1. and 3. see :mod:`campaigns.materialise`: each recipient gets exactly one row, ``pending`` or
+   ``skipped``, which afterwards only moves between statuses;
 2. a chunk is claimed with one conditional UPDATE ``pending → sending`` (attempts + 1, a lease)
    before the provider is called; results are recorded ``WHERE status = 'sending'``; only
    :attr:`Outcome.RETRY` makes a delivery ``pending`` again; :attr:`Outcome.UNKNOWN` leaves it
    leased for the reconciler (:mod:`campaigns.reconcile`), which never resends;
-3. every row is inserted as ``pending`` or ``skipped`` with a reason and only moves between
-   statuses, so the counts always sum to ``audience_size``;
-6. opted-out (and do-not-contact) numbers are inserted as skipped, and each claimed chunk is
-   checked again just before sending;
+6. each claimed chunk is checked again just before sending, by the same
+   :func:`~campaigns.materialise.skip_reason` that skipped numbers when materialising;
 7. the window is checked before each chunk (and after waiting for tokens); when it is closed,
    or closes within :data:`MIN_WINDOW_LEFT` seconds, the campaign moves ``running → paused``
    with reason :data:`PAUSED_WINDOW`, which the reconciler resumes at the next opening;
@@ -33,37 +32,58 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
-from sqlalchemy import (
-    Boolean,
-    String,
-    Table,
-    case,
-    column,
-    exists,
-    func,
-    literal,
-    null,
-    or_,
-    select,
-    table,
-    true,
-    update,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from campaigns import lifecycle
 from campaigns import statuses as st
-from campaigns.audiences import audience_select
-from campaigns.db import UTCDateTime, utcnow
+from campaigns.db import utcnow
 from campaigns.encoding import analyze
-from campaigns.models import Area, Campaign, Contact, Delivery, OptOut
+from campaigns.materialise import (
+    BATCH_SIZE,
+    estimate_segments,
+    is_materialised,
+    launch,
+    materialise,
+    skip_reason,
+)
+from campaigns.models import Area, Campaign, Contact, Delivery
 from campaigns.recording import Prepared, pause, record
 from campaigns.rendering import contact_variables_from_row, render
 from campaigns.sending import OutboundMessage, Sender
 from campaigns.windows import window_of
 
-BATCH_SIZE = 250  # deliveries per batch job: a few hundred
+# The engine's public names, including those of campaigns.materialise that callers
+# (workers.dispatch, workers.reconciler, the tests) have always imported from here.
+__all__ = [
+    "BATCH_SIZE",
+    "CHUNK_SECONDS",
+    "DEFAULT_RATE",
+    "HORIZON_SECONDS",
+    "LEASE_SECONDS",
+    "MAX_CHUNK",
+    "MIN_WINDOW_LEFT",
+    "PAUSED_WINDOW",
+    "PAUSE_AFTER_ERRORS",
+    "BatchReport",
+    "D",
+    "Dispatcher",
+    "Throttle",
+    "batches_in_flight",
+    "claim",
+    "complete_if_done",
+    "due_batches",
+    "estimate_segments",
+    "has_due",
+    "is_materialised",
+    "launch",
+    "materialise",
+    "plan",
+    "prepare",
+    "resume_after_window",
+    "sender_for",
+]
+
 LEASE_SECONDS = 300  # a claimed chunk must be recorded within this, or the reconciler takes over
 MIN_WINDOW_LEFT = 60  # seconds: do not start a chunk this close to the window's end
 CHUNK_SECONDS = 1.0  # a chunk is about this much sending at the campaign's rate
@@ -75,9 +95,6 @@ PAUSE_AFTER_ERRORS = 50  # consecutive provider errors that pause a campaign
 PAUSED_WINDOW = "window"  # paused by the engine outside the window; resumed by the reconciler
 
 D = cast(Table, Delivery.__table__)
-# The tip line's do-not-contact flags (gateway.tips.models.SenderFlag), named here as a bare
-# table so the domain keeps out of the gateway package; invariant 12 applies to broadcasts too.
-_sender_flags = table("sender_flags", column("phone", String), column("do_not_contact", Boolean))
 
 
 class Throttle(Protocol):
@@ -86,152 +103,6 @@ class Throttle(Protocol):
     def take(self, key: str, tokens: float, rate: float, burst: float | None = None) -> float:
         """Reserve ``tokens``; returns the seconds to wait before sending them."""
         ...
-
-
-# --- materialising ------------------------------------------------------------------------
-
-
-def _insert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(Delivery)
-
-
-def materialise(
-    session: Session,
-    campaign: Campaign,
-    batch_size: int = BATCH_SIZE,
-    now: dt.datetime | None = None,
-) -> int:
-    """Insert one delivery per audience member with one INSERT…SELECT; set ``audience_size``.
-
-    Opted-out, do-not-contact and invalid numbers are inserted as ``skipped`` with their
-    reason; the
-    others as ``pending``, numbered into batches of ``batch_size`` in SQL (row_number over the
-    sendable rows). Rows that exist already are left alone (ON CONFLICT DO NOTHING).
-
-    Args:
-        session: the caller commits.
-        campaign: the campaign (its ``audience`` spec, see :mod:`campaigns.audiences`).
-        batch_size: deliveries per batch.
-        now: the current time.
-    Returns:
-        the audience size (all deliveries of the campaign).
-    Raises:
-        campaigns.audiences.AudienceError: when the spec names an unknown list or area.
-    """
-    now = now or utcnow()
-    aud = audience_select(session, campaign.audience or {}, include_invalid=True).subquery("aud")
-    opted = exists().where(OptOut.phone == aud.c.phone)
-    dnc = exists().where(
-        _sender_flags.c.phone == aud.c.phone, _sender_flags.c.do_not_contact.is_(True)
-    )
-    reason = case(
-        (opted, st.SKIP_OPTED_OUT),
-        (dnc, st.SKIP_DO_NOT_CONTACT),
-        (aud.c.invalid.is_(True), st.SKIP_INVALID),
-        else_=null(),
-    )
-    marked = select(aud.c.contact_id, aud.c.phone, reason.label("skip_reason")).subquery("marked")
-    sendable = marked.c.skip_reason.is_(None)
-    number = func.row_number().over(partition_by=sendable, order_by=marked.c.contact_id)
-    at = literal(now, UTCDateTime())
-    rows = select(
-        literal(campaign.id),
-        marked.c.contact_id,
-        marked.c.phone,
-        case((sendable, st.PENDING), else_=st.SKIPPED),
-        marked.c.skip_reason,
-        case((sendable, (number - 1) // batch_size), else_=-1),
-        literal(estimate_segments(campaign.body)),
-        literal(0),
-        case((sendable, null()), else_=at),
-        at,
-    ).where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT…SELECT
-    names = [
-        "campaign_id",
-        "contact_id",
-        "phone",
-        "status",
-        "skip_reason",
-        "batch_no",
-        "segments",
-        "attempts",
-        "finished_at",
-        "updated_at",
-    ]
-    stmt = _insert(session).from_select(names, rows)
-    session.execute(stmt.on_conflict_do_nothing(index_elements=["campaign_id", "phone"]))
-    size = session.scalar(select(func.count()).where(Delivery.campaign_id == campaign.id)) or 0
-    session.execute(
-        update(Campaign)
-        .where(Campaign.id == campaign.id)
-        .values(audience_size=size, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return int(size)
-
-
-def estimate_segments(body: str) -> int:
-    """Segments of a template rendered with empty variables (at least 1); corrected per send."""
-    return max(1, analyze(render(body, _EMPTY_VARIABLES)).segments)
-
-
-class _Empty(dict[str, str]):
-    def __contains__(self, key: object) -> bool:
-        return True
-
-    def __missing__(self, key: str) -> str:
-        return ""
-
-
-_EMPTY_VARIABLES = _Empty()
-
-
-def launch(
-    session: Session, campaign_id: int, batch_size: int = BATCH_SIZE, now: dt.datetime | None = None
-) -> bool:
-    """Launch a campaign: move it to ``running`` if needed, and materialise it; commits.
-
-    An approved or scheduled campaign is moved with the lifecycle's conditional UPDATE in the
-    same transaction as the INSERT…SELECT, so a second or concurrent launch materialises
-    nothing. A campaign already moved to ``running`` (the scheduler does that before enqueueing
-    the launch job) is materialised when it has no delivery yet.
-
-    Returns:
-        True when this call materialised deliveries; False when there was nothing to do.
-    Raises:
-        campaigns.lifecycle.IllegalTransition: when the approval is void (the campaign changed
-            after approval).
-        campaigns.audiences.AudienceError: for an audience naming unknown lists or areas.
-    """
-    now = now or utcnow()
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
-        return False
-    if lifecycle.can(campaign.status, lifecycle.LAUNCH):
-        try:
-            lifecycle.transition(session, campaign, lifecycle.LAUNCH, None, now=now)
-        except lifecycle.IllegalTransition as exc:
-            session.rollback()
-            if exc.code == "conflict":
-                return False
-            raise
-    elif campaign.status not in (lifecycle.RUNNING, lifecycle.PAUSED) or is_materialised(
-        session, campaign_id
-    ):
-        return False
-    try:
-        materialise(session, campaign, batch_size, now)
-    except Exception:
-        session.rollback()
-        raise
-    session.commit()
-    return True
-
-
-def is_materialised(session: Session, campaign_id: int) -> bool:
-    """Whether a campaign has any delivery yet."""
-    return bool(session.scalar(select(exists().where(Delivery.campaign_id == campaign_id))))
 
 
 # --- campaign moves the engine makes by itself -----------------------------------------------
@@ -400,16 +271,7 @@ def prepare(
         flagged do-not-contact or found invalid since the audience was materialised.
     """
     district, ward = aliased(Area), aliased(Area)
-    opted = exists().where(OptOut.phone == Delivery.phone)
-    dnc = exists().where(
-        _sender_flags.c.phone == Delivery.phone, _sender_flags.c.do_not_contact.is_(True)
-    )
-    reason = case(
-        (opted, st.SKIP_OPTED_OUT),
-        (dnc, st.SKIP_DO_NOT_CONTACT),
-        (Contact.invalid.is_(True), st.SKIP_INVALID),
-        else_=null(),
-    )
+    reason = skip_reason(Delivery.phone, Contact.invalid)
     rows = session.execute(
         select(
             Delivery.id,

@@ -33,7 +33,7 @@ def db_upgrade() -> None:
     if settings.effective_database_url.startswith("sqlite"):
         settings.var_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(settings.effective_database_url)
-    click.echo("database is up to date")
+    click.echo("database migrated to the latest version")
 
 
 @db_group.command("check", help="Fail if the models hold changes no migration describes.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 from pathlib import Path
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from babel.messages.mofile import write_mo
@@ -54,6 +55,13 @@ def local_time(value: dt.datetime | None, fmt: str = "dd/MM/yyyy HH:mm") -> str:
     return str(format_datetime(value.astimezone(zone).replace(tzinfo=None), fmt))
 
 
+def lang_url(code: str) -> str:
+    """This page's address (path and query) with the UI language set to ``code``."""
+    args = request.args.to_dict(flat=False)
+    args["lang"] = [code]
+    return request.path + "?" + urlencode(args, doseq=True)
+
+
 def init_app(app: Flask) -> None:
     """Wire Flask-Babel with Loa's locale selector and time zone."""
     compile_catalogues()
@@ -64,5 +72,6 @@ def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
     app.jinja_env.filters["localtime"] = local_time
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["lang_url"] = lang_url
     # Flask-Babel caches the locale on the app context, which can outlive one request.
     app.before_request(refresh)

@@ -30,11 +30,21 @@
     setText("sms-ascii", info.ascii_variant);
     var list = document.getElementById("sms-nongsm");
     if (list) {
+      if (!list.hasAttribute("data-none")) {  // remember the server's translated "none"
+        var none = list.querySelector(".muted");
+        list.setAttribute("data-none", none ? none.textContent : "—");
+      }
       list.replaceChildren();
       info.non_gsm_list.forEach(function (ch) {
         list.appendChild(mark(ch));
         list.appendChild(document.createTextNode(" "));
       });
+      if (!info.non_gsm_list.length) {
+        var span = document.createElement("span");
+        span.className = "muted";
+        span.textContent = list.getAttribute("data-none");
+        list.appendChild(span);
+      }
     }
     var out = document.getElementById("sms-highlight");
     if (out) {

@@ -4,6 +4,9 @@
   "use strict";
   var URL = "/inbox/count.json";
   var EVERY_MS = 30000;
+  // The tooltip's words come from the page, so they follow the UI language.
+  var meta = document.querySelector('meta[name="loa-count-title"]');
+  var TITLE = meta ? meta.getAttribute("content") : "";
 
   function badges() {
     var found = Array.prototype.slice.call(document.querySelectorAll("[data-inbox-count]"));
@@ -23,7 +26,7 @@
   function show(counts) {
     badges().forEach(function (el) {
       el.textContent = String(counts.unread) + " / " + String(counts.open);
-      el.title = "chưa đọc / chưa đóng; quá hạn: " + String(counts.overdue);
+      el.title = TITLE + " " + String(counts.overdue);
       el.classList.toggle("urgent", counts.overdue > 0);
       el.hidden = false;
     });

@@ -40,15 +40,18 @@
         tr.appendChild(a); tr.appendChild(b); errors.appendChild(tr);
       });
     }
-    return !FINAL[data.status];
+    // After the end, receipts keep moving "sent" to "delivered" for a while: keep polling
+    // (more slowly) until none is left waiting for its receipt.
+    if (!FINAL[data.status]) { return 3000; }
+    return data.counts.sent ? 10000 : 0;
   }
 
   function poll() {
     fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (resp) { return resp.ok ? resp.json() : null; })
       .then(function (data) {
-        var again = data ? render(data) : true;
-        if (again) { setTimeout(poll, 3000); }
+        var next = data ? render(data) : 10000;
+        if (next) { setTimeout(poll, next); }
       })
       .catch(function () { setTimeout(poll, 10000); });
   }

@@ -1,43 +1,92 @@
-"""Work on tips: who may see them, the inbox query, state moves, assignment, notes, replies,
-reveal, do-not-contact, merging and the sender's thread.
+"""Work on tips: state moves, assignment, notes, replies, reveal, do-not-contact, merging,
+read marks and the sender's thread.
 
 Every function checks scope and permission itself, so a view (or an API route) that forgets a
 check still cannot leak a tip. Functions add to the caller's session; the caller commits.
 Nothing here logs a tip body or a full number; audit details carry masked numbers only.
+
+Who may see what (and the inbox queries) is :mod:`gateway.tips.visibility`; the label tables
+are :mod:`gateway.tips.labels`. Both are re-exported here, so ``casework.<name>`` keeps working
+for the views, the case packet and the tests.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    String,
-    and_,
-    case,
-    cast,
-    false,
-    func,
-    or_,
-    select,
-    true,
-)
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns.db import utcnow
 from campaigns.phones import mask
-from campaigns.text import fold
 from gateway import audit
 from gateway.models import User
-from gateway.roles import ADMIN, allowed, may_see_queue
+from gateway.roles import allowed
 from gateway.tips import replies, states
+from gateway.tips.labels import (
+    CHANNEL_LABELS,
+    EVENT_LABELS,
+    PRIORITY_LABELS,
+    RESOLUTION_LABELS,
+    STATE_LABELS,
+    label,
+)
 from gateway.tips.models import Reply, SenderFlag, Tip, TipEvent, TipNote, TipRead
+from gateway.tips.visibility import (
+    InboxFilters,
+    NotAllowed,
+    counts_by_queue,
+    get_tip,
+    inbox_counts,
+    may_see,
+    may_work,
+    open_counts,
+    overdue_tips,
+    scope_condition,
+    tip_queues,
+    visible_queues,
+    visible_tips_query,
+)
+
+__all__ = [
+    "CHANNEL_LABELS",
+    "EVENT_LABELS",
+    "MAX_NOTE",
+    "MAX_REPLY",
+    "MIN_REASON",
+    "PRIORITY_LABELS",
+    "RESOLUTION_LABELS",
+    "STATE_LABELS",
+    "CaseworkError",
+    "InboxFilters",
+    "NotAllowed",
+    "Thread",
+    "add_note",
+    "assign",
+    "counts_by_queue",
+    "get_tip",
+    "hand_off",
+    "inbox_counts",
+    "is_do_not_contact",
+    "label",
+    "mark_unread",
+    "may_see",
+    "may_work",
+    "merge",
+    "open_counts",
+    "overdue_tips",
+    "record_view",
+    "reply",
+    "reveal",
+    "scope_condition",
+    "set_do_not_contact",
+    "thread",
+    "tip_queues",
+    "transition",
+    "visible_queues",
+    "visible_tips_query",
+]
 
 MAX_NOTE = 4000
 MAX_REPLY = 480  # three UCS-2 segments: replies stay short and cheap
@@ -48,268 +97,12 @@ class CaseworkError(ValueError):
     """A request that cannot be done as asked (bad move, empty note, …): a 4xx for the user."""
 
 
-class NotAllowed(PermissionError):
-    """The user's role or scope does not allow this on this tip."""
-
-
-# --- labels (Vietnamese source strings; the inbox and the case packet share them) ------------
-
-STATE_LABELS: dict[str, Any] = {
-    states.NEW: _l("Mới"),
-    states.ACKNOWLEDGED: _l("Đã tiếp nhận"),
-    states.IN_PROGRESS: _l("Đang xử lý"),
-    states.HANDED_OFF: _l("Đã chuyển giao"),
-    states.CLOSED: _l("Đã đóng"),
-}
-RESOLUTION_LABELS: dict[str, Any] = {
-    "referred_police": _l("Chuyển Công an"),
-    "referred_111": _l("Chuyển Tổng đài 111"),
-    "referred_border_guard": _l("Chuyển Biên phòng"),
-    "no_action": _l("Không cần xử lý"),
-    "duplicate": _l("Trùng lặp"),
-    "spam": _l("Tin rác"),
-}
-PRIORITY_LABELS: dict[str, Any] = {states.URGENT: _l("Khẩn"), states.NORMAL: _l("Thường")}
-CHANNEL_LABELS: dict[str, Any] = {
-    "sms": _l("SMS"),
-    "smpp": _l("SMS (SMPP)"),
-    "http_mo": _l("SMS (HTTP)"),
-    "web": _l("Biểu mẫu web"),
-    "call": _l("Cuộc gọi"),
-}
-EVENT_LABELS: dict[str, Any] = {
-    "created": _l("Tiếp nhận"),
-    "routed": _l("Định tuyến"),
-    "status": _l("Đổi trạng thái"),
-    "assigned": _l("Phân công"),
-    "handed_off": _l("Chuyển giao"),
-    "shared": _l("Chia sẻ"),
-    "note": _l("Ghi chú"),
-    "reply": _l("Trả lời người gửi"),
-    "merged": _l("Gộp tin trùng"),
-    "escalated": _l("Báo động"),
-}
-
-
-def label(table: dict[str, Any], key: str | None) -> str:
-    """The label of ``key`` in ``table`` (the key itself when unknown, "" for None)."""
-    return "" if key is None else str(table.get(key, key))
-
-
-# --- who may see what -------------------------------------------------------------------------
-
-
-def tip_queues(tip: Tip) -> list[str]:
-    """The queue of ``tip`` and every queue it is shared with."""
-    return [tip.queue, *(q for q in (tip.shared_with or []) if q != tip.queue)]
-
-
-def may_see(user: User | None, tip: Tip) -> bool:
-    """Whether ``user`` may see ``tip``: their role and scope see its queue or a shared one."""
-    if user is None or not user.active or not allowed(user.role, "tips.view"):
-        return False
-    return any(may_see_queue(user.role, user.scope, q) for q in tip_queues(tip))
-
-
-def may_work(user: User | None, tip: Tip) -> bool:
-    """Whether ``user`` may triage, note, reply to and hand off ``tip``."""
-    return user is not None and may_see(user, tip) and allowed(user.role, "tips.work")
-
-
 def _require(user: User, tip: Tip, permission: str = "tips.work") -> None:
     if not may_see(user, tip) or not allowed(user.role, permission):
         raise NotAllowed(f"user {user.id} may not {permission} tip {tip.id}")
 
 
-def get_tip(session: Session, user: User, tip_id: int, permission: str = "tips.view") -> Tip:
-    """The tip ``tip_id`` if ``user`` may ``permission`` it.
-
-    Raises:
-        LookupError: no such tip.
-        NotAllowed: it exists but is outside the user's role or scope (the attempt is audited).
-    """
-    tip = session.get(Tip, tip_id)
-    if tip is None:
-        raise LookupError(tip_id)
-    if not may_see(user, tip) or not allowed(user.role, permission):
-        audit.record("tip.denied", actor=user, object_type="tip", object_id=tip.id, session=session)
-        session.commit()
-        raise NotAllowed(f"user {user.id} may not see tip {tip.id}")
-    return tip
-
-
-def visible_queues(user: User, queues: Iterable[str]) -> list[str]:
-    """Those of ``queues`` that ``user`` may see, in order."""
-    return [q for q in queues if may_see_queue(user.role, user.scope, q)]
-
-
-def scope_condition(session: Session, user: User) -> ColumnElement[bool]:
-    """An SQL condition true for exactly the tips ``user`` may see (see :func:`may_see`).
-
-    Derived from ``gateway.roles.may_see_queue`` over every queue in use, so the inbox query and
-    the per-tip check can never disagree.
-    """
-    if not allowed(user.role, "tips.view") or not user.active:
-        return false()
-    if user.role == ADMIN:
-        return true()
-    in_use = set(session.scalars(select(Tip.queue).distinct()))
-    in_use.update(_shared_queues_in_use(session))
-    mine = sorted(q for q in in_use if may_see_queue(user.role, user.scope, q))
-    if not mine:
-        return false()
-    shared_text = cast(Tip.shared_with, String)
-    # shared_with is a JSON list; its text holds each queue as "name" (names are ASCII).
-    return or_(
-        Tip.queue.in_(mine), *(shared_text.contains(f'"{q}"', autoescape=True) for q in mine)
-    )
-
-
-def _shared_queues_in_use(session: Session) -> set[str]:
-    # DISTINCT on the text: PostgreSQL's json type has no equality operator.
-    found: set[str] = set()
-    for text in session.scalars(select(cast(Tip.shared_with, String)).distinct()):
-        try:
-            shared = json.loads(text) if text else []
-        except ValueError:
-            continue
-        found.update(q for q in shared if isinstance(q, str))
-    return found
-
-
-# --- the inbox --------------------------------------------------------------------------------
-
-
-@dataclass
-class InboxFilters:
-    """What an operator narrows the inbox to; every field is optional."""
-
-    queue: str = ""
-    status: str = ""  # a state, or "open"
-    priority: str = ""
-    channel: str = ""
-    district_id: int | None = None
-    since: dt.datetime | None = None  # UTC, inclusive
-    until: dt.datetime | None = None  # UTC, exclusive
-    search: str = ""
-    assigned: str = ""  # "me", "none" or ""
-    unread: bool = False
-    ids: list[int] = field(default_factory=list)
-
-
-def visible_tips_query(
-    session: Session, user: User, filters: InboxFilters | None = None
-) -> Select[Tip, dt.datetime | None]:
-    """Tips ``user`` may see under ``filters``, newest first, each with the user's read time.
-
-    Search is a LIKE on the folded body, so "ke sach" finds "Kế Sách" and case never matters.
-    """
-    f = filters or InboxFilters()
-    query = (
-        select(Tip, TipRead.read_at)
-        .outerjoin(TipRead, and_(TipRead.tip_id == Tip.id, TipRead.user_id == user.id))
-        .where(scope_condition(session, user))
-    )
-    if f.queue:
-        query = query.where(_in_queue(f.queue))
-    if f.status == "open":
-        query = query.where(Tip.status.in_(states.OPEN_STATES))
-    elif f.status:
-        query = query.where(Tip.status == f.status)
-    if f.priority:
-        query = query.where(Tip.priority == f.priority)
-    if f.channel:
-        query = query.where(Tip.channel == f.channel)
-    if f.district_id is not None:
-        query = query.where(Tip.district_id == f.district_id)
-    if f.since is not None:
-        query = query.where(Tip.received_at >= f.since)
-    if f.until is not None:
-        query = query.where(Tip.received_at < f.until)
-    if f.search.strip():
-        folded = fold(f.search.strip())
-        query = query.where(Tip.body_folded.contains(folded, autoescape=True))
-    if f.assigned == "me":
-        query = query.where(Tip.assigned_to_id == user.id)
-    elif f.assigned == "none":
-        query = query.where(Tip.assigned_to_id.is_(None))
-    if f.unread:
-        query = query.where(TipRead.read_at.is_(None))
-    if f.ids:
-        query = query.where(Tip.id.in_(f.ids))
-    return query.order_by(Tip.received_at.desc(), Tip.id.desc())
-
-
-def inbox_counts(session: Session, user: User) -> dict[str, int]:
-    """The live counts of the nav badge: open, unread open, and overdue unacknowledged tips."""
-    base = visible_tips_query(session, user, InboxFilters(status="open")).order_by(None)
-    sub = base.subquery()
-    open_count = session.scalar(select(func.count()).select_from(sub)) or 0
-    unread = session.scalar(select(func.count()).where(sub.c.read_at.is_(None))) or 0
-    overdue = session.scalar(select(func.count()).where(_overdue_condition(session, user))) or 0
-    return {"open": open_count, "unread": unread, "overdue": overdue}
-
-
-def _overdue_condition(session: Session, user: User) -> ColumnElement[bool]:
-    now = utcnow()
-    late = or_(
-        *(
-            and_(Tip.priority == priority, Tip.received_at < now - deadline)
-            for priority, deadline in states.ACK_DEADLINES.items()
-        )
-    )
-    return and_(
-        scope_condition(session, user),
-        Tip.status.in_(states.UNACKNOWLEDGED),
-        Tip.merged_into_id.is_(None),
-        late,
-    )
-
-
-def overdue_tips(session: Session, user: User, limit: int = 50) -> list[Tip]:
-    """Unacknowledged tips past their priority's deadline (urgent first, oldest first).
-
-    The deadlines are ``states.ACK_DEADLINES``, as for the alerts of ``gateway.tips.urgency``;
-    unlike its ``overdue()``, this follows the user's scope, shared tips included.
-    """
-    query = (
-        select(Tip)
-        .where(_overdue_condition(session, user))
-        .order_by((Tip.priority == states.URGENT).desc(), Tip.received_at)
-        .limit(limit)
-    )
-    return list(session.scalars(query))
-
-
-def counts_by_queue(session: Session, user: User) -> dict[str, dict[str, int]]:
-    """For the dashboard: {queue: {state: count}} over the primary queues the user sees."""
-    rows = session.execute(
-        select(Tip.queue, Tip.status, func.count())
-        .where(scope_condition(session, user))
-        .group_by(Tip.queue, Tip.status)
-    )
-    table: dict[str, dict[str, int]] = {}
-    for queue, status, count in rows:
-        table.setdefault(queue, {})[status] = count
-    return table
-
-
-def _in_queue(queue: str) -> ColumnElement[bool]:
-    """A tip is in ``queue`` when it is its primary queue or one it is shared with."""
-    return or_(
-        Tip.queue == queue, cast(Tip.shared_with, String).contains(f'"{queue}"', autoescape=True)
-    )
-
-
-def open_counts(session: Session, user: User, queues: list[str]) -> dict[str, int]:
-    """Open tips the user sees in each of ``queues`` (primary or shared), in one query."""
-    if not queues:
-        return {}
-    columns = [func.coalesce(func.sum(case((_in_queue(q), 1), else_=0)), 0) for q in queues]
-    row = session.execute(
-        select(*columns).where(scope_condition(session, user), Tip.status.in_(states.OPEN_STATES))
-    ).one()
-    return {q: int(n) for q, n in zip(queues, row, strict=True)}
+# --- read marks -------------------------------------------------------------------------------
 
 
 def record_view(session: Session, user: User, tip: Tip) -> None:

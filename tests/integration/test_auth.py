@@ -102,3 +102,10 @@ def test_vietnamese_by_default_english_on_request(client: Any) -> None:
     english = client.get("/login?lang=en").get_data(as_text=True)
     assert "Log in" in english
     assert "Log in" in client.get("/login").get_data(as_text=True)  # the choice sticks
+
+
+def test_language_links_keep_the_page_and_its_query(auth: Any, client: Any) -> None:
+    """Switching language on a filtered page keeps the filters."""
+    auth.login("police")
+    html = client.get("/inbox/?status=new&priority=urgent").get_data(as_text=True)
+    assert 'href="/inbox/?status=new&amp;priority=urgent&amp;lang=en"' in html

@@ -1,0 +1,173 @@
+"""Bulk writes of imported contacts: one executemany upsert per chunk, never one ORM object per row.
+
+Each chunk is ``INSERT … ON CONFLICT (phone) DO UPDATE`` into ``contacts`` followed by
+``INSERT … ON CONFLICT DO NOTHING`` into ``list_members``, and may be committed on its own so a
+long import never holds the SQLite write lock for minutes (the upsert makes a re-run after a
+failure safe).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Dialect, Table, bindparam, case, func, literal_column
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from campaigns.db import utcnow
+from campaigns.models import Contact, ListMember
+
+_SQLITE_PARAMS = 900 if sqlite3.sqlite_version_info < (3, 32) else 30_000
+
+
+# In the table's column order, which is the order of the compiled INSERT's parameters.
+_CONTACT_PARAMS = (
+    "phone",
+    "name",
+    "district_id",
+    "ward_id",
+    "carrier",
+    "tags",
+    "invalid",
+    "created_at",
+    "updated_at",
+)
+
+
+def _contacts_upsert(dialect: Dialect) -> Any:
+    """The chunk upsert, compiled once: `INSERT … ON CONFLICT (phone) DO UPDATE`."""
+    table = Contact.__table__
+    assert isinstance(table, Table)
+    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(table).values({n: bindparam(n) for n in _CONTACT_PARAMS})
+    ex = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.phone],
+        set_={
+            # A blank cell keeps what Loa knew; a filled one replaces it.
+            "name": func.coalesce(ex.name, table.c.name),
+            "district_id": func.coalesce(ex.district_id, table.c.district_id),
+            "ward_id": func.coalesce(ex.ward_id, table.c.ward_id),
+            "carrier": ex.carrier,
+            # A literal, not a bound parameter: the driver-level rows carry only row values.
+            "tags": case((ex.tags == literal_column("''"), table.c.tags), else_=ex.tags),
+            "updated_at": ex.updated_at,
+        },
+    ).compile(dialect=dialect)
+
+
+def _members_insert(dialect: Dialect) -> Any:
+    table = ListMember.__table__
+    assert isinstance(table, Table)
+    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(table).values(list_id=bindparam("list_id"), contact_id=bindparam("contact_id"))
+    return stmt.on_conflict_do_nothing().compile(dialect=dialect)
+
+
+@dataclass
+class ContactRow:
+    """One contact as a chunk writes it: a normalised number and the ids its areas resolved to.
+
+    `tags` is the stored form (",a,b,") or "" to keep the contact's current tags.
+    """
+
+    phone: str
+    carrier: str | None
+    name: str | None
+    district_id: int | None
+    ward_id: int | None
+    tags: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkCounts:
+    """What writing one chunk did; the meaning of each count is the import result's."""
+
+    added: int
+    updated: int
+    opted_out: int
+    already_in_list: int
+
+
+class ChunkWriter:
+    """Writes chunks of rows into the contacts table and one list.
+
+    The statements are compiled once and run with the driver's executemany, with the parameters
+    already in driver form: SQLAlchemy's per-row parameter processing cost more than the
+    database itself (about 2/3 of the time on SQLite). New rows are told from updated ones by
+    `created_at`, which is this chunk's own timestamp only on rows the chunk inserted.
+    """
+
+    def __init__(self, session: Session, list_id: int, commit: bool) -> None:
+        self.session = session
+        self.list_id = list_id
+        self.commit = commit
+        self.dialect = session.get_bind().dialect
+        self.contacts = _contacts_upsert(self.dialect)
+        self.members = _members_insert(self.dialect)
+        time_type = Contact.__table__.c.created_at.type
+        self.to_driver_time = time_type.dialect_impl(self.dialect).bind_processor(self.dialect)
+        self.mark = "?" if self.dialect.paramstyle == "qmark" else "%s"
+        self.in_size = _SQLITE_PARAMS if self.dialect.name == "sqlite" else 10_000
+
+    def _run(self, compiled: Any, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> int:
+        """Executemany `compiled` with `rows`, tuples of the parameters `names` in order."""
+        params: list[Any]
+        if not compiled.positional:
+            params = [dict(zip(names, r, strict=True)) for r in rows]
+        elif tuple(compiled.positiontup) == names:
+            params = rows
+        else:
+            order = [names.index(k) for k in compiled.positiontup]
+            params = [tuple(r[i] for i in order) for r in rows]
+        result = self.session.connection().exec_driver_sql(compiled.string, params)
+        return int(result.rowcount or 0)
+
+    def _select_in(self, sql: str, values: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        conn = self.session.connection()
+        for start in range(0, len(values), self.in_size):
+            part = values[start : start + self.in_size]
+            marks = ",".join([self.mark] * len(part))
+            out.extend(conn.exec_driver_sql(sql.format(marks), tuple(part)).fetchall())
+        return out
+
+    def write(self, rows: list[ContactRow]) -> ChunkCounts:
+        """Upsert `rows` (distinct numbers) and add them to the list; commit when asked to."""
+        now = utcnow()
+        marker = self.to_driver_time(now) if self.to_driver_time else now
+        self._run(
+            self.contacts,
+            _CONTACT_PARAMS,
+            [
+                (
+                    r.phone,
+                    r.name,
+                    r.district_id,
+                    r.ward_id,
+                    r.carrier,
+                    r.tags,
+                    False,
+                    marker,
+                    marker,
+                )
+                for r in rows
+            ],
+        )
+        phones = [r.phone for r in rows]
+        found = self._select_in("SELECT id, created_at FROM contacts WHERE phone IN ({})", phones)
+        added = sum(1 for _id, created in found if created == marker)
+        opted = self._select_in("SELECT phone FROM opt_outs WHERE phone IN ({})", phones)
+        inserted = self._run(
+            self.members, ("list_id", "contact_id"), [(self.list_id, i) for i, _c in found]
+        )
+        if self.commit:
+            self.session.commit()
+        return ChunkCounts(
+            added=added,
+            updated=len(rows) - added,
+            opted_out=len(opted),
+            already_in_list=len(found) - inserted,
+        )

@@ -1,0 +1,54 @@
+"""The Vietnamese labels of a tip's states, resolutions, priorities, channels and events.
+
+Source strings are Vietnamese (Babel translates them); the inbox, the case packet and the
+routing-rule form share these tables so a state reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+from gateway.tips import states
+
+STATE_LABELS: dict[str, Any] = {
+    states.NEW: _l("Mới"),
+    states.ACKNOWLEDGED: _l("Đã tiếp nhận"),
+    states.IN_PROGRESS: _l("Đang xử lý"),
+    states.HANDED_OFF: _l("Đã chuyển giao"),
+    states.CLOSED: _l("Đã đóng"),
+}
+RESOLUTION_LABELS: dict[str, Any] = {
+    "referred_police": _l("Chuyển Công an"),
+    "referred_111": _l("Chuyển Tổng đài 111"),
+    "referred_border_guard": _l("Chuyển Biên phòng"),
+    "no_action": _l("Không cần xử lý"),
+    "duplicate": _l("Trùng lặp"),
+    "spam": _l("Tin rác"),
+}
+PRIORITY_LABELS: dict[str, Any] = {states.URGENT: _l("Khẩn"), states.NORMAL: _l("Thường")}
+CHANNEL_LABELS: dict[str, Any] = {
+    "sms": _l("SMS"),
+    "smpp": _l("SMS (SMPP)"),
+    "http_mo": _l("SMS (HTTP)"),
+    "web": _l("Biểu mẫu web"),
+    "call": _l("Cuộc gọi"),
+}
+EVENT_LABELS: dict[str, Any] = {
+    "created": _l("Tiếp nhận"),
+    "routed": _l("Định tuyến"),
+    "status": _l("Đổi trạng thái"),
+    "assigned": _l("Phân công"),
+    "handed_off": _l("Chuyển giao"),
+    "shared": _l("Chia sẻ"),
+    "note": _l("Ghi chú"),
+    "reply": _l("Trả lời người gửi"),
+    "merged": _l("Gộp tin trùng"),
+    "escalated": _l("Báo động"),
+}
+
+
+def label(table: dict[str, Any], key: str | None) -> str:
+    """The label of ``key`` in ``table`` (the key itself when unknown, "" for None)."""
+    return "" if key is None else str(table.get(key, key))

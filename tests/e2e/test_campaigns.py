@@ -1,0 +1,96 @@
+"""A broadcast as people see it: live progress (gateway/static/progress.js) and the citizen
+phone simulator. The RQ worker runs in a subprocess, as in production."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from campaigns.phones import mask
+from gateway.demo import DEMO_LIST, SEED_LIST
+from gateway.tips.replies import DEFAULT_ACK
+from tests.e2e.support import EDITOR, LoaServer, approved_campaign, launch, wait_completed
+
+pytestmark = pytest.mark.e2e
+
+POLL_MS = 3_000  # progress.js polls every 3 s
+
+
+@pytest.fixture(scope="session")
+def sent_campaign(loa_server: LoaServer, loa_worker: None) -> Iterator[dict[str, Any]]:
+    """A campaign to the demo's seed list, sent through the worker (once per server)."""
+    body = f"Loa Soc Trang {secrets.token_hex(3)}: goi 111 neu thay dau hieu mua ban nguoi."
+    campaign_id = approved_campaign(loa_server, "E2E: seed list", body, lists=[SEED_LIST])
+    launch(loa_server, campaign_id)
+    yield {**wait_completed(loa_server, campaign_id), "body": body}
+
+
+def test_progress_page_updates_counts_live(
+    loa_server: LoaServer, loa_worker: None, page: Page, login: Callable[[Page, str], None]
+) -> None:
+    """The progress page of an approved campaign follows its launch to completion, live."""
+    campaign_id = approved_campaign(
+        loa_server,
+        f"E2E: progress {secrets.token_hex(3)}",
+        "Loa Soc Trang: Ngay toan dan phong, chong mua ban nguoi 30/7. Goi 111.",
+        lists=[DEMO_LIST],
+        districts=["Kế Sách"],  # a district's share of the demo contacts: fewer receipts to run
+    )
+    page.clock.install()  # progress.js polls every 3 s: the test may move its clock on
+    login(page, EDITOR)
+    page.goto(f"/campaigns/{campaign_id}/progress")
+    expect(page.locator("#p-status")).to_have_text("Đã phê duyệt")
+    expect(page.locator("#p-done")).to_have_text("0")
+    page.evaluate("window.__e2eNotReloaded = true")
+
+    launch(loa_server, campaign_id)
+    final = wait_completed(loa_server, campaign_id)
+    page.clock.fast_forward(POLL_MS)
+
+    expect(page.locator("#p-status")).to_have_text("Hoàn tất")
+    total = final["audience_size"]
+    assert 0 < total < 300
+    expect(page.locator("#p-total")).to_have_text(str(total))
+    expect(page.locator("#p-done")).to_have_text(str(total))
+    expect(page.locator("#p-percent")).to_have_text("100")
+    # Every recipient is counted under one status (receipts may still move sent → delivered).
+    shown = {s: int(page.locator(f"#p-count-{s}").inner_text()) for s in final["counts"]}
+    assert sum(shown.values()) == total, shown
+    assert shown["pending"] == shown["sending"] == 0, shown
+    assert shown["sent"] + shown["delivered"] > 0, shown
+    assert page.evaluate("window.__e2eNotReloaded") is True
+
+
+def test_simulator_shows_broadcast_and_acknowledges_reply(
+    loa_server: LoaServer,
+    sent_campaign: dict[str, Any],
+    page: Page,
+    login: Callable[[Page, str], None],
+) -> None:
+    """On the citizen phone a recipient sees the broadcast, replies, and gets the acknowledgement."""
+    deliveries = loa_server.call("GET", f"/campaigns/{sent_campaign['id']}/deliveries", EDITOR)
+    phone = next(d["phone"] for d in deliveries["items"] if d["status"] in ("sent", "delivered"))
+    login(page, "tongdai111@loa.local")
+    page.goto("/simulator")
+
+    picker = page.locator("main form").filter(has=page.locator("select[name=m]"))
+    picker.locator("select[name=m]").select_option(label=mask(phone))
+    picker.locator("button").click()
+
+    thread = page.locator("ul.thread")
+    expect(page.locator("main h2")).to_contain_text(mask(phone))
+    expect(thread.locator("li.out .text").filter(has_text=sent_campaign["body"])).to_have_count(1)
+
+    reply = f"Toi thay nguoi la tuyen lao dong o cho {secrets.token_hex(3)}"
+    page.fill("textarea[name=body]", reply)
+    page.locator("main form[method=post] button").click()
+
+    expect(thread.locator("li").first).to_have_class("out")
+    expect(thread.locator("li").first.locator(".text")).to_have_text(DEFAULT_ACK)
+    expect(thread.locator("li").nth(1)).to_have_class("in")
+    expect(thread.locator("li").nth(1).locator(".text")).to_have_text(reply)
+    expect(thread.locator("li").nth(2).locator(".text")).to_have_text(sent_campaign["body"])
