@@ -84,6 +84,28 @@ class ListMember(Base):
     )
 
 
+class ContactImport(Base):
+    """What one contact import did, kept so any web copy can show it and serve its rejects.
+
+    ``token`` (random, URL-safe) names the import in links; ``counts`` holds the import's
+    counts (``ImportResult.as_dict`` without the inline rejected rows) and ``rejected_csv``
+    every rejected row as CSV (line, value, reason) with its header.
+    """
+
+    __tablename__ = "contact_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    list_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contact_lists.id", ondelete="SET NULL"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    rejected_csv: Mapped[str] = mapped_column(Text, default="")
+
+
 class OptOut(Base):
     """A number that must receive no broadcast (the suppression list); opt-outs win."""
 

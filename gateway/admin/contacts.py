@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import secrets
-import tempfile
 from typing import Any
 
 from flask import (
@@ -28,10 +25,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
-from campaigns import importing, optouts
-from campaigns.models import Contact, ContactList, ListMember, OptOut
+from campaigns import import_records, importing, optouts
+from campaigns.models import Contact, ContactImport, ContactList, ListMember, OptOut
 from campaigns.phones import mask, normalize
-from gateway import audit, db, queues
+from gateway import audit, db
 from gateway.admin import PER_PAGE, page_number
 from gateway.auth import current, require
 from gateway.roles import allowed
@@ -193,10 +190,9 @@ def optout_remove() -> Any:
 
 # --- import ---------------------------------------------------------------------------------
 
-# Import results are a report about an uploaded file (the contacts themselves are in SQL), kept
-# in Redis for a week so any web copy can show them and serve the rejected rows.
-IMPORT_TTL = 7 * 24 * 3600
-REJECTS_MAX_BYTES = 32 * 1024 * 1024
+# Import results are a report about an uploaded file, kept in SQL (``contact_imports``) so any
+# web copy can show them and serve the rejected rows, and a Redis flush loses nothing. The result
+# page and its CSV need ``contacts.edit``, like the upload: rejected values are shown unmasked.
 REJECT_REASONS: dict[str, Any] = {
     "empty": _l("trống"),
     "too_short": _l("thiếu chữ số"),
@@ -211,10 +207,6 @@ REJECT_REASONS: dict[str, Any] = {
 }
 
 
-def _import_key(token: str) -> str:
-    return f"loa:import:{token}"
-
-
 @bp.get("/contacts/import")
 @require("contacts.edit")
 def import_form() -> Any:
@@ -226,7 +218,7 @@ def import_form() -> Any:
 @bp.post("/contacts/import")
 @require("contacts.edit")
 def import_upload() -> Any:
-    """Import the uploaded file (streamed), keep the result, show it."""
+    """Import the uploaded file (streamed), record the result in SQL, show it."""
     upload = request.files.get("file")
     list_name = request.form.get("list_name", "").strip()[:200]
     s = db.session()
@@ -241,7 +233,7 @@ def import_upload() -> Any:
     assert upload is not None
     user = current()
     filename = upload.filename or ""
-    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as rejects:
+    with import_records.rejects_buffer() as rejects:
         try:
             result = importing.import_contacts(
                 s,
@@ -254,32 +246,31 @@ def import_upload() -> Any:
         except importing.ImportFailed as exc:
             s.rollback()
             return render_template("contacts/import_form.html", lists=lists, error=str(exc)), 400
-        rejects.seek(0)
-        rejected_csv = rejects.read(REJECTS_MAX_BYTES)
-    summary = result.as_dict()
-    summary["filename"] = filename[:200]
-    summary["rejects_complete"] = len(rejected_csv) < REJECTS_MAX_BYTES
-    token = secrets.token_urlsafe(16)
-    redis = queues.redis()
-    redis.set(_import_key(token), json.dumps(summary), ex=IMPORT_TTL)
-    redis.set(_import_key(token) + ":rejects", rejected_csv.encode("utf-8"), ex=IMPORT_TTL)
-    counts = {k: summary[k] for k in ("rows", "added", "updated", "duplicates", "opted_out")}
+        rejected_csv = import_records.read_rejects(rejects)
+    record = import_records.save_import(
+        s,
+        result,
+        rejected_csv,
+        list_id=result.list_id,
+        filename=filename,
+        created_by=user.id if user else None,
+    )
+    counts = {k: record.counts[k] for k in ("rows", "added", "updated", "duplicates", "opted_out")}
     audit.record(
         "contacts.import",
         object_type="contact_list",
         object_id=result.list_id,
-        details={**counts, "rejected": result.rejected_count, "result": token},
+        details={**counts, "rejected": result.rejected_count, "result": record.token},
     )
     s.commit()
-    return redirect(url_for(".import_result", token=token))
+    return redirect(url_for(".import_result", token=record.token))
 
 
-def _stored_import(token: str) -> dict[str, Any]:
-    raw = queues.redis().get(_import_key(token)) if token.isascii() and len(token) < 64 else None
-    if raw is None:
-        abort(404, description=_("Kết quả nhập đã hết hạn hoặc không tồn tại."))
-    data: dict[str, Any] = json.loads(raw)
-    return data
+def _stored_import(token: str) -> ContactImport:
+    record = import_records.find_import(db.session(), token)
+    if record is None:
+        abort(404, description=_("Không tìm thấy kết quả nhập này."))
+    return record
 
 
 @bp.get("/contacts/imports/<token>")
@@ -288,7 +279,7 @@ def import_result(token: str) -> Any:
     """What an import did: counts and every rejected row with its line, value and reason."""
     return render_template(
         "contacts/import_result.html",
-        result=_stored_import(token),
+        result=import_records.summary(_stored_import(token)),
         token=token,
         reasons=REJECT_REASONS,
     )
@@ -298,19 +289,17 @@ def import_result(token: str) -> Any:
 @require("contacts.edit")
 def import_rejects(token: str) -> Any:
     """The rejected rows of an import as CSV (line, value, reason, lý do); audited."""
-    summary = _stored_import(token)
-    stored = queues.redis().get(_import_key(token) + ":rejects")
-    raw = stored if isinstance(stored, bytes) else b""
+    record = _stored_import(token)
     out = io.StringIO()
     out.write("\ufeff")  # Excel reads UTF-8 with a BOM
     writer = csv.writer(out)
-    for i, row in enumerate(csv.reader(io.StringIO(raw.decode("utf-8")))):
+    for i, row in enumerate(csv.reader(io.StringIO(record.rejected_csv))):
         label = _("lý do") if i == 0 else str(REJECT_REASONS.get(row[2], row[2]))
         writer.writerow([*row, label] if len(row) == 3 else row)
     audit.record(
         "contacts.rejects_download",
         object_type="contact_list",
-        object_id=summary["list"]["id"],
+        object_id=record.list_id,
         details={"result": token},
     )
     db.session().commit()

@@ -1,31 +1,27 @@
 """Contacts over /api/v1: import a file into a list, list the lists, preview an audience, opt-outs.
 
 ``POST /contacts/import`` answers with the counts and the first rejected rows inline (at most
-``campaigns.importing.INLINE_REJECTS``); every rejected row is also written to a CSV under
-``var_dir/imports`` that ``rejected_download`` points to (random name, same permission as
-viewing contacts). The import runs inside the request, committing every 5,000 rows; a file
+``campaigns.importing.INLINE_REJECTS``); every rejected row is also kept in SQL with the import's
+record (``campaigns.import_records``, shared with the admin pages), which ``rejected_download``
+points to by its random token. Only roles that edit contacts may download it (rejected values
+are shown unmasked, as on the admin page); the download is audited. The import runs inside the request, committing every 5,000 rows; a file
 larger than ``LOA_MAX_REQUEST_BYTES`` is refused with 413 before it is read.
 """
 
 from __future__ import annotations
 
-import re
-import secrets
-from pathlib import Path
 from typing import Any
 
-from flask import current_app, jsonify, request, send_file, url_for
+from flask import Response, jsonify, request, url_for
 from sqlalchemy import func, select
 
-from campaigns import audiences, optouts
+from campaigns import audiences, import_records, optouts
 from campaigns.importing import ImportFailed, import_contacts
 from campaigns.models import ContactList, ListMember
 from campaigns.phones import mask
 from gateway import audit, db
 from gateway.api import bp, document, error, schema
 from gateway.auth import current, require
-
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
 
 ImportResultSchema = schema(
     "ImportResult",
@@ -60,12 +56,6 @@ ImportResultSchema = schema(
 )
 
 
-def _imports_dir() -> Path:
-    path = Path(current_app.config["LOA_SETTINGS"].var_dir) / "imports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 @bp.post("/contacts/import")
 @require("contacts.edit", api=True)
 def import_file() -> Any:
@@ -80,11 +70,9 @@ def import_file() -> Any:
         return error(422, "Thiếu tên danh sách (trường 'list').")
     if len(list_name) > 200:
         return error(422, "Tên danh sách dài quá 200 ký tự.")
-    token = secrets.token_urlsafe(24)
-    rejects_path = _imports_dir() / f"{token}.csv"
     s = db.session()
-    try:
-        with rejects_path.open("w", encoding="utf-8-sig", newline="") as rejects:
+    with import_records.rejects_buffer() as rejects:
+        try:
             result = import_contacts(
                 s,
                 upload.stream,
@@ -93,23 +81,29 @@ def import_file() -> Any:
                 created_by=user.id,
                 rejects=rejects,
             )
-    except ImportFailed as exc:
-        s.rollback()
-        rejects_path.unlink(missing_ok=True)
-        return error(422, str(exc))
+        except ImportFailed as exc:
+            s.rollback()
+            return error(422, str(exc))
+        rejected_csv = import_records.read_rejects(rejects)
+    record = import_records.save_import(
+        s,
+        result,
+        rejected_csv,
+        list_id=result.list_id,
+        filename=upload.filename,
+        created_by=user.id,
+    )
     body = result.as_dict()
-    if result.rejected_count:
-        body["rejected_download"] = url_for("api.rejected_rows", token=token)
-    else:
-        rejects_path.unlink(missing_ok=True)
-        body["rejected_download"] = None
+    body["rejected_download"] = (
+        url_for("api.rejected_rows", token=record.token) if result.rejected_count else None
+    )
     counts = {k: body[k] for k in ("rows", "added", "updated", "duplicates", "opted_out")}
     audit.record(
         "contacts.import",
         actor=user,
         object_type="contact_list",
         object_id=result.list_id,
-        details={**counts, "rejected": result.rejected_count},
+        details={**counts, "rejected": result.rejected_count, "result": record.token},
     )
     s.commit()
     return jsonify(body)
@@ -156,15 +150,29 @@ document(
 
 
 @bp.get("/contacts/imports/<token>/rejected.csv")
-@require("contacts.view", api=True)
+@require("contacts.edit", api=True)  # rejected values are unmasked: the admin page's rule
 def rejected_rows(token: str) -> Any:
-    """Every rejected row of an import, as CSV (line, value, reason)."""
-    if not _TOKEN.fullmatch(token):
+    """Every rejected row of an import, as CSV (line, value, reason); audited."""
+    s = db.session()
+    record = import_records.find_import(s, token)
+    if record is None:
         return error(404, "Không có tệp này.")
-    path = _imports_dir() / f"{token}.csv"
-    if not path.is_file():
-        return error(404, "Không có tệp này.")
-    return send_file(path, mimetype="text/csv", as_attachment=True, download_name="rejected.csv")
+    audit.record(
+        "contacts.rejects_download",
+        actor=current(),
+        object_type="contact_list",
+        object_id=record.list_id,
+        details={"result": token},
+    )
+    s.commit()
+    return Response(
+        "\ufeff" + record.rejected_csv,  # UTF-8 with a BOM, so Excel reads it
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": 'attachment; filename="rejected.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 document(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from campaigns.models import Contact, OptOut
+from campaigns.models import Contact, ContactImport, OptOut
 from campaigns.phones import mask
 from gateway.models import AuditEvent
 from tests.factories import create_contact, create_list
@@ -133,11 +133,46 @@ def test_import_bad_input_is_400(
     assert message in resp.get_data(as_text=True)
 
 
-def test_expired_import_result_is_404(client: Any, auth: Any) -> None:
-    """An unknown or expired result token answers 404, not 500."""
+def test_unknown_import_result_is_404(client: Any, auth: Any) -> None:
+    """An unknown or malformed result token answers 404, not 500."""
     auth.login("editor")
-    assert client.get("/contacts/imports/nope").status_code == 404
-    assert client.get("/contacts/imports/nope/rejected.csv").status_code == 404
+    for token in ("nope", "x" * 32):
+        assert client.get(f"/contacts/imports/{token}").status_code == 404
+        assert client.get(f"/contacts/imports/{token}/rejected.csv").status_code == 404
+
+
+def test_import_result_is_in_sql_and_survives_a_redis_flush(
+    client: Any, auth: Any, session: Any, redis_conn: Any
+) -> None:
+    """The result and its rejected rows are one SQL record: a Redis flush loses neither."""
+    auth.login("editor")
+    resp = _upload(client, CSV_FILE.encode(), name="huyện.csv")
+    token = resp.headers["Location"].rsplit("/", 1)[1]
+    record = session.scalar(select(ContactImport).where(ContactImport.token == token))
+    assert record is not None
+    assert (record.filename, record.counts["added"], record.counts["rejected_count"]) == (
+        "huyện.csv",
+        3,
+        2,
+    )
+    assert record.rejected_csv.splitlines()[0] == "line,value,reason"
+    redis_conn.flushdb()
+    page = client.get(f"/contacts/imports/{token}").get_data(as_text=True)
+    assert 'data-count="rejected">2<' in page
+    download = client.get(f"/contacts/imports/{token}/rejected.csv")
+    assert download.status_code == 200
+    assert "6,02993123456,landline" in download.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", ["approver", "police"])
+def test_import_result_needs_contacts_edit(client: Any, auth: Any, role: str) -> None:
+    """The result page and its CSV show unmasked values: only contact managers may open them."""
+    auth.login("editor")
+    token = _upload(client, CSV_FILE.encode()).headers["Location"].rsplit("/", 1)[1]
+    auth.logout()
+    auth.login(role)
+    assert client.get(f"/contacts/imports/{token}").status_code == 403
+    assert client.get(f"/contacts/imports/{token}/rejected.csv").status_code == 403
 
 
 def test_optout_add_and_remove_with_reason(client: Any, auth: Any, session: Any) -> None:

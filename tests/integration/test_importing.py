@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from campaigns import optouts
 from campaigns.areas import load_soc_trang_2024
 from campaigns.importing import ImportFailed, import_contacts
-from campaigns.models import Area, Contact, ListMember
+from campaigns.models import Area, Contact, ContactImport, ListMember
 from gateway import create_app
 
 ROWS = [
@@ -248,7 +248,75 @@ def test_api_import(client: Any, session: Session) -> None:
     assert body["rejected"] == [{"line": 3, "value": "bad", "reason": "not_a_number"}]
     with client.get(body["rejected_download"], headers=headers) as download:
         assert download.status_code == 200
-        assert "3,bad,not_a_number" in download.get_data(as_text=True)
+        assert download.mimetype == "text/csv"
+        assert (
+            download.get_data(as_text=True) == "\ufeffline,value,reason\r\n3,bad,not_a_number\r\n"
+        )
+
+
+def test_api_import_without_rejects_has_no_download(client: Any, session: Session) -> None:
+    """A clean file answers ``rejected_download: null``; its record is still kept in SQL."""
+    from gateway.auth import create_token
+    from tests.factories import create_user
+
+    headers = {"Authorization": f"Bearer {create_token(create_user('editor'))}"}
+    data = {"file": (io.BytesIO(b"phone\n0912345678\n"), "ok.csv"), "list": "API"}
+    body = client.post("/api/v1/contacts/import", data=data, headers=headers).json
+    assert (body["rejected_count"], body["rejected_download"]) == (0, None)
+    record = session.scalar(select(ContactImport))
+    assert record is not None and record.counts["added"] == 1
+
+
+def test_import_results_survive_a_redis_flush(
+    client: Any, session: Session, redis_conn: Any, settings: Any
+) -> None:
+    """Rejected rows live in SQL: after a Redis flush the API and the admin page still serve
+    them, the API download is audited, and nothing is written under ``var_dir``."""
+    from gateway.auth import create_token
+    from gateway.models import AuditEvent
+    from tests.factories import create_user
+
+    editor = create_user("editor", password="pw-for-tests")
+    headers = {"Authorization": f"Bearer {create_token(editor)}"}
+    data = {"file": (io.BytesIO(b"phone\n0912345678\nbad\n12345\n"), "a.csv"), "list": "API"}
+    body = client.post("/api/v1/contacts/import", data=data, headers=headers).json
+    token = body["rejected_download"].split("/")[-2]
+    redis_conn.flushdb()
+    with client.get(body["rejected_download"], headers=headers) as api_download:
+        assert api_download.status_code == 200
+        api_rows = api_download.get_data(as_text=True).splitlines()
+    assert api_rows[1:] == ["3,bad,not_a_number", "4,12345,short_code"]
+    client.post("/login", data={"email": editor.email, "password": "pw-for-tests"})
+    admin_download = client.get(f"/contacts/imports/{token}/rejected.csv")
+    assert admin_download.status_code == 200
+    assert "4,12345,short_code," in admin_download.get_data(as_text=True)
+    downloads = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "contacts.rejects_download")
+    ).all()
+    assert [e.details["result"] for e in downloads] == [token, token]
+    assert not (settings.var_dir / "imports").exists()
+
+
+def test_api_rejected_rows_unknown_token_and_roles(client: Any, session: Session) -> None:
+    """An unknown token is 404; roles that edit contacts may download, others get 403."""
+    from gateway.auth import create_token
+    from tests.factories import create_user
+
+    def get(url: str, role: str) -> int:
+        headers = {"Authorization": f"Bearer {create_token(create_user(role))}"}
+        with client.get(url, headers=headers) as resp:
+            return int(resp.status_code)
+
+    editor = {"Authorization": f"Bearer {create_token(create_user('editor'))}"}
+    data = {"file": (io.BytesIO(b"phone\nbad\n"), "a.csv"), "list": "API"}
+    url = client.post("/api/v1/contacts/import", data=data, headers=editor).json[
+        "rejected_download"
+    ]
+    assert get(url, "admin") == 200
+    assert get(url, "approver") == 403
+    assert get(url, "police") == 403
+    assert get("/api/v1/contacts/imports/" + "x" * 32 + "/rejected.csv", "editor") == 404
+    assert get("/api/v1/contacts/imports/nope/rejected.csv", "editor") == 404
 
 
 def test_api_import_refusals(client: Any, session: Session) -> None:
@@ -293,3 +361,17 @@ def test_oversize_upload_is_413(settings: Any, db_engine: Any, redis_conn: Any) 
         small.extensions["loa.engine"].dispose()
     assert resp.status_code == 413
     assert resp.is_json
+
+
+def test_api_import_keeps_a_nul_in_a_rejected_cell(client: Any, session: Session) -> None:
+    """A NUL byte in a bad cell (PostgreSQL text cannot hold one) does not fail the import."""
+    from gateway.auth import create_token
+    from tests.factories import create_user
+
+    headers = {"Authorization": f"Bearer {create_token(create_user('editor'))}"}
+    data = {"file": (io.BytesIO(b"phone\n0912345678\nb\x00d\n"), "a.csv"), "list": "API"}
+    resp = client.post("/api/v1/contacts/import", data=data, headers=headers)
+    assert resp.status_code == 200, resp.json
+    assert resp.json["rejected_count"] == 1
+    with client.get(resp.json["rejected_download"], headers=headers) as download:
+        assert download.get_data(as_text=True).splitlines()[1] == "3,b\ufffdd,not_a_number"

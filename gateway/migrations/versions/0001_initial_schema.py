@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 17:36:17.580553
+Create Date: 2026-11-29 18:24:45.378996
 """
 from alembic import op
 import sqlalchemy as sa
@@ -228,6 +228,23 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sender_flags')),
     sa.UniqueConstraint('phone', name=op.f('uq_sender_flags_phone'))
     )
+    op.create_table('contact_imports',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token', sa.String(length=64), nullable=False),
+    sa.Column('list_id', sa.Integer(), nullable=True),
+    sa.Column('filename', sa.String(length=200), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', campaigns.db.UTCDateTime(), nullable=False),
+    sa.Column('counts', sa.JSON(), nullable=False),
+    sa.Column('rejected_csv', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_contact_imports_created_by_id_users')),
+    sa.ForeignKeyConstraint(['list_id'], ['contact_lists.id'], name=op.f('fk_contact_imports_list_id_contact_lists'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_contact_imports')),
+    sa.UniqueConstraint('token', name=op.f('uq_contact_imports_token'))
+    )
+    with op.batch_alter_table('contact_imports', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_contact_imports_list_id'), ['list_id'], unique=False)
+
     op.create_table('deliveries',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('campaign_id', sa.Integer(), nullable=False),
@@ -421,6 +438,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_deliveries_campaign_batch')
 
     op.drop_table('deliveries')
+    with op.batch_alter_table('contact_imports', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_contact_imports_list_id'))
+
+    op.drop_table('contact_imports')
     op.drop_table('sender_flags')
     with op.batch_alter_table('routing_rules', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_routing_rules_active'))
