@@ -42,6 +42,33 @@ class WebhookError(Exception):
     """A webhook payload that cannot be read (answered with 400)."""
 
 
+def status_from_form(
+    params: Mapping[str, str],
+    delivery_id: int | None,
+    statuses: Mapping[str, str],
+    legacy_names: bool = False,
+) -> StatusUpdate:
+    """A receipt in Twilio's form fields (``MessageSid``, ``MessageStatus``, ``ErrorCode``),
+    mapped to Loa's statuses by ``statuses``; ``legacy_names`` also reads ``SmsSid``/``SmsStatus``.
+
+    Raises:
+        WebhookError: for an unknown status, or neither a message id nor a delivery id.
+    """
+    raw = params.get("MessageStatus") or (params.get("SmsStatus") if legacy_names else None)
+    status = (raw or "").strip().lower()
+    if status not in statuses:
+        raise WebhookError(f"unknown or missing MessageStatus {status[:20]!r}")
+    sid = params.get("MessageSid") or (params.get("SmsSid") if legacy_names else None) or None
+    if sid is None and delivery_id is None:
+        raise WebhookError("neither MessageSid nor a delivery id")
+    return StatusUpdate(
+        status=statuses[status],
+        delivery_id=delivery_id,
+        provider_message_id=sid,
+        error_code=params.get("ErrorCode") or None,
+    )
+
+
 class Provider:
     """The interface every provider implements (sending plus webhook handling)."""
 

@@ -37,7 +37,14 @@ from campaigns.db import Base, make_engine, make_sessionmaker, utcnow
 from campaigns.phones import mask
 from campaigns.sending import OutboundMessage, Outcome, SendResult
 from gateway import queues
-from gateway.providers import InboundMessage, Provider, StatusUpdate, WebhookError, register
+from gateway.providers import (
+    InboundMessage,
+    Provider,
+    StatusUpdate,
+    WebhookError,
+    register,
+    status_from_form,
+)
 
 log = logging.getLogger("loa.providers.simulator")
 
@@ -213,18 +220,7 @@ class SimulatorProvider(Provider):
         return bool(given) and hmac.compare_digest(given, expected)
 
     def parse_status(self, params: Mapping[str, str], delivery_id: int | None) -> StatusUpdate:
-        raw = (params.get("MessageStatus") or "").strip().lower()
-        if raw not in STATUSES:
-            raise WebhookError(f"unknown or missing MessageStatus {raw[:20]!r}")
-        sid = params.get("MessageSid") or None
-        if sid is None and delivery_id is None:
-            raise WebhookError("neither MessageSid nor a delivery id")
-        return StatusUpdate(
-            status=STATUSES[raw],
-            delivery_id=delivery_id,
-            provider_message_id=sid,
-            error_code=params.get("ErrorCode") or None,
-        )
+        return status_from_form(params, delivery_id, STATUSES)
 
     def parse_inbound(self, params: Mapping[str, str]) -> InboundMessage:
         sid, sender = params.get("MessageSid"), params.get("From")

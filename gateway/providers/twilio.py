@@ -32,7 +32,14 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from campaigns import statuses
 from campaigns.phones import mask
 from campaigns.sending import Effect, OutboundMessage, Outcome, SendResult
-from gateway.providers import InboundMessage, Provider, StatusUpdate, WebhookError, register
+from gateway.providers import (
+    InboundMessage,
+    Provider,
+    StatusUpdate,
+    WebhookError,
+    register,
+    status_from_form,
+)
 
 log = logging.getLogger("loa.providers.twilio")
 
@@ -267,18 +274,7 @@ class TwilioProvider(Provider):
         return bool(self._validator.validate(url, params, signature))
 
     def parse_status(self, params: Mapping[str, str], delivery_id: int | None) -> StatusUpdate:
-        raw = (params.get("MessageStatus") or params.get("SmsStatus") or "").strip().lower()
-        if raw not in STATUSES:
-            raise WebhookError(f"unknown or missing MessageStatus {raw[:20]!r}")
-        sid = params.get("MessageSid") or params.get("SmsSid") or None
-        if sid is None and delivery_id is None:
-            raise WebhookError("neither MessageSid nor a delivery id")
-        return StatusUpdate(
-            status=STATUSES[raw],
-            delivery_id=delivery_id,
-            provider_message_id=sid,
-            error_code=params.get("ErrorCode") or None,
-        )
+        return status_from_form(params, delivery_id, STATUSES, legacy_names=True)
 
     def parse_inbound(self, params: Mapping[str, str]) -> InboundMessage:
         sid = params.get("MessageSid") or params.get("SmsSid")
