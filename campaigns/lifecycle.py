@@ -157,7 +157,11 @@ def approval_hash(campaign: Campaign) -> str:
     Returns:
         64 hex digits over the body, audience spec, senders, provider, rate, window and schedule.
     """
-    payload: dict[str, Any] = {
+    return _hash_payload(_hash_fields(campaign))
+
+
+def _hash_fields(campaign: Campaign) -> dict[str, Any]:
+    return {
         "body": campaign.body,
         "audience": campaign.audience or {},
         "senders": list(campaign.senders or []),
@@ -167,6 +171,9 @@ def approval_hash(campaign: Campaign) -> str:
         "schedule": _local_schedule(campaign),
         "recurrence": campaign.recurrence or "none",
     }
+
+
+def _hash_payload(payload: dict[str, Any]) -> str:
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -291,6 +298,51 @@ def transition(
             f"Chiến dịch vừa được người khác chuyển sang trạng thái {campaign.status}.",
             "conflict",
         )
+    session.refresh(campaign)
+    return campaign
+
+
+MAX_RATE = 10_000.0  # segments per second per sender
+
+
+def change_rate(session: Session, campaign: Campaign, rate: float) -> Campaign:
+    """Change the sending rate of a running or paused campaign; the engine reads it each chunk.
+
+    The rate is an operating control, not content: the approval stays valid (its hash is
+    recomputed with the new rate in the same conditional UPDATE), so a campaign can be slowed
+    or sped up while it sends without going back for approval. Callers audit the change.
+
+    Args:
+        session: the caller commits.
+        campaign: the campaign.
+        rate: segments per second per sender, above 0 and at most :data:`MAX_RATE`.
+
+    Returns:
+        The campaign, refreshed.
+
+    Raises:
+        IllegalTransition: for a rate out of range ("invalid") or a campaign that is not
+            running or paused.
+    """
+    if not 0 < rate <= MAX_RATE:
+        raise IllegalTransition(f"Tốc độ phải lớn hơn 0 và không quá {MAX_RATE:g}.", "invalid")
+    if campaign.status not in (RUNNING, PAUSED):
+        raise IllegalTransition(
+            f"Chỉ đổi tốc độ khi chiến dịch đang gửi hoặc tạm dừng (đang: {campaign.status})."
+        )
+    was_valid = approval_valid(campaign)
+    campaign_after = {**_hash_fields(campaign), "rate_per_second": rate}
+    values: dict[str, Any] = {"rate_per_second": rate, "updated_at": utcnow()}
+    if was_valid:
+        values["approval_hash"] = _hash_payload(campaign_after)
+    done = session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.status.in_((RUNNING, PAUSED)))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        raise IllegalTransition("Chiến dịch vừa đổi trạng thái; hãy tải lại trang.", "conflict")
     session.refresh(campaign)
     return campaign
 

@@ -13,6 +13,7 @@ from flask import (
     Blueprint,
     Flask,
     abort,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -236,6 +237,10 @@ def show(campaign_id: int) -> Any:
         test_list_default=TEST_LIST if TEST_LIST in lists else (lists[0] if lists else ""),
         can_test=may_edit,
         can_edit=may_edit and lifecycle.can(campaign.status, lifecycle.EDIT),
+        can_change_rate=user is not None
+        and allowed(user.role, "campaigns.operate")
+        and campaign.status in (lifecycle.RUNNING, lifecycle.PAUSED),
+        default_rate=current_app.config["LOA_SETTINGS"].rate_per_second,
     )
 
 
@@ -267,7 +272,7 @@ def act(campaign_id: int, action: str) -> Any:
         flash(problem, "error")
         return redirect(target)
     audit.record(
-        f"campaign_{action}",
+        f"campaign.{action}",
         object_type="campaign",
         object_id=campaign.id,
         details={"reason": reason} if reason else None,
@@ -279,6 +284,32 @@ def act(campaign_id: int, action: str) -> Any:
         )
     flash(_("Đã thực hiện: %(action)s.", action=panel.ACTION_LABELS[action]), "success")
     return redirect(target)
+
+
+@bp.post("/<int:campaign_id>/rate")
+@require("campaigns.operate")
+def change_rate(campaign_id: int) -> Any:
+    """Change a running or paused campaign's rate; the engine picks it up at its next chunk."""
+    campaign = campaign_or_404(campaign_id)
+    s = db.session()
+    before = campaign.rate_per_second
+    try:
+        lifecycle.change_rate(s, campaign, float(request.form.get("rate_per_second", "")))
+    except ValueError:
+        flash(_("Tốc độ phải là một số."), "error")
+    except lifecycle.IllegalTransition as exc:
+        s.rollback()
+        flash(exc.reason, "error")
+    else:
+        audit.record(
+            "campaign.rate",
+            object_type="campaign",
+            object_id=campaign.id,
+            details={"from": before, "to": campaign.rate_per_second},
+        )
+        s.commit()
+        flash(_("Đã đổi tốc độ."), "success")
+    return redirect(url_for(".show", campaign_id=campaign_id))
 
 
 @bp.post("/<int:campaign_id>/test-send")

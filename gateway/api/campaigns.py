@@ -381,3 +381,68 @@ document(
         },
     },
 )
+
+
+@bp.post("/campaigns/<int:campaign_id>/rate")
+@require("campaigns.operate", api=True)
+def change_rate(campaign_id: int) -> Any:
+    """Change a running or paused campaign's rate (segments/s per sender); audited."""
+    campaign = _get(campaign_id)
+    if campaign is None:
+        return error(404, "Không có chiến dịch này.")
+    data = request.get_json(silent=True)
+    rate = data.get("rate_per_second") if isinstance(data, dict) else None
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)):
+        return error(422, "'rate_per_second' phải là một số (phần tin/giây mỗi đầu số).")
+    s = db.session()
+    before = campaign.rate_per_second
+    try:
+        lifecycle.change_rate(s, campaign, float(rate))
+    except lifecycle.IllegalTransition as exc:
+        s.rollback()
+        if exc.code == "invalid":
+            return error(422, exc.reason)
+        s.refresh(campaign)
+        return _refused(exc, campaign)
+    audit.record(
+        "campaign.rate",
+        actor=current(),
+        object_type="campaign",
+        object_id=campaign.id,
+        details={"from": before, "to": campaign.rate_per_second},
+    )
+    s.commit()
+    return jsonify(campaign_json(campaign))
+
+
+document(
+    "/campaigns/{id}/rate",
+    "post",
+    {
+        "summary": "Change the sending rate of a running or paused campaign",
+        "parameters": _ID,
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "rate_per_second": {
+                                "type": "number",
+                                "exclusiveMinimum": 0,
+                                "maximum": lifecycle.MAX_RATE,
+                            }
+                        },
+                        "required": ["rate_per_second"],
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": {"description": "the campaign", "content": _CAMPAIGN_OUT},
+            "409": {"description": "the campaign is not running or paused"},
+            "422": {"description": "not a number, or out of range"},
+        },
+    },
+)

@@ -390,3 +390,31 @@ def test_test_send_goes_to_the_seed_list_through_replies(
     event = session.scalar(select(AuditEvent).where(AuditEvent.action == "campaign.test_sent"))
     assert event is not None
     assert event.details["sent"] == 3
+
+
+def test_rate_form_changes_a_running_campaign(client: Any, auth: Any, session: Any) -> None:
+    """The campaign page offers a rate form while running; the change is saved and audited."""
+    auth.login("editor")
+    campaign = create_campaign(status="running", audience={"lists": ["x"]}, rate_per_second=10)
+    page = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert f"/campaigns/{campaign.id}/rate" in page
+    resp = client.post(f"/campaigns/{campaign.id}/rate", data={"rate_per_second": "4"})
+    assert resp.status_code == 302
+    session.refresh(campaign)
+    assert campaign.rate_per_second == 4
+    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "campaign.rate"))
+    client.post(f"/campaigns/{campaign.id}/rate", data={"rate_per_second": "nope"})
+    session.refresh(campaign)
+    assert campaign.rate_per_second == 4
+
+
+def test_rate_form_is_not_offered_for_a_draft(client: Any, auth: Any, session: Any) -> None:
+    """A draft changes its rate in the composer (voiding nothing yet), not with this form."""
+    auth.login("editor")
+    campaign = create_campaign(audience={"lists": ["x"]}, rate_per_second=10)
+    assert f"/campaigns/{campaign.id}/rate" not in client.get(f"/campaigns/{campaign.id}").get_data(
+        as_text=True
+    )
+    client.post(f"/campaigns/{campaign.id}/rate", data={"rate_per_second": "4"})
+    session.refresh(campaign)
+    assert campaign.rate_per_second == 10

@@ -266,3 +266,46 @@ def test_openapi_documents_routes(client: Any, app: Any) -> None:
         "/optouts",
     ):
         assert path in paths, path
+
+
+def test_rate_changes_while_running_and_keeps_the_approval(
+    editor: Api, approver: Api, session: Any
+) -> None:
+    """A running campaign's rate can change (audited) without voiding its approval."""
+    from sqlalchemy import select
+
+    from campaigns import lifecycle
+    from campaigns.models import Campaign
+    from gateway.models import AuditEvent
+
+    cid = _new(editor, rate_per_second=10).json["id"]
+    editor.post(f"/campaigns/{cid}/submit")
+    approver.post(f"/campaigns/{cid}/approve")
+    assert editor.post(f"/campaigns/{cid}/rate", {"rate_per_second": 5}).status_code == 409
+    session.execute(Campaign.__table__.update().where(Campaign.id == cid).values(status="running"))
+    session.commit()
+    resp = editor.post(f"/campaigns/{cid}/rate", {"rate_per_second": 2.5})
+    assert resp.status_code == 200, resp.json
+    campaign = session.get(Campaign, cid)
+    session.refresh(campaign)
+    assert campaign.rate_per_second == 2.5
+    assert lifecycle.approval_valid(campaign)
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "campaign.rate"))
+    assert event is not None and event.details == {"from": 10.0, "to": 2.5}
+
+
+@pytest.mark.parametrize("rate", [0, -1, 10_001, "fast", True, None])
+def test_rate_out_of_range_is_422(editor: Api, session: Any, rate: Any) -> None:
+    """A rate that is not a positive number up to 10,000 is refused with 422."""
+    campaign = create_campaign(status="running", audience={"lists": ["x"]}, rate_per_second=10)
+    resp = editor.post(f"/campaigns/{campaign.id}/rate", {"rate_per_second": rate})
+    assert resp.status_code == 422
+    session.refresh(campaign)
+    assert campaign.rate_per_second == 10
+
+
+def test_rate_needs_an_operating_role(client: Any, app: Any) -> None:
+    """Police may not change a campaign's rate."""
+    campaign = create_campaign(status="running", audience={"lists": ["x"]})
+    resp = Api(client, "police").post(f"/campaigns/{campaign.id}/rate", {"rate_per_second": 1})
+    assert resp.status_code == 403
