@@ -78,3 +78,25 @@ def test_changed_after_approval_goes_back_to_draft(
 def test_registered_as_periodic() -> None:
     """run_due is a periodic job every 30 seconds."""
     assert any(p.func == "workers.schedule.run_due" and p.every == 30 for p in runtime.PERIODIC)
+
+
+def test_scheduled_launch_job_materialises_and_sends(
+    app: Any, session: Session, redis_conn: Redis, rq_worker: Any
+) -> None:
+    """End to end: the scheduler moves the campaign to running, and the launch job it enqueued
+    still materialises every recipient and the batches send them through the simulator."""
+    from campaigns import reports
+    from tests.factories import create_list
+
+    create_list("Toàn tỉnh", size=5)
+    campaign = _scheduled(window_start="00:00", window_end="24:00")
+    campaign.audience = {"lists": ["Toàn tỉnh"]}
+    campaign.approval_hash = lifecycle.approval_hash(campaign)
+    session.commit()
+    assert schedule.run_due(AT) == [campaign.id]
+    rq_worker.run()
+    session.expire_all()
+    counts = reports.counts(session, campaign.id)
+    assert reports.total(counts) == 5
+    assert counts["pending"] == counts["sending"] == 0
+    assert counts["sent"] + counts["delivered"] == 5
