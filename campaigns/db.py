@@ -76,6 +76,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     Returns:
         the engine; no connection is opened until first use.
     """
+    # SQL errors would otherwise carry their parameters (tip bodies, phone numbers) into
+    # tracebacks and logs.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
         engine = create_engine(url, **kwargs)

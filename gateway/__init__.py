@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+from gateway import logs
 from gateway.settings import ROOT, Settings, load_settings
 
 # Each area is a module with ``init_app(app)``; the order is the order of registration.
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.config.update(config)
+    logs.install()
     for area in AREAS + tuple(config.get("LOA_EXTRA_AREAS", ())):
         importlib.import_module(area).init_app(app)
     return app

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from campaigns.db import make_engine, make_sessionmaker
-from gateway import queues
+from gateway import logs, queues
 from gateway.providers import Provider, get_provider
 from gateway.settings import Settings, load_settings
 
@@ -145,6 +145,7 @@ def _tick_forever(stop: threading.Event, interval: float = 5.0) -> None:
 def run_worker(cfg: Settings, queue_names: list[str], burst: bool = False) -> None:
     """Serve ``queue_names`` in order (``replies`` first) with RQ's scheduler."""
     configure(cfg)
+    logs.install()
     unknown = [q for q in queue_names if q not in queues.ALL]
     if unknown:
         raise SystemExit(f"unknown queue(s): {', '.join(unknown)}; known: {', '.join(queues.ALL)}")

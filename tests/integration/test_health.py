@@ -33,3 +33,36 @@ def test_readyz_reports_a_dead_redis(settings: Any, db_engine: Any) -> None:
     body = resp.get_json()
     assert body["database"] == "ok"
     assert body["redis"].startswith("error")
+
+
+def test_sql_errors_never_carry_their_parameters(db_engine: Any) -> None:
+    """SQLAlchemy's message lists no parameter (tip bodies and numbers stay out of logs)."""
+    import pytest
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from campaigns.models import OptOut
+
+    with db_engine.begin() as conn:
+        conn.execute(insert(OptOut), {"phone": "+84912345678", "channel": "sms"})
+    with pytest.raises(IntegrityError) as err, db_engine.begin() as conn:
+        conn.execute(insert(OptOut), {"phone": "+84912345678", "channel": "sms"})
+    assert "hidden due to hide_parameters" in str(err.value)
+    assert "'+84912345678'" not in str(err.value)  # the parameter list, not PostgreSQL's DETAIL
+
+
+def test_logged_exceptions_have_numbers_masked(app: Any, caplog: Any) -> None:
+    """Even an exception quoting a number (PostgreSQL's DETAIL does) is logged masked."""
+    import logging
+
+    try:
+        raise ValueError("Key (phone)=(+84912345678) already exists; also 0912 345 678")
+    except ValueError:
+        app.logger.exception("unexpected error for %s", "+84981234567")
+    text = caplog.text
+    assert "+84912345678" not in text and "0912 345 678" not in text
+    assert "+84981234567" not in text
+    assert "+84 91x xxx 678" in text and "+84 98x xxx 567" in text
+    assert any(r.levelno == logging.ERROR for r in caplog.records)
+    logging.getLogger("rq.worker").warning("job failed for %s", "+84981234567")
+    assert "+84981234567" not in caplog.text  # other libraries' loggers too
