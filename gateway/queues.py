@@ -33,6 +33,15 @@ def redis() -> Redis:
     return r
 
 
+_ALIVE = ("queued", "started", "scheduled", "deferred")
+
+
+def alive(q: Queue, job_id: str) -> bool:
+    """Whether a job with ``job_id`` is queued, running or scheduled on ``q``."""
+    existing = q.fetch_job(job_id)
+    return existing is not None and existing.get_status(refresh=True) in _ALIVE
+
+
 def enqueue(
     queue: str,
     func: str,
@@ -45,24 +54,12 @@ def enqueue(
 
     With ``job_id`` given, a job that is already queued or running under it is not enqueued
     twice (deterministic ids make enqueueing idempotent). ``connection`` defaults to the app's
-    Redis (workers pass their own).
+    Redis (workers pass their own); ``kwargs`` go to RQ (they may override the retry policy).
     """
     q = Queue(queue, connection=connection if connection is not None else redis())
-    if job_id is not None:
-        existing = q.fetch_job(job_id)
-        if existing is not None and existing.get_status(refresh=True) in (
-            "queued",
-            "started",
-            "scheduled",
-            "deferred",
-        ):
-            return job_id
-    job = q.enqueue(
-        func,
-        *args,
-        job_id=job_id,
-        retry=Retry(max=3, interval=[5, 30, 120]),
-        failure_ttl=7 * 24 * 3600,
-        **kwargs,
-    )
+    if job_id is not None and alive(q, job_id):
+        return job_id
+    kwargs.setdefault("retry", Retry(max=3, interval=[5, 30, 120]))
+    kwargs.setdefault("failure_ttl", 7 * 24 * 3600)
+    job = q.enqueue(func, *args, job_id=job_id, **kwargs)
     return str(job.id)

@@ -30,7 +30,6 @@ log = logging.getLogger("loa.worker")
 
 SEND_JOB = "workers.dispatch.send_batch"
 BATCH_TIMEOUT = 3600  # seconds; a batch that waits long for tokens is still alive
-_ALIVE = ("queued", "started", "scheduled", "deferred")
 
 
 def batch_job_id(campaign_id: int, batch_no: int) -> str:
@@ -42,8 +41,7 @@ def enqueue_batch(redis: Redis, campaign_id: int, batch_no: int) -> bool:
     """Enqueue a batch on the ``bulk`` lane unless it is queued or running; whether it was."""
     q = Queue(queues.BULK, connection=redis)
     job_id = batch_job_id(campaign_id, batch_no)
-    existing = q.fetch_job(job_id)
-    if existing is not None and existing.get_status(refresh=True) in _ALIVE:
+    if queues.alive(q, job_id):
         return False
     q.enqueue(
         SEND_JOB,

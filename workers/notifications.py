@@ -26,9 +26,14 @@ STALE_REPLY = dt.timedelta(minutes=2)  # a reply still queued after this lost it
 
 
 def _enqueue_replies(ids: list[int]) -> None:
-    q = runtime.queue(queues.REPLIES)
-    for rid in ids:
-        q.enqueue("workers.notifications.send_reply", rid, job_id=f"reply-{rid}")
+    for rid in ids:  # the same job id as gateway.tips.replies uses, so a reply runs once
+        queues.enqueue(
+            queues.REPLIES,
+            "workers.notifications.send_reply",
+            rid,
+            job_id=f"reply-{rid}",
+            connection=runtime.redis(),
+        )
 
 
 def send_reply(reply_id: int) -> str:
