@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, g, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from campaigns import phones
@@ -28,6 +28,20 @@ def page_number() -> int:
     """The ``page`` query argument (1 when missing or invalid), capped so OFFSETs stay sane."""
     value = request.args.get("page", "1")
     return min(max(int(value), 1), 10_000) if value.isdigit() else 1
+
+
+def one_page(
+    session: Session, stmt: Select[*tuple[Any, ...]], scalars: bool = True
+) -> tuple[list[Any], int, bool]:
+    """The page of ``stmt`` that ``?page=`` asks for: ``(rows, page, has_next)``.
+
+    One row past the page is fetched to learn whether another page follows, without a COUNT.
+    ``scalars=False`` returns whole result rows (for SELECTs of several entities).
+    """
+    page = page_number()
+    paged = stmt.limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)
+    rows = list(session.scalars(paged) if scalars else session.execute(paged).all())
+    return rows[:PER_PAGE], page, len(rows) > PER_PAGE
 
 
 def local_day(value: str | None) -> dt.date | None:

@@ -10,7 +10,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 
 from gateway import db
-from gateway.admin import PER_PAGE, day_start_utc, local_day, page_number, register_helpers
+from gateway.admin import (
+    day_start_utc,
+    local_day,
+    one_page,
+    register_helpers,
+)
 from gateway.auth import require
 from gateway.models import AuditEvent, User
 from gateway.web import register_nav
@@ -51,18 +56,17 @@ def filtered_events(args: dict[str, str]) -> Select[AuditEvent, User]:
 def audit_list() -> Any:
     """One page of the audit log under the chosen filters."""
     args = {k: request.args.get(k, "")[:200] for k in FILTERS}
-    page = page_number()
     s = db.session()
-    rows = list(s.execute(filtered_events(args).limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)))
+    rows, page, has_next = one_page(s, filtered_events(args), scalars=False)
     actions = sorted(a for a in s.scalars(select(AuditEvent.action).distinct()) if a)
     object_types = sorted(
         t for t in s.scalars(select(AuditEvent.object_type).distinct()) if t is not None
     )
     return render_template(
         "audit/event_list.html",
-        rows=rows[:PER_PAGE],
+        rows=rows,
         page=page,
-        has_next=len(rows) > PER_PAGE,
+        has_next=has_next,
         args=args,
         actions=actions,
         object_types=object_types,

@@ -28,9 +28,9 @@ from sqlalchemy import func, select
 from campaigns import lifecycle
 from campaigns.models import Area, Campaign, ContactList
 from gateway import audit, db, queues
-from gateway.admin import PER_PAGE, page_number
 from gateway.admin import campaign_form as forms
 from gateway.admin import campaign_panel as panel
+from gateway.admin import one_page
 from gateway.auth import current, require
 from gateway.models import User
 from gateway.roles import allowed
@@ -65,16 +65,15 @@ def campaign_or_404(campaign_id: int) -> Campaign:
 @require("campaigns.view")
 def index() -> Any:
     """Every campaign, newest first, with its status."""
-    page = page_number()
     status = request.args.get("status", "")
     stmt = select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())
     if status in STATUS_LABELS:
         stmt = stmt.where(Campaign.status == status)
-    rows = list(db.session().scalars(stmt.offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)))
+    rows, page, has_next = one_page(db.session(), stmt)
     return render_template(
         "campaigns/campaign_list.html",
-        campaigns=rows[:PER_PAGE],
-        has_next=len(rows) > PER_PAGE,
+        campaigns=rows,
+        has_next=has_next,
         page=page,
         status=status,
     )

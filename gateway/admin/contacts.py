@@ -29,7 +29,7 @@ from campaigns import import_records, importing, optouts
 from campaigns.models import Contact, ContactImport, ContactList, ListMember, OptOut
 from campaigns.phones import mask, normalize
 from gateway import audit, db
-from gateway.admin import PER_PAGE, page_number
+from gateway.admin import one_page
 from gateway.auth import current, require
 from gateway.roles import allowed
 from gateway.web import register_nav
@@ -68,7 +68,6 @@ def contacts_index() -> Any:
     s = db.session()
     q = request.args.get("q", "").strip()[:SEARCH_MAX]
     list_id = request.args.get("list", type=int)
-    page = page_number()
     stmt = select(Contact).order_by(Contact.id)
     if q:
         stmt = stmt.where(_search_filter(q, Contact.phone, Contact.name))
@@ -80,11 +79,11 @@ def contacts_index() -> Any:
         stmt = stmt.join(ListMember, ListMember.contact_id == Contact.id).where(
             ListMember.list_id == list_id
         )
-    rows = list(s.scalars(stmt.offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)))
+    rows, page, has_next = one_page(s, stmt)
     return render_template(
         "contacts/contact_list.html",
-        contacts=rows[:PER_PAGE],
-        has_next=len(rows) > PER_PAGE,
+        contacts=rows,
+        has_next=has_next,
         page=page,
         q=q,
         current_list=current_list,
@@ -113,15 +112,14 @@ def optouts_index() -> Any:
     """The suppression list, searchable by number, with the add and remove forms."""
     s = db.session()
     q = request.args.get("q", "").strip()[:SEARCH_MAX]
-    page = page_number()
     stmt = select(OptOut).order_by(OptOut.created_at.desc(), OptOut.id.desc())
     if q:
         stmt = stmt.where(_search_filter(q, OptOut.phone))
-    rows = list(s.scalars(stmt.offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)))
+    rows, page, has_next = one_page(s, stmt)
     return render_template(
         "contacts/optout_list.html",
-        optouts=rows[:PER_PAGE],
-        has_next=len(rows) > PER_PAGE,
+        optouts=rows,
+        has_next=has_next,
         page=page,
         q=q,
         shown_number=shown_number,

@@ -34,11 +34,10 @@ from campaigns.db import utcnow
 from campaigns.models import Area
 from gateway import audit, db
 from gateway.admin import (
-    PER_PAGE,
     day_start_utc,
     known_queues,
     local_day,
-    page_number,
+    one_page,
     register_helpers,
 )
 from gateway.auth import current, require
@@ -123,18 +122,13 @@ def tip_list() -> Any:
     """The tips of the user's queues under the chosen filters, newest first."""
     user, s = _user(), db.session()
     filters = _filters()
-    page = page_number()
-    rows = s.execute(
-        casework.visible_tips_query(s, user, filters)
-        .limit(PER_PAGE + 1)
-        .offset((page - 1) * PER_PAGE)
-    ).all()
+    rows, page, has_next = one_page(s, casework.visible_tips_query(s, user, filters), scalars=False)
     args = {k: request.args[k] for k in FILTER_ARGS if request.args.get(k)}
     return render_template(
         "inbox/tip_list.html",
-        rows=rows[:PER_PAGE],
+        rows=rows,
         page=page,
-        has_next=len(rows) > PER_PAGE,
+        has_next=has_next,
         args=args,
         tabs=_queue_tabs(s, user),
         districts=s.scalars(select(Area).where(Area.kind != "province").order_by(Area.name)),

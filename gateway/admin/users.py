@@ -26,7 +26,12 @@ from sqlalchemy import select, update
 from campaigns import phones
 from campaigns.db import utcnow
 from gateway import audit, db
-from gateway.admin import PER_PAGE, known_queues, page_number, register_helpers, scope_error
+from gateway.admin import (
+    known_queues,
+    one_page,
+    register_helpers,
+    scope_error,
+)
 from gateway.auth import create_user, current, hash_password, require
 from gateway.models import ApiToken, User
 from gateway.roles import ROLES, TIP_ROLES, may_see_queue
@@ -53,18 +58,10 @@ def _password_page(user: User, password: str) -> Any:
 @require("users.manage")
 def user_list() -> Any:
     """Every user, active first, with role, scope and last login."""
-    page = page_number()
-    rows = list(
-        db.session().scalars(
-            select(User)
-            .order_by(User.active.desc(), User.email)
-            .limit(PER_PAGE + 1)
-            .offset((page - 1) * PER_PAGE)
-        )
+    rows, page, has_next = one_page(
+        db.session(), select(User).order_by(User.active.desc(), User.email)
     )
-    return render_template(
-        "users/user_list.html", users=rows[:PER_PAGE], page=page, has_next=len(rows) > PER_PAGE
-    )
+    return render_template("users/user_list.html", users=rows, page=page, has_next=has_next)
 
 
 def _form_errors(form: dict[str, str], queues: list[str]) -> dict[str, str]:
