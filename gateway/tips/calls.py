@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 from flask import (
     Blueprint,
     Flask,
-    abort,
     current_app,
     flash,
     redirect,
@@ -24,6 +23,7 @@ from campaigns.db import utcnow
 from gateway import audit, db
 from gateway.auth import current, require
 from gateway.tips import intake, replies
+from gateway.tips.forms import read_body
 
 bp = Blueprint("tips_calls", __name__, url_prefix="/tips/calls")
 MAX_BODY_CHARS = 5000
@@ -60,16 +60,10 @@ def new() -> Any:
     """Log a call: what the caller said, their number if they gave it, and when they called."""
     if request.method == "GET":
         return _page([])
-    if (request.content_length or 0) > MAX_REQUEST_BYTES:
-        abort(413)
-    request.max_content_length = MAX_REQUEST_BYTES
-    body = request.form.get("body", "").strip()
+    body, errors = read_body(
+        MAX_REQUEST_BYTES, MAX_BODY_CHARS, _("Vui lòng nhập nội dung cuộc gọi.")
+    )
     raw_phone = request.form.get("phone", "").strip()
-    errors = []
-    if not body:
-        errors.append(_("Vui lòng nhập nội dung cuộc gọi."))
-    elif len(body) > MAX_BODY_CHARS:
-        errors.append(_("Nội dung quá dài (tối đa %(n)s ký tự).", n=MAX_BODY_CHARS))
     sender, reachable = intake.sender_of(raw_phone) if raw_phone else (None, False)
     if raw_phone and sender is None:
         errors.append(_("Số điện thoại không hợp lệ."))

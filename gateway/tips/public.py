@@ -12,12 +12,13 @@ import logging
 import time
 from typing import Any
 
-from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from redis.exceptions import RedisError
 
 from gateway import db, queues
 from gateway.tips import intake, replies
+from gateway.tips.forms import read_body
 
 log = logging.getLogger("loa.tips")
 bp = Blueprint("tips_public", __name__)
@@ -60,16 +61,10 @@ def form() -> Any:
     """Show the form; on POST store the tip and show the confirmation."""
     if request.method == "GET":
         return _form([])
-    if (request.content_length or 0) > MAX_REQUEST_BYTES:
-        abort(413)
-    request.max_content_length = MAX_REQUEST_BYTES  # also caps chunked bodies without a length
-    body = request.form.get("body", "").strip()
+    body, errors = read_body(
+        MAX_REQUEST_BYTES, MAX_BODY_CHARS, _("Vui lòng nhập nội dung tin báo.")
+    )
     raw_phone = request.form.get("phone", "").strip()
-    errors = []
-    if not body:
-        errors.append(_("Vui lòng nhập nội dung tin báo."))
-    elif len(body) > MAX_BODY_CHARS:
-        errors.append(_("Nội dung quá dài (tối đa %(n)s ký tự).", n=MAX_BODY_CHARS))
     sender, reachable = intake.sender_of(raw_phone) if raw_phone else (None, False)
     if raw_phone and not reachable:
         errors.append(_("Số điện thoại không hợp lệ. Bạn có thể để trống để báo tin ẩn danh."))
