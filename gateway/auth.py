@@ -18,6 +18,7 @@ from flask import (
     flash,
     g,
     has_app_context,
+    has_request_context,
     redirect,
     render_template,
     request,
@@ -209,6 +210,16 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     app.register_blueprint(bp)
     app.before_request(_forget_cached_user)
+    audit.ambient = _audit_ambient
+
+
+def _audit_ambient() -> audit.Ambient:
+    """The audit log's view of this request: its user, client address and session."""
+    if has_request_context():
+        return audit.Ambient(actor=current(), ip=request.remote_addr, session=db.session())
+    if has_app_context():  # a CLI command or a test inside the app
+        return audit.Ambient(session=db.session())
+    return audit.Ambient()
 
 
 def _forget_cached_user() -> None:

@@ -129,6 +129,7 @@ def _seed_tips() -> Iterator[str]:
     for sender, body in SAMPLE_TIPS:
         store_tip(
             s,
+            db.tipline(),
             channel="sms",
             body=body,
             sender=sender,

@@ -31,7 +31,7 @@ def metrics() -> Any:
     registry = CollectorRegistry()
     depth = Gauge("loa_queue_jobs", "Jobs waiting in an RQ queue", ["queue"], registry=registry)
     for name in queues.ALL:
-        depth.labels(name).set(Queue(name, connection=queues.redis()).count)
+        depth.labels(name).set(Queue(name, connection=db.redis()).count)
     s = db.session()
     tips = Gauge(
         "loa_tips",

@@ -1,13 +1,14 @@
-"""Queue names and the only way web code hands work to workers.
+"""Queue names and the only way web code and the tip line hand work to workers.
 
 Jobs are named by dotted path, so the web never imports job code (an import-linter contract).
+No Flask here: the caller passes its Redis connection (the app's is ``gateway.db.redis()``, a
+worker's ``workers.runtime.redis()``), so the tip line can enqueue from any process.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from redis import Redis
 from rq import Queue, Retry
 
@@ -20,17 +21,6 @@ ALL = (REPLIES, BULK, EVENTS)  # in the order a worker serves them
 def connect(url: str) -> Redis:
     """A Redis client for ``url`` with short timeouts, so an outage fails fast."""
     return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
-
-
-def init_app(app: Any) -> None:
-    """Bind one Redis client to the app (it connects on first use)."""
-    app.extensions["loa.redis"] = connect(app.config["LOA_SETTINGS"].redis_url)
-
-
-def redis() -> Redis:
-    """The current app's Redis client."""
-    r: Redis = current_app.extensions["loa.redis"]
-    return r
 
 
 _ALIVE = ("queued", "started", "scheduled", "deferred")
@@ -46,17 +36,17 @@ def enqueue(
     queue: str,
     func: str,
     *args: Any,
+    connection: Redis,
     job_id: str | None = None,
-    connection: Redis | None = None,
     **kwargs: Any,
 ) -> str:
     """Enqueue the job ``func`` (a dotted path) on ``queue``; returns the job id.
 
     With ``job_id`` given, a job that is already queued or running under it is not enqueued
-    twice (deterministic ids make enqueueing idempotent). ``connection`` defaults to the app's
-    Redis (workers pass their own); ``kwargs`` go to RQ (they may override the retry policy).
+    twice (deterministic ids make enqueueing idempotent). ``kwargs`` go to RQ (they may
+    override the retry policy).
     """
-    q = Queue(queue, connection=connection if connection is not None else redis())
+    q = Queue(queue, connection=connection)
     if job_id is not None and alive(q, job_id):
         return job_id
     kwargs.setdefault("retry", Retry(max=3, interval=[5, 30, 120]))

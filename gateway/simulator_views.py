@@ -124,7 +124,9 @@ def send() -> Any:
     inbound = InboundMessage(
         provider="simulator", provider_message_id=message_id, sender=phone_, body=body
     )
-    ack = receive_inbound(s, inbound)  # commits the citizen's message, its tip and the audit
+    ack = receive_inbound(
+        s, db.tipline(), inbound
+    )  # commits the citizen's message, its tip and the audit
     if ack:
         s.add(
             SimulatorMessage(

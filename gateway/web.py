@@ -8,7 +8,7 @@ from flask import Blueprint, Flask, jsonify, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 
-from gateway import db, queues
+from gateway import db
 from gateway.auth import current
 from gateway.roles import allowed
 
@@ -55,7 +55,7 @@ def readyz() -> Any:
     except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
     try:
-        queues.redis().ping()
+        db.redis().ping()
         checks["redis"] = "ok"
     except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}"

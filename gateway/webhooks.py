@@ -86,7 +86,7 @@ def twilio_sms() -> Any:
         inbound = p.parse_inbound(form.to_dict())
     except WebhookError as exc:
         abort(400, description=str(exc))
-    text = receive_inbound(db.session(), inbound)
+    text = receive_inbound(db.session(), db.tipline(), inbound)
     body, content_type = p.inbound_reply(text)
     return Response(body, status=200, content_type=content_type)
 

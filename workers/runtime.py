@@ -24,6 +24,7 @@ from campaigns.db import make_engine, make_sessionmaker
 from gateway import logs, queues
 from gateway.providers import Provider, get_provider
 from gateway.settings import Settings, load_settings
+from gateway.tips.line import TipLine
 
 log = logging.getLogger("loa.worker")
 _state: dict[str, Any] = {}
@@ -87,6 +88,11 @@ def redis() -> Redis:
         _state["redis"] = queues.connect(settings().redis_url)
     r: Redis = _state["redis"]
     return r
+
+
+def tipline() -> TipLine:
+    """The tip line's view of this process: its settings and Redis."""
+    return TipLine(settings=settings(), redis=redis())
 
 
 def provider(name: str | None = None) -> Provider:

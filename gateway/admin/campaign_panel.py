@@ -19,8 +19,8 @@ from campaigns import audiences, composer, cost, killswitch, lifecycle, renderin
 from campaigns.db import utcnow
 from campaigns.models import Campaign, Contact, ListMember
 from campaigns.phones import mask
+from gateway import db
 from gateway import killswitch as gateway_killswitch
-from gateway import queues
 from gateway.admin.campaign_form import sms_info
 from gateway.models import User
 from gateway.roles import CAMPAIGN_ACTIONS
@@ -196,10 +196,10 @@ def engage_kill_switch(session: Session, reason: str, user: User | None) -> int:
     running = session.scalar(
         select(func.count()).select_from(Campaign).where(Campaign.status == lifecycle.RUNNING)
     )
-    gateway_killswitch.engage(session, queues.redis(), reason, user.id if user else None)
+    gateway_killswitch.engage(session, db.redis(), reason, user.id if user else None)
     return int(running or 0)
 
 
 def release_kill_switch(session: Session, user: User | None) -> bool:
     """Release the kill switch (commits; paused campaigns stay paused); whether one was engaged."""
-    return gateway_killswitch.release(session, queues.redis(), user.id if user else None)
+    return gateway_killswitch.release(session, db.redis(), user.id if user else None)

@@ -279,7 +279,11 @@ def act(campaign_id: int, action: str) -> Any:
     s.commit()
     if action == lifecycle.LAUNCH:
         queues.enqueue(
-            queues.BULK, "workers.dispatch.launch", campaign.id, job_id=f"launch-{campaign.id}"
+            queues.BULK,
+            "workers.dispatch.launch",
+            campaign.id,
+            job_id=f"launch-{campaign.id}",
+            connection=db.redis(),
         )
     flash(_("Đã thực hiện: %(action)s.", action=panel.ACTION_LABELS[action]), "success")
     return redirect(target)
@@ -326,7 +330,9 @@ def test_send(campaign_id: int) -> Any:
     if size > panel.TEST_SEND_MAX:
         flash(_("Danh sách thử nghiệm quá lớn (tối đa %(n)d số).", n=panel.TEST_SEND_MAX), "error")
         return redirect(url_for(".show", campaign_id=campaign_id))
-    job_id = queues.enqueue(queues.REPLIES, panel.TEST_SEND_JOB, campaign.id, lst.id)
+    job_id = queues.enqueue(
+        queues.REPLIES, panel.TEST_SEND_JOB, campaign.id, lst.id, connection=db.redis()
+    )
     audit.record(
         "campaign.test_send",
         object_type="campaign",

@@ -32,18 +32,19 @@ from sqlalchemy.orm import Session
 
 from campaigns.db import utcnow
 from campaigns.models import Area
-from gateway import audit, db
+from gateway import audit, db, labels
 from gateway.admin import (
     day_start_utc,
     known_queues,
     local_day,
     one_page,
+    packet,
     register_helpers,
 )
 from gateway.auth import current, require
 from gateway.models import User
 from gateway.roles import TIP_ROLES, allowed
-from gateway.tips import casework, packet, replies, states
+from gateway.tips import casework, replies, states
 from gateway.tips.casework import CaseworkError, InboxFilters, NotAllowed
 from gateway.tips.models import Tip, TipEvent, TipNote
 from gateway.web import register_nav
@@ -167,11 +168,11 @@ def dashboard_data() -> dict[str, Any]:
 
 def _label_tables() -> dict[str, Any]:
     return {
-        "state_labels": casework.STATE_LABELS,
-        "resolution_labels": casework.RESOLUTION_LABELS,
-        "priority_labels": casework.PRIORITY_LABELS,
-        "channel_labels": casework.CHANNEL_LABELS,
-        "event_labels": casework.EVENT_LABELS,
+        "state_labels": labels.STATE_LABELS,
+        "resolution_labels": labels.RESOLUTION_LABELS,
+        "priority_labels": labels.PRIORITY_LABELS,
+        "channel_labels": labels.CHANNEL_LABELS,
+        "event_labels": labels.EVENT_LABELS,
         "states": states,
     }
 
@@ -304,7 +305,7 @@ def tip_reply(tip_id: int) -> Any:
 
     answer = _act(tip_id, action, _("Đã xếp tin trả lời vào hàng gửi."))
     if sent:  # committed: hand it to the worker (a Redis outage only delays it)
-        replies.enqueue_replies(sent)
+        replies.enqueue_replies(db.redis(), sent)
     return answer
 
 

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from gateway import audit, db
 from gateway.admin import known_queues, register_helpers
 from gateway.auth import current, require
+from gateway.labels import PRIORITY_LABELS
 from gateway.tips import routing
-from gateway.tips.casework import PRIORITY_LABELS
 from gateway.tips.models import RoutingRule
 from gateway.tips.states import PRIORITIES
 from gateway.web import register_nav

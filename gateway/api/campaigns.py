@@ -235,7 +235,11 @@ def _refused(exc: lifecycle.IllegalTransition, campaign: Campaign) -> Any:
 def _enqueue_launch(campaign_id: int) -> bool:
     try:
         queues.enqueue(
-            queues.BULK, "workers.dispatch.launch", campaign_id, job_id=f"launch-{campaign_id}"
+            queues.BULK,
+            "workers.dispatch.launch",
+            campaign_id,
+            job_id=f"launch-{campaign_id}",
+            connection=db.redis(),
         )
     except RedisError:
         log.warning("campaign %s: launch not enqueued (Redis unavailable)", campaign_id)

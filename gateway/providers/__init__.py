@@ -36,6 +36,7 @@ class InboundMessage:
     to: str | None = None
     received_at: dt.datetime | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+    channel: str = "sms"  # the tip's channel: sms (Twilio, simulator), smpp, http_mo
 
 
 class WebhookError(Exception):

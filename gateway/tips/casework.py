@@ -5,9 +5,8 @@ Every function checks scope and permission itself, so a view (or an API route) t
 check still cannot leak a tip. Functions add to the caller's session; the caller commits.
 Nothing here logs a tip body or a full number; audit details carry masked numbers only.
 
-Who may see what (and the inbox queries) is :mod:`gateway.tips.visibility`; the label tables
-are :mod:`gateway.tips.labels`. Both are re-exported here, so ``casework.<name>`` keeps working
-for the views, the case packet and the tests.
+Who may see what (and the inbox queries) is :mod:`gateway.tips.visibility`, re-exported here, so
+``casework.<name>`` keeps working for the views, the case packet and the tests.
 """
 
 from __future__ import annotations
@@ -24,14 +23,6 @@ from gateway import audit
 from gateway.models import User
 from gateway.roles import allowed
 from gateway.tips import replies, states
-from gateway.tips.labels import (
-    CHANNEL_LABELS,
-    EVENT_LABELS,
-    PRIORITY_LABELS,
-    RESOLUTION_LABELS,
-    STATE_LABELS,
-    label,
-)
 from gateway.tips.models import Reply, SenderFlag, Tip, TipEvent, TipNote, TipRead
 from gateway.tips.visibility import (
     InboxFilters,
@@ -50,14 +41,9 @@ from gateway.tips.visibility import (
 )
 
 __all__ = [
-    "CHANNEL_LABELS",
-    "EVENT_LABELS",
     "MAX_NOTE",
     "MAX_REPLY",
     "MIN_REASON",
-    "PRIORITY_LABELS",
-    "RESOLUTION_LABELS",
-    "STATE_LABELS",
     "CaseworkError",
     "InboxFilters",
     "NotAllowed",
@@ -69,7 +55,6 @@ __all__ = [
     "hand_off",
     "inbox_counts",
     "is_do_not_contact",
-    "label",
     "mark_unread",
     "may_see",
     "may_work",

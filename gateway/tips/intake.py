@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 from typing import Any
 
-from flask import current_app, has_app_context
 from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +24,7 @@ from campaigns.text import nfc
 from gateway import queues
 from gateway.providers import InboundMessage
 from gateway.tips import keywords, links, replies, routing
+from gateway.tips.line import TipLine
 from gateway.tips.models import Reply, Tip, TipEvent
 from gateway.tips.states import URGENT
 
@@ -32,12 +32,6 @@ log = logging.getLogger("loa.tips")
 
 MAX_BODY = 5000  # characters; a concatenated SMS is at most ~1,600, the web form allows 2,000
 CHANNELS = ("sms", "smpp", "http_mo", "web", "call")
-
-
-def _link_days() -> int:
-    if has_app_context():
-        return int(current_app.config["LOA_SETTINGS"].tip_link_days)
-    return links.DEFAULT_DAYS
 
 
 def _existing(session: Session, provider: str, provider_message_id: str) -> Tip | None:
@@ -58,6 +52,7 @@ def _insert(session: Session, tip: Tip) -> Tip | None:
 
 def store_tip(
     session: Session,
+    line: TipLine,
     *,
     channel: str,
     body: str,
@@ -70,6 +65,7 @@ def store_tip(
     """Store and route one tip; the caller commits (and then calls :func:`notify_after_commit`).
 
     Args:
+        line: the process's settings (``tip_link_days``) and Redis.
         channel: one of :data:`CHANNELS`.
         body: the text as received; stored NFC-normalised, cut to :data:`MAX_BODY`.
         sender: the sender's number, E.164 when known (None for anonymous web tips).
@@ -110,7 +106,7 @@ def store_tip(
         rule_id=result.rule.id if result.rule else None,
         rule_version=result.rule.version if result.rule else None,
         district_id=result.district_id,
-        campaign_id=links.campaign_for(session, sender, when, _link_days()),
+        campaign_id=links.campaign_for(session, sender, when, line.link_days),
         # Only urgent tips have somebody to alert; the others are notified by being in the inbox.
         notified_at=None if result.priority == URGENT else when,
     )
@@ -142,7 +138,7 @@ def store_tip(
     return tip, True
 
 
-def notify_after_commit(tip: Tip, reply_ids: list[int] | None = None) -> bool:
+def notify_after_commit(line: TipLine, tip: Tip, reply_ids: list[int] | None = None) -> bool:
     """Enqueue a committed tip's notification and replies; never raises on a Redis outage.
 
     Returns False when Redis did not take the work: ``notified_at`` stays NULL (or the reply
@@ -156,12 +152,13 @@ def notify_after_commit(tip: Tip, reply_ids: list[int] | None = None) -> bool:
                 "workers.notifications.notify_urgent",
                 tip.id,
                 job_id=f"notify-tip-{tip.id}",
+                connection=line.redis,
             )
         except (RedisError, OSError) as exc:
             log.warning("tip %s: notification not enqueued (%s)", tip.id, type(exc).__name__)
             ok = False
     if reply_ids:
-        ok = replies.enqueue_replies(reply_ids) and ok
+        ok = replies.enqueue_replies(line.redis, reply_ids) and ok
     return ok
 
 
@@ -177,7 +174,7 @@ def sender_of(raw: str | None) -> tuple[str | None, bool]:
 
 
 def receive_inbound(
-    session: Session, inbound: InboundMessage, *, inline_reply: bool = True
+    session: Session, line: TipLine, inbound: InboundMessage, *, inline_reply: bool = True
 ) -> str | None:
     """Handle an SMS from a citizen: keyword or tip, committed before returning.
 
@@ -193,10 +190,11 @@ def receive_inbound(
     sender, reachable = sender_of(inbound.sender)
     kind = keywords.classify(inbound.body or "")
     if kind is not None and sender and reachable:
-        return _keyword(session, sender, kind, inbound, inline_reply)
+        return _keyword(session, line, sender, kind, inbound, inline_reply)
     tip, created = store_tip(
         session,
-        channel="sms",
+        line,
+        channel=inbound.channel,
         body=inbound.body or "",
         sender=sender,
         provider=inbound.provider,
@@ -204,7 +202,7 @@ def receive_inbound(
         received_at=inbound.received_at,
     )
     silent = not reachable or replies.do_not_contact(session, sender)
-    text = None if silent else replies.ack_text()
+    text = None if silent else replies.ack_text(line.settings)
     reply_ids: list[int] = []
     if created and text and sender:
         if inline_reply:
@@ -216,12 +214,17 @@ def receive_inbound(
             reply_ids = [reply.id] if reply else []
     session.commit()
     if created:
-        notify_after_commit(tip, reply_ids)
+        notify_after_commit(line, tip, reply_ids)
     return text if inline_reply else None
 
 
 def _keyword(
-    session: Session, sender: str, kind: str, inbound: InboundMessage, inline_reply: bool
+    session: Session,
+    line: TipLine,
+    sender: str,
+    kind: str,
+    inbound: InboundMessage,
+    inline_reply: bool,
 ) -> str | None:
     from campaigns import optouts
 
@@ -238,7 +241,7 @@ def _keyword(
         reply = replies.queue_reply(session, to_phone=sender, body=text, kind=replies.REPLY)
         reply_ids = [reply.id] if reply else []
     session.commit()
-    replies.enqueue_replies(reply_ids)
+    replies.enqueue_replies(line.redis, reply_ids)
     if silent:
         return None
     return text if inline_reply else None

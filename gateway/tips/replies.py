@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
 
-from flask import current_app, has_app_context
+from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns.phones import mask
 from gateway import queues
+from gateway.settings import Settings
 from gateway.tips.models import Reply, SenderFlag
 
 log = logging.getLogger("loa.tips")
@@ -34,15 +34,9 @@ OPT_OUT_CONFIRM = (
 OPT_IN_CONFIRM = "Loa: Bạn đã đăng ký nhận lại tin tuyên truyền. Nhắn HUY để ngừng."
 
 
-def _setting(name: str) -> Any:
-    if not has_app_context():
-        return None
-    return getattr(current_app.config["LOA_SETTINGS"], name, None)
-
-
-def ack_text() -> str:
-    """The acknowledgement (setting ``tip_ack_text`` when present, else the default)."""
-    return str(_setting("tip_ack_text") or DEFAULT_ACK)
+def ack_text(settings: Settings) -> str:
+    """The acknowledgement: the setting ``tip_ack_text`` when set, else Loa's neutral text."""
+    return settings.tip_ack_text or DEFAULT_ACK
 
 
 def do_not_contact(session: Session, phone: str | None) -> bool:
@@ -99,7 +93,7 @@ def record_inline_ack(session: Session, *, to_phone: str, body: str, tip_id: int
     return reply
 
 
-def enqueue_replies(reply_ids: Iterable[int]) -> bool:
+def enqueue_replies(redis: Redis, reply_ids: Iterable[int]) -> bool:
     """Hand committed replies to the ``replies`` lane; False (logged) when Redis is down.
 
     A reply left ``queued`` is picked up again by the periodic job, so nothing is lost.
@@ -108,7 +102,11 @@ def enqueue_replies(reply_ids: Iterable[int]) -> bool:
     for rid in reply_ids:
         try:
             queues.enqueue(
-                queues.REPLIES, "workers.notifications.send_reply", rid, job_id=f"reply-{rid}"
+                queues.REPLIES,
+                "workers.notifications.send_reply",
+                rid,
+                job_id=f"reply-{rid}",
+                connection=redis,
             )
         except (RedisError, OSError) as exc:
             log.warning(

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from campaigns.areas import load_soc_trang_2024
 from campaigns.db import utcnow
+from gateway import db
 from gateway.models import AuditEvent
 from tests.factories import create_tip
 
@@ -236,7 +237,11 @@ def test_a_tip_from_intake_shows_its_routing_and_timeline(
     load_soc_trang_2024(session)
     routing.seed_default_rules(session)
     tip, created = intake.store_tip(
-        session, channel="sms", body="Cứu với, có trẻ em bị nhốt ở Kế Sách", sender=SENDER
+        session,
+        db.tipline(),
+        channel="sms",
+        body="Cứu với, có trẻ em bị nhốt ở Kế Sách",
+        sender=SENDER,
     )
     session.commit()
     assert created

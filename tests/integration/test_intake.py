@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from campaigns import statuses
 from campaigns.areas import load_soc_trang_2024
 from campaigns.db import utcnow
-from campaigns.models import Area, Delivery, OptOut
+from campaigns.models import Area, Campaign, Delivery, OptOut
 from gateway import create_app, db
 from gateway.providers import InboundMessage
 from gateway.settings import Settings
@@ -47,7 +47,7 @@ def test_tip_is_committed_before_the_answer(
     app: Any, session: Session, new_session: Session, rules: None
 ) -> None:
     """When receive_inbound returns, another connection already sees the routed tip."""
-    ack = receive_inbound(session, _inbound("Có người dụ dỗ trẻ em ở Kế Sách"))
+    ack = receive_inbound(session, db.tipline(), _inbound("Có người dụ dỗ trẻ em ở Kế Sách"))
     assert ack == replies.DEFAULT_ACK
     tips = _tips(new_session)
     assert len(tips) == 1
@@ -62,7 +62,7 @@ def test_tip_is_committed_before_the_answer(
 def test_ack_never_echoes_the_tip_and_gives_hotlines(app: Any, session: Session) -> None:
     """The acknowledgement is neutral: no word of the tip, and both 111 and 113."""
     body = "Nhà số 5 đường Lê Lợi giữ người"
-    ack = receive_inbound(session, _inbound(body))
+    ack = receive_inbound(session, db.tipline(), _inbound(body))
     assert ack is not None and "111" in ack and "113" in ack
     assert "Lê Lợi" not in ack and body not in ack
 
@@ -71,8 +71,8 @@ def test_duplicate_webhook_stores_one_tip_and_same_ack(
     app: Any, session: Session, new_session: Session
 ) -> None:
     """The same provider message id twice: one tip, the same answer."""
-    first = receive_inbound(session, _inbound("tin báo", mid="SMdup"))
-    second = receive_inbound(session, _inbound("tin báo", mid="SMdup"))
+    first = receive_inbound(session, db.tipline(), _inbound("tin báo", mid="SMdup"))
+    second = receive_inbound(session, db.tipline(), _inbound("tin báo", mid="SMdup"))
     assert first == second == replies.DEFAULT_ACK
     assert len(_tips(new_session)) == 1
     assert new_session.scalar(select(func.count()).select_from(Reply)) == 1
@@ -80,9 +80,9 @@ def test_duplicate_webhook_stores_one_tip_and_same_ack(
 
 def test_same_id_from_another_provider_is_another_tip(app: Any, session: Session) -> None:
     """Dedupe is per provider: two providers may use the same id."""
-    receive_inbound(session, _inbound("a", mid="X1"))
+    receive_inbound(session, db.tipline(), _inbound("a", mid="X1"))
     other = InboundMessage(provider="simulator", provider_message_id="X1", sender=SENDER, body="b")
-    receive_inbound(session, other)
+    receive_inbound(session, db.tipline(), other)
     assert len(_tips(session)) == 2
 
 
@@ -91,7 +91,12 @@ def test_concurrent_insert_returns_the_existing_tip(
 ) -> None:
     """A duplicate that slips past the check is caught by the unique constraint, not raised."""
     _first, created = store_tip(
-        new_session, channel="sms", body="x", provider="twilio", provider_message_id="SMrace"
+        new_session,
+        db.tipline(),
+        channel="sms",
+        body="x",
+        provider="twilio",
+        provider_message_id="SMrace",
     )
     new_session.commit()
     assert created
@@ -124,7 +129,7 @@ def test_redis_down_loses_no_tip(
     s.commit()
     body = "Cứu tôi, đang bị nhốt ở Vĩnh Châu"
     with caplog.at_level(logging.INFO):
-        ack = receive_inbound(s, _inbound(body, mid="SMdown"), inline_reply=False)
+        ack = receive_inbound(s, db.tipline(), _inbound(body, mid="SMdown"), inline_reply=False)
     assert ack is None  # queued as an outbound reply instead of inline
     tips = _tips(new_session)
     assert len(tips) == 1 and tips[0].priority == "urgent"
@@ -143,7 +148,7 @@ def test_redis_down_then_periodic_job_catches_up(
 
     load_soc_trang_2024(session)
     seed_default_rules(session)
-    tip, _ = store_tip(session, channel="sms", body="khẩn cấp", sender=SENDER)
+    tip, _ = store_tip(session, db.tipline(), channel="sms", body="khẩn cấp", sender=SENDER)
     stale = replies.queue_reply(session, to_phone=SENDER, body="ack", kind="ack", tip_id=tip.id)
     assert stale is not None
     stale.created_at = utcnow() - dt.timedelta(minutes=10)
@@ -160,15 +165,18 @@ def test_do_not_contact_sender_gets_no_reply(app: Any, session: Session) -> None
     """A sender marked do-not-contact: the tip is stored, nothing is answered or queued."""
     replies.mark_do_not_contact(session, SENDER, reason="an toàn")
     session.commit()
-    assert receive_inbound(session, _inbound("tin báo")) is None
-    assert receive_inbound(session, _inbound("tin khác", mid="SM2"), inline_reply=False) is None
+    assert receive_inbound(session, db.tipline(), _inbound("tin báo")) is None
+    assert (
+        receive_inbound(session, db.tipline(), _inbound("tin khác", mid="SM2"), inline_reply=False)
+        is None
+    )
     assert len(_tips(session)) == 2
     assert session.scalar(select(func.count()).select_from(Reply)) == 0
 
 
 def test_unreachable_sender_gets_no_reply(app: Any, session: Session) -> None:
     """An alphanumeric or short-code sender is stored as given and never answered."""
-    assert receive_inbound(session, _inbound("tin báo", sender="VIETTEL")) is None
+    assert receive_inbound(session, db.tipline(), _inbound("tin báo", sender="VIETTEL")) is None
     assert _tips(session)[0].sender == "VIETTEL"
 
 
@@ -185,21 +193,27 @@ def test_opt_out_keyword(
     app: Any, session: Session, body: str, opted_out: bool, answer: str
 ) -> None:
     """An opt-out keyword opts the number out, confirms in Vietnamese and stores no tip."""
-    assert receive_inbound(session, _inbound(body)) == answer
+    assert receive_inbound(session, db.tipline(), _inbound(body)) == answer
     assert session.scalar(select(OptOut.phone)) == SENDER
     assert _tips(session) == []
 
 
 def test_opt_in_after_opt_out(app: Any, session: Session) -> None:
     """BẮT ĐẦU removes the opt-out and confirms."""
-    receive_inbound(session, _inbound("HUY", mid="a"))
-    assert receive_inbound(session, _inbound("Bắt đầu", mid="b")) == replies.OPT_IN_CONFIRM
+    receive_inbound(session, db.tipline(), _inbound("HUY", mid="a"))
+    assert (
+        receive_inbound(session, db.tipline(), _inbound("Bắt đầu", mid="b"))
+        == replies.OPT_IN_CONFIRM
+    )
     assert session.scalar(select(func.count()).select_from(OptOut)) == 0
 
 
 def test_tip_containing_a_keyword_is_a_tip(app: Any, session: Session) -> None:
     """'họ không cho tôi dừng' is a tip, not an opt-out."""
-    assert receive_inbound(session, _inbound("họ không cho tôi dừng lại")) == replies.DEFAULT_ACK
+    assert (
+        receive_inbound(session, db.tipline(), _inbound("họ không cho tôi dừng lại"))
+        == replies.DEFAULT_ACK
+    )
     assert len(_tips(session)) == 1
     assert session.scalar(select(func.count()).select_from(OptOut)) == 0
 
@@ -223,9 +237,9 @@ def test_tip_links_to_recent_campaign(app: Any, session: Session) -> None:
     my_tu = session.scalar(select(Area).where(Area.name == "Mỹ Tú"))
     create_contact(phone=SENDER, district_id=my_tu.id if my_tu else None)
     session.commit()
-    receive_inbound(session, _inbound("tin ở Kế Sách", mid="l1"))
-    receive_inbound(session, _inbound("tin khác", mid="l2"))
-    receive_inbound(session, _inbound("tin cũ", mid="l3", sender="+84981230002"))
+    receive_inbound(session, db.tipline(), _inbound("tin ở Kế Sách", mid="l1"))
+    receive_inbound(session, db.tipline(), _inbound("tin khác", mid="l2"))
+    receive_inbound(session, db.tipline(), _inbound("tin cũ", mid="l3", sender="+84981230002"))
     tips = _tips(session)
     assert [t.campaign_id for t in tips] == [recent.id, recent.id, None]
     assert links.campaign_tip_counts(session, recent.id) == {
@@ -236,12 +250,14 @@ def test_tip_links_to_recent_campaign(app: Any, session: Session) -> None:
 def test_store_tip_rejects_unknown_channel(app: Any, session: Session) -> None:
     """Channels are a closed list."""
     with pytest.raises(ValueError, match="unknown channel"):
-        store_tip(session, channel="fax", body="x")
+        store_tip(session, db.tipline(), channel="fax", body="x")
 
 
 def test_body_is_nfc_and_capped(app: Any, session: Session) -> None:
     """Bodies are stored NFC-normalised and cut to the maximum length."""
-    tip, _ = store_tip(session, channel="web", body="Tre\u0302\u0309 em " + "a" * 9000)
+    tip, _ = store_tip(
+        session, db.tipline(), channel="web", body="Tre\u0302\u0309 em " + "a" * 9000
+    )
     assert tip.body.startswith("Trể em") and len(tip.body) == 5000
 
 
@@ -260,5 +276,37 @@ def test_edited_rule_is_a_new_version_recorded_on_tips(app: Any, session: Sessio
     ).all()
     assert sorted(versions) == [(1, False), (2, True)]
     assert len(active_rules(session)) == 4
-    tip, _ = store_tip(session, channel="web", body="bé út nhà bên bị dụ đi")
+    tip, _ = store_tip(session, db.tipline(), channel="web", body="bé út nhà bên bị dụ đi")
     assert (tip.queue, tip.rule_version) == ("hotline_111", 2)
+
+
+def test_outside_flask_the_tip_line_reads_its_settings(
+    settings: Settings, db_engine: Any, redis_conn: Any
+) -> None:
+    """No app and no request (the SMPP link, a worker): the acknowledgement text and the link
+    window come from the process's settings, never from defaults."""
+    from flask import has_app_context
+
+    from campaigns.db import make_sessionmaker
+    from gateway.tips.line import TipLine
+
+    assert not has_app_context()
+    line = TipLine(
+        settings.model_copy(update={"tip_ack_text": "Loa thử: đã nhận.", "tip_link_days": 2}),
+        redis_conn,
+    )
+    with make_sessionmaker(db_engine)() as s:
+        campaign = Campaign(name="c", body="x")
+        s.add(campaign)
+        s.flush()
+        s.add(
+            Delivery(
+                campaign_id=campaign.id, phone=SENDER, status=statuses.DELIVERED,
+                sent_at=utcnow() - dt.timedelta(days=3),
+            )
+        )  # fmt: skip
+        s.commit()
+        ack = receive_inbound(s, line, _inbound("tin báo", mid="noapp"))
+        (tip,) = _tips(s)
+    assert ack == "Loa thử: đã nhận."
+    assert tip.campaign_id is None  # 3 days ago is outside this process's 2-day window

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway import create_app, db
+from gateway.public_form import MAX_BODY_CHARS, RATE_LIMIT
 from gateway.settings import Settings
 from gateway.tips.models import Reply, Tip
-from gateway.tips.public import MAX_BODY_CHARS, RATE_LIMIT
 
 TOKEN = re.compile(rb'name="csrf_token" value="([^"]+)"')
 

@@ -20,9 +20,18 @@ def test_replies_are_served_before_bulk(app: Any, redis_conn: Redis) -> None:
     """With bulk batches queued first, a reply queued later still runs before them."""
     with app.test_request_context():
         for i in range(3):
-            queues.enqueue(queues.BULK, "tests.integration.test_queues.record", f"bulk-{i}")
-        queues.enqueue(queues.EVENTS, "tests.integration.test_queues.record", "event")
-        queues.enqueue(queues.REPLIES, "tests.integration.test_queues.record", "reply")
+            queues.enqueue(
+                queues.BULK,
+                "tests.integration.test_queues.record",
+                f"bulk-{i}",
+                connection=redis_conn,
+            )
+        queues.enqueue(
+            queues.EVENTS, "tests.integration.test_queues.record", "event", connection=redis_conn
+        )
+        queues.enqueue(
+            queues.REPLIES, "tests.integration.test_queues.record", "reply", connection=redis_conn
+        )
     worker = SimpleWorker(
         [Queue(q, connection=redis_conn) for q in queues.ALL], connection=redis_conn
     )
@@ -36,7 +45,11 @@ def test_enqueue_with_a_job_id_is_idempotent(app: Any, redis_conn: Redis) -> Non
     with app.test_request_context():
         for _ in range(3):
             queues.enqueue(
-                queues.BULK, "tests.integration.test_queues.record", "x", job_id="send-1-0"
+                queues.BULK,
+                "tests.integration.test_queues.record",
+                "x",
+                job_id="send-1-0",
+                connection=redis_conn,
             )
     assert Queue(queues.BULK, connection=redis_conn).count == 1
 

@@ -16,9 +16,9 @@ from flask import Blueprint, Flask, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from redis.exceptions import RedisError
 
-from gateway import db, queues
+from gateway import db
+from gateway.tip_forms import read_body
 from gateway.tips import intake, replies
-from gateway.tips.forms import read_body
 
 log = logging.getLogger("loa.tips")
 bp = Blueprint("tips_public", __name__)
@@ -34,7 +34,7 @@ def _rate_limited() -> bool:
     slot = int(time.time() // RATE_WINDOW)
     key = f"loa:tipform:{request.remote_addr or '-'}:{slot}"
     try:
-        r = queues.redis()
+        r = db.redis()
         pipe = r.pipeline()
         pipe.incr(key)
         pipe.expire(key, RATE_WINDOW * 2)
@@ -82,15 +82,20 @@ def form() -> Any:
             429,
         )
     s = db.session()
-    tip, _created = intake.store_tip(s, channel="web", body=body, sender=sender)
+    line = db.tipline()
+    tip, _created = intake.store_tip(s, line, channel="web", body=body, sender=sender)
     reply_ids = []
     if sender and request.form.get("confirm_sms"):
         reply = replies.queue_reply(
-            s, to_phone=sender, body=replies.ack_text(), kind=replies.ACK, tip_id=tip.id
+            s,
+            to_phone=sender,
+            body=replies.ack_text(line.settings),
+            kind=replies.ACK,
+            tip_id=tip.id,
         )
         reply_ids = [reply.id] if reply else []
     s.commit()
-    intake.notify_after_commit(tip, reply_ids)
+    intake.notify_after_commit(line, tip, reply_ids)
     return redirect(url_for("tips_public.thanks"))
 
 

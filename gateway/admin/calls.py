@@ -22,8 +22,8 @@ from flask_babel import lazy_gettext as _l
 from campaigns.db import utcnow
 from gateway import audit, db
 from gateway.auth import current, require
+from gateway.tip_forms import read_body
 from gateway.tips import intake, replies
-from gateway.tips.forms import read_body
 
 bp = Blueprint("tips_calls", __name__, url_prefix="/tips/calls")
 MAX_BODY_CHARS = 5000
@@ -75,20 +75,25 @@ def new() -> Any:
         return _page(errors, 400)
     user = current()
     s = db.session()
+    line = db.tipline()
     tip, _created = intake.store_tip(
-        s, channel="call", body=body, sender=sender, author=user, received_at=when
+        s, line, channel="call", body=body, sender=sender, author=user, received_at=when
     )
     reply_ids = []
     if sender and reachable and request.form.get("confirm_sms"):
         reply = replies.queue_reply(
-            s, to_phone=sender, body=replies.ack_text(), kind=replies.ACK, tip_id=tip.id
+            s,
+            to_phone=sender,
+            body=replies.ack_text(line.settings),
+            kind=replies.ACK,
+            tip_id=tip.id,
         )
         reply_ids = [reply.id] if reply else []
     audit.record(
         "tip.call_logged", object_type="tip", object_id=tip.id, details={"queue": tip.queue}
     )
     s.commit()
-    intake.notify_after_commit(tip, reply_ids)
+    intake.notify_after_commit(line, tip, reply_ids)
     flash(_("Đã lưu cuộc gọi thành tin #%(id)s.", id=tip.id), "success")
     return redirect(url_for("tips_calls.new"))
 

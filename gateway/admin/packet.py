@@ -25,9 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns.phones import mask
-from gateway.models import User
-from gateway.tips import casework
-from gateway.tips.casework import (
+from gateway.labels import (
     CHANNEL_LABELS,
     EVENT_LABELS,
     PRIORITY_LABELS,
@@ -35,6 +33,8 @@ from gateway.tips.casework import (
     STATE_LABELS,
     label,
 )
+from gateway.models import User
+from gateway.tips import casework
 from gateway.tips.models import Reply, Tip, TipEvent, TipNote
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
