@@ -4,10 +4,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 PRISM := tests/prism/node_modules/.bin/prism
+SMSC := tests/smsc/node_modules/smpp/package.json
 # Two processes: one per core on the 2-core machines we run on.
 XDIST ?= -n 2
 
-.PHONY: setup run test test-fast test-sqlite test-postgresql lint prism clean babel
+.PHONY: setup run test test-fast test-sqlite test-postgresql lint prism smsc clean babel
 
 setup: $(VENV)/.installed
 
@@ -23,6 +24,14 @@ run: setup
 
 prism: $(PRISM)
 
+# The SMSC that the SMPP tests bind to: node-smpp in server mode (tests/smsc/smsc.js).
+smsc: $(SMSC)
+
+$(SMSC): tests/smsc/package.json
+	@scripts/ensure-services.sh --node
+	npm install --prefix tests/smsc --no-audit --no-fund --loglevel=error
+	@touch $@
+
 $(PRISM): tests/prism/package.json
 	@scripts/ensure-services.sh --node
 	npm install --prefix tests/prism --no-audit --no-fund --loglevel=error
@@ -34,11 +43,11 @@ lint: setup
 	$(VENV)/bin/mypy campaigns gateway workers
 	$(VENV)/bin/lint-imports
 
-test-sqlite: setup prism
+test-sqlite: setup prism smsc
 	@scripts/ensure-services.sh --postgres --chromium
 	$(PY) -m pytest $(XDIST) --db=sqlite
 
-test-postgresql: setup prism
+test-postgresql: setup prism smsc
 	@scripts/ensure-services.sh --postgres --chromium
 	$(PY) -m pytest $(XDIST) --db=postgresql
 
@@ -46,7 +55,7 @@ test-postgresql: setup prism
 test: lint test-sqlite test-postgresql
 
 # The edit-test loop: SQLite only, no slow tests, stop at the first failure.
-test-fast: setup
+test-fast: setup smsc
 	@scripts/ensure-services.sh --chromium
 	$(PY) -m pytest $(XDIST) --db=sqlite -m "not slow" -x -q
 	$(VENV)/bin/ruff check .
@@ -58,4 +67,4 @@ babel: setup
 	$(PY) scripts/translate.py
 
 clean:
-	rm -rf $(VENV) var tests/prism/node_modules
+	rm -rf $(VENV) var tests/prism/node_modules tests/smsc/node_modules

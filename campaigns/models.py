@@ -131,7 +131,7 @@ class Campaign(Base):
     # {"lists": [names], "districts": [area ids], "wards": [area ids], "tags": [..]}
     audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     senders: Mapped[list[str]] = mapped_column(JSON, default=list)  # a pool; empty = default
-    provider: Mapped[str] = mapped_column(String(20), default="")
+    provider: Mapped[str] = mapped_column(String(60), default="")  # "http,smpp": failover order
     rate_per_second: Mapped[float | None] = mapped_column(Float)  # segments/s per sender
     window_start: Mapped[str] = mapped_column(String(5), default="07:00")
     window_end: Mapped[str] = mapped_column(String(5), default="22:00")

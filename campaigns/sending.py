@@ -7,7 +7,7 @@ dispatch engine may do next (DESIGN.md invariant 2).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
 
@@ -51,6 +51,7 @@ class SendResult:
     error_message: str | None = None
     effect: Effect = Effect.NONE
     retry_after: float | None = None  # seconds, when the provider said
+    provider: str | None = None  # who answered, when several were tried (FailoverSender)
 
 
 class Sender(Protocol):
@@ -65,3 +66,57 @@ class Sender(Protocol):
     def fetch_status(self, provider_message_id: str) -> str | None:
         """The provider's current status of a message (for the reconciler), or None."""
         ...
+
+
+# A failure that says nothing about the recipient: another provider may still deliver.
+_NOT_THE_RECIPIENT = frozenset({Effect.NONE, Effect.HALT, Effect.SLOW_DOWN})
+
+
+def may_fail_over(result: SendResult) -> bool:
+    """Whether the provider definitely did not take the message, for a reason another provider
+    may not share (a refusal, a refused connection, a throttle): never after an outcome that
+    could mean it was sent (accepted, unknown), nor for a bad or unsubscribed number."""
+    if result.outcome is Outcome.RETRY:
+        return True
+    return result.outcome is Outcome.FAILED and result.effect in _NOT_THE_RECIPIENT
+
+
+def provider_names(value: str | None) -> list[str]:
+    """The providers a campaign names, in order of preference (``"http,smpp"``)."""
+    return [n.strip() for n in (value or "").split(",") if n.strip()]
+
+
+class FailoverSender:
+    """Sends through the first of several senders; what one definitely refused goes to the next.
+
+    The result kept for a message is the last sender's that tried it, so a refusal by every
+    sender is reported as the last one saw it (and retried or failed accordingly).
+    """
+
+    def __init__(self, senders: Sequence[Sender]) -> None:
+        if not senders:
+            raise ValueError("FailoverSender needs at least one sender")
+        self.senders = list(senders)
+        self.name = self.senders[0].name
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        return self.send_many([message])[0]
+
+    def send_many(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
+        results: list[SendResult | None] = [None] * len(messages)
+        todo = list(range(len(messages)))
+        for i, sender in enumerate(self.senders):
+            answers = sender.send_many([messages[k] for k in todo])
+            last = i == len(self.senders) - 1
+            again = []
+            for k, answer in zip(todo, answers, strict=True):
+                results[k] = replace(answer, provider=sender.name)
+                if not last and may_fail_over(answer):
+                    again.append(k)
+            todo = again
+            if not todo:
+                break
+        return [r for r in results if r is not None]
+
+    def fetch_status(self, provider_message_id: str) -> str | None:
+        return self.senders[0].fetch_status(provider_message_id)

@@ -115,6 +115,25 @@ def worker_cmd(burst: bool, queue_names: str) -> None:
     run_worker(_settings(), [q.strip() for q in queue_names.split(",") if q.strip()], burst=burst)
 
 
+@click.command("smpp", help="Hold one SMPP bind: send what workers hand over, receive tips.")
+@click.option(
+    "--mode",
+    type=click.Choice(["transceiver", "transmitter", "receiver"]),
+    default=None,
+    help="The bind (default: transceiver, from LOA_SMPP_BIND_MODE).",
+)
+def smpp_cmd(mode: str | None) -> None:
+    # No app context: the link is a long-lived process that stores tips without Flask.
+    from gateway.settings import SettingsError, load_settings
+    from gateway.smpp_link import serve
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    serve(settings, mode)
+
+
 @click.command("demo", help="Create the demo users and data once (skipped when present).")
 @click.option("--contacts", default=300, show_default=True)
 @with_appcontext
@@ -125,7 +144,16 @@ def demo_cmd(contacts: int) -> None:
         click.echo(line)
 
 
-COMMANDS = (db_group, users_group, tokens_group, phone_cmd, sms_info_cmd, worker_cmd, demo_cmd)
+COMMANDS = (
+    db_group,
+    users_group,
+    tokens_group,
+    phone_cmd,
+    sms_info_cmd,
+    worker_cmd,
+    smpp_cmd,
+    demo_cmd,
+)
 
 
 def init_app(app: Flask) -> None:

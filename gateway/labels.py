@@ -49,6 +49,14 @@ EVENT_LABELS: dict[str, Any] = {
 }
 
 
+PROVIDER_LABELS: dict[str, Any] = {
+    "simulator": _l("Mô phỏng (không gửi thật)"),
+    "twilio": _l("Twilio"),
+    "smpp": _l("SMPP (kết nối nhà mạng)"),
+    "http": _l("Nhà cung cấp qua HTTP (eSMS…)"),
+}
+
+
 def label(table: dict[str, Any], key: str | None) -> str:
     """The label of ``key`` in ``table`` (the key itself when unknown, "" for None)."""
     return "" if key is None else str(table.get(key, key))

@@ -87,7 +87,8 @@ _register_tip_tables()
 
 
 def _register_provider_tables() -> None:
-    import gateway.providers.simulator  # noqa: F401  (the simulator's outbox)
+    import gateway.providers.simulator
+    import gateway.providers.smpp_models  # noqa: F401  (submitted parts, inbound PDUs)
 
 
 _register_provider_tables()

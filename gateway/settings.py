@@ -16,6 +16,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ROOT = Path(__file__).resolve().parent.parent
 
 
+PROVIDERS = ("simulator", "twilio", "smpp", "http")
+
+
 class SettingsError(Exception):
     """Raised with every invalid setting listed, one per line, each with a hint."""
 
@@ -46,8 +49,8 @@ class Settings(BaseSettings):
         description="the URL providers call, without trailing slash, e.g. https://loa.example.gov.vn",
     )
     port: int = Field(5000, ge=1, le=65535, description="the web port, 1–65535")
-    provider: Literal["simulator", "twilio"] = Field(
-        "simulator", description="the sending provider: simulator or twilio"
+    provider: Literal["simulator", "twilio", "smpp", "http"] = Field(
+        "simulator", description="the sending provider: simulator, twilio, smpp or http"
     )
     twilio_account_sid: str = Field("", description="the Twilio Account SID (AC…)")
     twilio_auth_token: SecretStr = Field(SecretStr(""), description="the Twilio auth token")
@@ -90,6 +93,56 @@ class Settings(BaseSettings):
         14, ge=0, le=365, description="days after a broadcast in which a tip is linked to it"
     )
 
+    reply_providers: str = Field(
+        "",
+        description="providers for replies to tipsters and alerts to staff, in order of "
+        "failover, e.g. smpp,twilio (empty: LOA_PROVIDER)",
+    )
+    reply_sender: str = Field(
+        "", max_length=40, description="the sender of replies, e.g. a short code (empty: default)"
+    )
+    # SMPP 3.4 (``loa smpp`` holds the bind; workers hand it messages through Redis).
+    smpp_host: str = Field("", description="the SMSC's host name or address")
+    smpp_port: int = Field(2775, ge=1, le=65535, description="the SMSC's port, 1–65535")
+    smpp_system_id: str = Field("", max_length=15, description="the bind's system_id (≤ 15 chars)")
+    smpp_password: SecretStr = Field(SecretStr(""), description="the bind's password (≤ 8 chars)")
+    smpp_system_type: str = Field(
+        "", max_length=12, description="the bind's system_type, often empty"
+    )
+    smpp_source_addr: str = Field(
+        "", max_length=20, description="the sender: a short code (e.g. 8079) or a brandname"
+    )
+    smpp_source_ton: int | None = Field(
+        None, ge=0, le=6, description="the sender's TON, 0–6 (empty: 5 for a brandname, else 0)"
+    )
+    smpp_source_npi: int | None = Field(
+        None, ge=0, le=18, description="the sender's NPI (empty: 0 for a brandname, else 1)"
+    )
+    smpp_dest_ton: int = Field(1, ge=0, le=6, description="the recipients' TON (1: international)")
+    smpp_dest_npi: int = Field(1, ge=0, le=18, description="the recipients' NPI (1: E.164)")
+    smpp_bind_mode: Literal["transceiver", "transmitter_receiver"] = Field(
+        "transceiver",
+        description="transceiver (one bind) or transmitter_receiver (two binds, two processes)",
+    )
+    smpp_window: int = Field(
+        10, ge=1, le=1000, description="submit_sm sent and not yet answered, at most (1–1000)"
+    )
+    smpp_rate_per_second: float = Field(
+        30.0, gt=0, le=10_000, description="segments (submit_sm PDUs) per second on the bind"
+    )
+    smpp_long_messages: Literal["udh", "payload"] = Field(
+        "udh", description="udh (concatenated parts) or payload (one PDU with message_payload)"
+    )
+    smpp_enquire_link_seconds: int = Field(
+        30, ge=5, le=600, description="seconds between enquire_link on an idle bind (5–600)"
+    )
+    smpp_submit_timeout_seconds: float = Field(
+        30.0, ge=1, le=600, description="seconds a worker waits for the bind to answer a send"
+    )
+    smpp_part_timeout_seconds: int = Field(
+        600, ge=10, le=86_400, description="seconds to wait for the missing parts of a long tip"
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -126,6 +179,20 @@ class Settings(BaseSettings):
                     "LOA_TWILIO_FROM or LOA_TWILIO_MESSAGING_SERVICE_SID is required "
                     "when LOA_PROVIDER=twilio"
                 )
+        unknown = [
+            n.strip()
+            for n in self.reply_providers.split(",")
+            if n.strip() and n.strip() not in PROVIDERS
+        ]
+        if unknown:
+            problems.append(
+                f"LOA_REPLY_PROVIDERS names unknown providers: {', '.join(unknown)} "
+                f"(known: {', '.join(PROVIDERS)})"
+            )
+        if self.provider == "smpp":
+            for name in ("smpp_host", "smpp_system_id", "smpp_source_addr"):
+                if not getattr(self, name):
+                    problems.append(f"LOA_{name.upper()} is required when LOA_PROVIDER=smpp")
         if self.env == "production" and self.secret_key is None:
             problems.append("LOA_SECRET_KEY is required when LOA_ENV=production")
         if problems:

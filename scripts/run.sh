@@ -43,6 +43,19 @@ pids+=($!)
 "$VENV/bin/loa" worker >var/log/worker.log 2>&1 &
 pids+=($!)
 
+# With SMPP configured (LOA_SMPP_HOST, in the environment or .env), hold the bind(s) too.
+smpp_mode=$("$VENV/bin/python" -c 'from gateway.settings import load_settings as l; s = l(); print(s.smpp_bind_mode if s.smpp_host else "")')
+case "$smpp_mode" in
+  transceiver)
+    "$VENV/bin/loa" smpp --mode transceiver >var/log/smpp.log 2>&1 &
+    pids+=($!) ;;
+  transmitter_receiver)
+    "$VENV/bin/loa" smpp --mode transmitter >var/log/smpp-tx.log 2>&1 &
+    pids+=($!)
+    "$VENV/bin/loa" smpp --mode receiver >var/log/smpp-rx.log 2>&1 &
+    pids+=($!) ;;
+esac
+
 for _ in $(seq 150); do
   "$VENV/bin/python" -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$port/healthz', timeout=1)" 2>/dev/null && break
   sleep 0.2

@@ -272,3 +272,72 @@ def twilio_settings(settings: Settings, fake_twilio: Any) -> Settings:
             "twilio_api_base_url": fake_twilio.url,
         }
     )
+
+
+# --- an SMSC (tests/smsc/smsc.js, node-smpp) and Loa's SMPP link bound to it -----------------
+
+
+@pytest.fixture(scope="session")
+def _fake_smsc_server() -> Iterator[Any]:
+    from tests.fakes.smsc import FakeSMSC
+
+    fake = FakeSMSC()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_smsc(_fake_smsc_server: Any) -> Any:
+    """The SMSC, reset: no connection, no programmed behaviour, nothing recorded."""
+    _fake_smsc_server.reset()
+    return _fake_smsc_server
+
+
+@pytest.fixture
+def smpp_settings(settings: Settings, fake_smsc: Any) -> Settings:
+    """``settings`` with provider="smpp" pointed at ``fake_smsc``, with short timeouts."""
+    from pydantic import SecretStr
+
+    return settings.model_copy(
+        update={
+            "provider": "smpp",
+            "smpp_host": fake_smsc.host,
+            "smpp_port": fake_smsc.port,
+            "smpp_system_id": fake_smsc.system_id,
+            "smpp_password": SecretStr(fake_smsc.password),
+            "smpp_source_addr": "8079",
+            "smpp_submit_timeout_seconds": 3.0,
+            "smpp_rate_per_second": 1000.0,
+            "smpp_window": 10,
+        }
+    )
+
+
+@pytest.fixture
+def smpp_link(smpp_settings: Settings, db_engine: Engine, redis_conn: Redis) -> Iterator[Any]:
+    """Start Loa's SMPP link (``loa smpp``'s loop) in a thread; ``start(**settings)`` runs it
+    with changed settings. Stopped (unbound) at the end."""
+    import threading
+
+    from campaigns.db import make_sessionmaker
+    from gateway.smpp_link import Link
+
+    running: list[tuple[Any, threading.Event, threading.Thread]] = []
+
+    def start(mode: str = "transceiver", **changes: Any) -> Any:
+        link = Link(
+            smpp_settings.model_copy(update=changes),
+            mode,
+            redis=redis_conn,
+            session_factory=make_sessionmaker(db_engine),
+        )
+        stop = threading.Event()
+        thread = threading.Thread(target=link.run, args=(stop,), daemon=True)
+        thread.start()
+        running.append((link, stop, thread))
+        return link
+
+    yield start
+    for _link, stop, thread in running:
+        stop.set()
+        thread.join(10)

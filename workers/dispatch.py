@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, cast
+from typing import Any
 
 from redis import Redis
 from rq import Queue
@@ -21,7 +21,6 @@ from campaigns.audiences import AudienceError
 from campaigns.db import utcnow
 from campaigns.models import Campaign
 from campaigns.recording import pause
-from campaigns.sending import Sender
 from gateway import killswitch, queues
 from workers import runtime
 from workers.ratelimit import TokenBucket
@@ -90,15 +89,15 @@ def launch(campaign_id: int) -> dict[str, Any]:
 def dispatcher(s: Session, campaign: Campaign, redis: Redis) -> dispatch.Dispatcher:
     """A dispatcher for ``campaign`` wired to this process's provider and Redis."""
     settings = runtime.settings()
-    provider = runtime.provider(campaign.provider or None)
+    sender = runtime.sender(campaign.provider)
     return dispatch.Dispatcher(
         session=s,
-        sender=cast(Sender, provider),  # Provider.name is a ClassVar; the protocol reads it
+        sender=sender,
         throttle=TokenBucket(redis),
         killed=lambda: killswitch.reason_from_flag(redis),
         default_rate=settings.rate_per_second,
         pause_after_errors=settings.pause_after_errors,
-        provider_name=provider.name,
+        provider_name=sender.name,
     )
 
 

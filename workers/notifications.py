@@ -53,15 +53,18 @@ def send_reply(reply_id: int) -> str:
             reply.status = "suppressed"
             s.commit()
             return reply.status
-        provider = runtime.provider()
+        provider = runtime.reply_sender()
+        sender = runtime.settings().reply_sender or None
         try:
-            result = provider.send(OutboundMessage(to=reply.to_phone, body=reply.body))
+            result = provider.send(
+                OutboundMessage(to=reply.to_phone, body=reply.body, sender=sender)
+            )
         except Exception as exc:  # the provider may or may not have it: never resend blindly
             log.warning("reply %s: provider raised %s", reply_id, type(exc).__name__)
             reply.status, reply.error_code = "unknown", "exception"
             s.commit()
             return reply.status
-        reply.provider = provider.name
+        reply.provider = result.provider or provider.name
         reply.provider_message_id = result.provider_message_id
         reply.error_code = result.error_code
         if result.outcome == Outcome.ACCEPTED:

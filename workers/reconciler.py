@@ -34,7 +34,7 @@ LOCK_SECONDS = 300
 def lookup(provider_name: str, provider_message_id: str) -> str | None:
     """A message's status in Loa's terms, asked of its provider; None when it cannot say."""
     try:
-        return runtime.provider(provider_name or None).fetch_status(provider_message_id)
+        return runtime.sender(provider_name).fetch_status(provider_message_id)
     except Exception:  # an unreachable provider must not stop the other repairs
         log.warning("fetch_status failed on %s", provider_name, exc_info=True)
         return None

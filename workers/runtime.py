@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from redis import Redis
 from rq import Queue, Worker
@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from campaigns.db import make_engine, make_sessionmaker
+from campaigns.sending import FailoverSender, Sender, provider_names
 from gateway import logs, queues
 from gateway.providers import Provider, get_provider
 from gateway.settings import Settings, load_settings
@@ -102,6 +103,20 @@ def provider(name: str | None = None) -> Provider:
         _state[key] = get_provider(settings(), name)
     p: Provider = _state[key]
     return p
+
+
+def sender(names: str | None = None) -> Sender:
+    """What sends for a campaign naming ``names`` (``"http,smpp"``: the aggregator, failing over
+    to SMPP; empty: ``LOA_PROVIDER``)."""
+    chosen = provider_names(names) or [settings().provider]
+    if len(chosen) == 1:
+        return cast(Sender, provider(chosen[0]))  # Provider.name is a ClassVar; Sender reads it
+    return FailoverSender([cast(Sender, provider(n)) for n in chosen])
+
+
+def reply_sender() -> Sender:
+    """What sends replies to tipsters and alerts to staff (``LOA_REPLY_PROVIDERS``)."""
+    return sender(settings().reply_providers)
 
 
 def queue(name: str) -> Queue:

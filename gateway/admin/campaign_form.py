@@ -20,6 +20,7 @@ from werkzeug.datastructures import MultiDict
 from campaigns import encoding
 from campaigns.models import Campaign
 from campaigns.text import nfc, to_ascii_variant
+from gateway.settings import PROVIDERS
 
 BODY_MAX = 2000  # about 30 UCS-2 segments: far beyond any sensible broadcast
 NAME_MAX = 200
@@ -83,6 +84,16 @@ def _words(text: str, limit: int) -> list[str]:
     return list(dict.fromkeys(w for w in items if w))
 
 
+def _providers(form: MultiDict[str, str], errors: dict[str, str]) -> str:
+    """The chosen provider and its fallback, as the campaign stores them (``"http,smpp"``)."""
+    chosen = [form.get("provider", "").strip(), form.get("fallback_provider", "").strip()]
+    names = list(dict.fromkeys(n for n in chosen if n))
+    if any(n not in PROVIDERS for n in names):
+        errors["provider"] = _("Nhà cung cấp không hợp lệ.")
+        return ""
+    return ",".join(names)
+
+
 def read_form(form: MultiDict[str, str]) -> CampaignForm:
     """Read the composer's fields; never raises, problems go to ``errors``."""
     errors: dict[str, str] = {}
@@ -139,6 +150,7 @@ def read_form(form: MultiDict[str, str]) -> CampaignForm:
         "body": body[:BODY_MAX],
         "audience": audience,
         "senders": _words(form.get("senders", ""), SENDER_MAX),
+        "provider": _providers(form, errors),
         "rate_per_second": rate,
         "window_start": start,
         "window_end": end,
@@ -163,6 +175,7 @@ def from_campaign(campaign: Campaign) -> CampaignForm:
                 **({"all": True} if audience.get("all") else {}),
             },
             "senders": list(campaign.senders or []),
+            "provider": campaign.provider or "",
             "rate_per_second": campaign.rate_per_second,
             "window_start": campaign.window_start,
             "window_end": campaign.window_end,
@@ -180,6 +193,7 @@ def empty_form() -> CampaignForm:
             "body": "",
             "audience": {"lists": [], "districts": [], "wards": [], "tags": []},
             "senders": [],
+            "provider": "",
             "rate_per_second": None,
             "window_start": "07:00",
             "window_end": "22:00",

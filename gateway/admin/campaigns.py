@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 
 from campaigns import lifecycle
 from campaigns.models import Area, Campaign, ContactList
-from gateway import audit, db, queues
+from gateway import audit, db, labels, queues
 from gateway.admin import campaign_form as forms
 from gateway.admin import campaign_panel as panel
 from gateway.admin import one_page
@@ -87,6 +87,8 @@ def _choices() -> dict[str, Any]:
         "all_lists": list(s.scalars(select(ContactList.name).order_by(ContactList.name))),
         "all_districts": [a for a in areas if a.kind in ("district", "town", "city")],
         "all_wards": [a for a in areas if a.kind in ("commune", "ward")],
+        "provider_labels": labels.PROVIDER_LABELS,
+        "default_provider": current_app.config["LOA_SETTINGS"].provider,
     }
 
 
@@ -240,6 +242,7 @@ def show(campaign_id: int) -> Any:
         and allowed(user.role, "campaigns.operate")
         and campaign.status in (lifecycle.RUNNING, lifecycle.PAUSED),
         default_rate=current_app.config["LOA_SETTINGS"].rate_per_second,
+        provider_labels=labels.PROVIDER_LABELS,
     )
 
 

@@ -18,9 +18,11 @@ from flask import current_app
 from campaigns import audiences, composer, cost, lifecycle, reports
 from campaigns import statuses as st
 from campaigns.models import Campaign
+from campaigns.sending import provider_names
 from campaigns.windows import Window
 from gateway import db
 from gateway.api import schema
+from gateway.settings import PROVIDERS
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 FIELDS = frozenset(
@@ -34,6 +36,7 @@ FIELDS = frozenset(
         "tags",
         "sender",
         "senders",
+        "providers",
         "rate_per_second",
         "window",
         "scheduled_at",
@@ -121,6 +124,8 @@ def parse_campaign(data: Any, partial: bool = False) -> dict[str, Any]:
         ):
             raise Invalid("'senders' phải là danh sách chuỗi 1–40 ký tự.")
         values["senders"] = [x.strip() for x in senders]
+    if "providers" in data:
+        values["provider"] = ",".join(_providers(data["providers"]))
     if "rate_per_second" in data:
         rate = data["rate_per_second"]
         if rate is not None and (
@@ -148,6 +153,17 @@ def parse_campaign(data: Any, partial: bool = False) -> dict[str, Any]:
     return values
 
 
+def _providers(value: Any) -> list[str]:
+    """A list of provider names, in order of failover (empty: LOA_PROVIDER)."""
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise Invalid("'providers' phải là danh sách tên nhà cung cấp.")
+    names = [x.strip() for x in value if x.strip()]
+    unknown = [n for n in names if n not in PROVIDERS]
+    if unknown or len(set(names)) != len(names):
+        raise Invalid(f"'providers' chỉ gồm các tên khác nhau trong: {', '.join(PROVIDERS)}.")
+    return names
+
+
 # --- output -------------------------------------------------------------------------------
 
 
@@ -169,6 +185,7 @@ def campaign_json(campaign: Campaign, detail: bool = False) -> dict[str, Any]:
         "body": campaign.body,
         "audience": campaign.audience or {},
         "senders": list(campaign.senders or []),
+        "providers": provider_names(campaign.provider) or [_settings().provider],
         "rate_per_second": campaign.rate_per_second,
         "window": {"start": campaign.window_start, "end": campaign.window_end},
         "scheduled_at": campaign.scheduled_at.isoformat() if campaign.scheduled_at else None,
@@ -274,6 +291,11 @@ CampaignInSchema = schema(
             "tags": {"type": "array", "items": {"type": "string"}},
             "sender": {"type": "string"},
             "senders": {"type": "array", "items": {"type": "string"}},
+            "providers": {
+                "type": "array",
+                "items": {"type": "string", "enum": list(PROVIDERS)},
+                "description": "in order: what one refuses for certain goes to the next",
+            },
             "rate_per_second": {"type": "number", "exclusiveMinimum": 0},
             "window": {
                 "type": "object",

@@ -163,6 +163,9 @@ def test_edit_after_approval_voids_it(editor: Api, approver: Api) -> None:
         ({"sender": ""}, "sender"),
         ({"colour": "red"}, "colour"),
         ({"recurrence": "weekly"}, "recurrence"),
+        ({"providers": ["pigeon"]}, "providers"),
+        ({"providers": "smpp"}, "providers"),
+        ({"providers": ["smpp", "smpp"]}, "providers"),
     ],
 )
 def test_create_validation_is_422(editor: Api, extra: dict[str, Any], message: str) -> None:
@@ -170,6 +173,19 @@ def test_create_validation_is_422(editor: Api, extra: dict[str, Any], message: s
     resp = _new(editor, **extra)
     assert resp.status_code == 422
     assert message in resp.json["detail"]
+
+
+def test_providers_in_failover_order(editor: Api) -> None:
+    """A campaign names its providers in order; without them it shows the default."""
+    plain = _new(editor)
+    assert plain.status_code == 201
+    assert editor.get(f"/campaigns/{plain.json['id']}").json["providers"] == ["simulator"]
+    chosen = editor.post(
+        "/campaigns",
+        {"name": "b", "body": "x", "lists": ["Toàn tỉnh"], "providers": ["http", "smpp"]},
+    )
+    assert chosen.status_code == 201
+    assert editor.get(f"/campaigns/{chosen.json['id']}").json["providers"] == ["http", "smpp"]
 
 
 def test_not_json_is_422(editor: Api) -> None:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from pydantic import SecretStr
@@ -25,6 +26,7 @@ from campaigns.sending import Effect, OutboundMessage, Outcome
 from gateway import providers
 from gateway.providers import InboundMessage, Provider, StatusUpdate, WebhookError
 from gateway.providers.simulator import SimulatorMessage, SimulatorProvider, sign
+from gateway.providers.smpp import SmppProvider
 from gateway.providers.twilio import TwilioProvider
 from gateway.settings import Settings
 from tests.fakes.twilio_server import Behaviour, FakeTwilio
@@ -68,6 +70,37 @@ def _twilio(settings: Settings, fake: FakeTwilio, behaviour: Any) -> Harness:
     )
 
 
+def _smpp(request: pytest.FixtureRequest, behaviour: Any) -> Harness:
+    """The SMPP provider with its link bound to the SMSC (node-smpp), programmed as given."""
+    from tests.fakes.smsc import eventually
+
+    fake = request.getfixturevalue("fake_smsc")
+    settings = request.getfixturevalue("smpp_settings").model_copy(
+        update={"smpp_submit_timeout_seconds": 1.0}
+    )
+    if behaviour == "refused":  # no SMSC listens there: the link never binds
+        settings = settings.model_copy(update={"smpp_port": free_port()})
+    link = request.getfixturevalue("smpp_link")(**{
+        k: getattr(settings, k) for k in ("smpp_port", "smpp_submit_timeout_seconds")
+    })  # fmt: skip
+    if behaviour != "refused":
+        eventually(lambda: link.state == "bound")
+        if behaviour:
+            fake.program(**behaviour)
+    redis = request.getfixturevalue("redis_conn")
+
+    def seen() -> list[dict[str, Any]]:
+        return [{"To": "+" + r["destination_addr"], "Body": r["text"]} for r in fake.submits()]
+
+    return Harness(
+        "smpp",
+        SmppProvider(settings, redis=redis),
+        seen=seen,
+        sign=lambda url, p: {},  # no webhooks: receipts and messages arrive on the bind
+        secrets=[settings.smpp_password.get_secret_value()],
+    )
+
+
 def _simulator(settings: Settings, engine: Engine, failure_rate: Any) -> Harness:
     settings = settings.model_copy(update={"simulator_failure_rate": failure_rate or 0.0})
     factory = make_sessionmaker(engine)
@@ -97,7 +130,9 @@ def harness(
     built: list[Harness] = []
 
     def make(name: str, behaviour: Any = None) -> Harness:
-        if name == "twilio":
+        if name == "smpp":
+            h = _smpp(request, behaviour)
+        elif name == "twilio":
             h = _twilio(
                 request.getfixturevalue("twilio_settings"),
                 request.getfixturevalue("fake_twilio"),
@@ -118,7 +153,8 @@ def test_every_registered_provider_is_covered() -> None:
     assert providers.names() == sorted(PROVIDERS)
 
 
-PROVIDERS = ("simulator", "twilio")
+PROVIDERS = ("simulator", "smpp", "twilio")
+WEBHOOK_PROVIDERS = ("simulator", "twilio")  # SMPP has no webhooks
 
 # --- outgoing -------------------------------------------------------------------------------
 
@@ -131,7 +167,7 @@ class Send:
     outcome: Outcome
     effect: Effect = Effect.NONE
     error_code: str | None = None
-    retry_after: float | None = None
+    retry_after: Any = None  # seconds; ANY where the provider adds jitter
 
 
 SENDS = [
@@ -157,6 +193,14 @@ SENDS = [
     Send("5xx-empty", "twilio", Behaviour.server_error(503, with_body=False), Outcome.RETRY, Effect.NONE, "HTTP-503"),
     Send("timeout-after-send", "twilio", Behaviour.hanging(), Outcome.UNKNOWN, Effect.NONE, "NO-ANSWER"),
     Send("connection-refused", "twilio", "refused", Outcome.RETRY, Effect.NONE, "CONNECT"),
+    Send("accepted", "smpp", {}, Outcome.ACCEPTED),
+    Send("invalid-destination", "smpp", {"statuses": [0x0B]}, Outcome.FAILED, Effect.INVALID_NUMBER, "ESME_RINVDSTADR"),
+    Send("bad-source", "smpp", {"statuses": [0x0A]}, Outcome.FAILED, Effect.HALT, "ESME_RINVSRCADR"),
+    Send("unknown-status", "smpp", {"statuses": [0x99]}, Outcome.FAILED, Effect.NONE, "0x00000099"),
+    Send("throttled", "smpp", {"statuses": [0x58]}, Outcome.RETRY, Effect.NONE, "ESME_RTHROTTLED", ANY),
+    Send("queue-full", "smpp", {"statuses": [0x14]}, Outcome.RETRY, Effect.SLOW_DOWN, "ESME_RMSGQFUL", ANY),
+    Send("no-answer", "smpp", {"hang": 1}, Outcome.UNKNOWN, Effect.NONE, "NO-RESP"),
+    Send("not-bound", "smpp", "refused", Outcome.RETRY, Effect.NONE, "NOT-TAKEN"),
     Send("accepted", "simulator", 0.0, Outcome.ACCEPTED),
     Send("failure", "simulator", 1.0, Outcome.FAILED, Effect.NONE, "SIM-30003"),
 ]  # fmt: skip
@@ -246,7 +290,7 @@ def test_simulator_outbox_and_receipt_job(
 @pytest.mark.parametrize("name", PROVIDERS)
 def test_send_many_keeps_order(name: str, harness: Callable[..., Harness]) -> None:
     """send_many answers one result per message, in the input order."""
-    h = harness(name, Behaviour() if name == "twilio" else 0.0)
+    h = harness(name, {"twilio": Behaviour(), "smpp": {}}.get(name, 0.0))
     numbers = [f"+8498{i:07d}" for i in range(40)]
     results = h.provider.send_many([OutboundMessage(to=n, body="a") for n in numbers])
     assert all(r.outcome is Outcome.ACCEPTED for r in results)
@@ -272,6 +316,13 @@ STATUSES = [
     ("simulator", {"MessageSid": "SIM1", "MessageStatus": "undelivered", "ErrorCode": "SIM-30003"}, StatusUpdate("undelivered", 42, "SIM1", "SIM-30003")),
     ("simulator", {"MessageSid": "SIM1"}, WebhookError),
     ("simulator", {"MessageSid": "SIM1", "MessageStatus": "queued"}, WebhookError),
+    ("smpp", {"text": "id:M1 sub:001 dlvrd:001 submit date:2607300800 done date:2607300801 stat:DELIVRD err:000 text:"}, StatusUpdate("delivered", 42, "M1")),
+    ("smpp", {"text": "id:M1 sub:001 dlvrd:000 submit date:2607300800 done date:2607300801 stat:UNDELIV err:001 text:"}, StatusUpdate("undelivered", 42, "M1", "001")),
+    ("smpp", {"text": "id:M1 stat:REJECTD err:069"}, StatusUpdate("failed", 42, "M1", "069")),
+    ("smpp", {"text": "id:M1 stat:ACCEPTD err:000"}, StatusUpdate("sent", 42, "M1")),
+    ("smpp", {"receipted_message_id": "M2", "message_state": "2"}, StatusUpdate("delivered", 42, "M2")),
+    ("smpp", {"text": "Cứu với"}, WebhookError),
+    ("smpp", {"text": "id:M1 stat:EXPLODED"}, WebhookError),
 ]  # fmt: skip
 
 
@@ -298,9 +349,23 @@ def test_status_without_any_id_is_refused(name: str, harness: Callable[..., Harn
 # --- inbound --------------------------------------------------------------------------------
 
 FULL = {"MessageSid": "SM9", "From": "+84912345678", "To": "+15005550006", "Body": "Cứu với"}
+SMPP_FULL = {"id": "SM9", "from": "+84912345678", "to": "+15005550006", "text": "Cứu với"}
+SAMPLE_INBOUND = {"simulator": FULL, "twilio": FULL, "smpp": SMPP_FULL}
 INBOUND = [
+    ("smpp", params, expected)
+    for params, expected in [
+        (SMPP_FULL, InboundMessage("smpp", "SM9", "+84912345678", "Cứu với", to="+15005550006")),
+        (
+            {**SMPP_FULL, "text": ""},
+            InboundMessage("smpp", "SM9", "+84912345678", "", to="+15005550006"),
+        ),
+        ({k: v for k, v in SMPP_FULL.items() if k != "from"}, WebhookError),
+        ({k: v for k, v in SMPP_FULL.items() if k != "id"}, WebhookError),
+        ({k: v for k, v in SMPP_FULL.items() if k != "text"}, WebhookError),
+    ]
+] + [
     (name, params, expected)
-    for name in PROVIDERS
+    for name in WEBHOOK_PROVIDERS
     for params, expected in [
         (FULL, InboundMessage(name, "SM9", "+84912345678", "Cứu với", to="+15005550006")),
         ({**FULL, "Body": ""}, InboundMessage(name, "SM9", "+84912345678", "", to="+15005550006")),
@@ -343,7 +408,7 @@ FORGERIES = {
 
 
 @pytest.mark.parametrize("forgery", FORGERIES)
-@pytest.mark.parametrize("name", PROVIDERS)
+@pytest.mark.parametrize("name", WEBHOOK_PROVIDERS)
 def test_signature(name: str, forgery: str, harness: Callable[..., Harness]) -> None:
     """Only the provider's own signature over this URL and these params is accepted."""
     h = harness(name)
@@ -360,10 +425,22 @@ def test_logs_hold_no_secret_and_no_full_number(
     caplog.set_level(logging.DEBUG)
     h = harness(case.provider, case.behaviour)
     h.provider.send(OutboundMessage(to=TO, body="Bí mật", delivery_id=42))
-    h.provider.parse_inbound(FULL)
+    h.provider.parse_inbound(SAMPLE_INBOUND[case.provider])
     assert caplog.records, "the case should log something (at least the HTTP client)"
     for secret in [*h.secrets, TO, FULL["From"], "Bí mật", "Cứu với"]:
         assert secret not in caplog.text
+
+
+def test_smpp_accepts_no_webhook(harness: Callable[..., Harness]) -> None:
+    """Receipts and tips arrive on the authenticated bind: no request can pass for them."""
+    p = harness("smpp", {}).provider
+    params = {"MessageSid": "SM1", "MessageStatus": "delivered"}
+    assert p.validate_signature(URL, params, {"X-Twilio-Signature": "x"}) is False
+
+
+def test_smpp_inbound_is_on_the_smpp_channel(harness: Callable[..., Harness]) -> None:
+    """A message read off the bind is a tip of the smpp channel."""
+    assert harness("smpp", {}).provider.parse_inbound(SMPP_FULL).channel == "smpp"
 
 
 def test_no_request_leaves_this_machine(twilio_settings: Settings) -> None:
