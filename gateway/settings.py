@@ -5,6 +5,7 @@ Every bad value is reported in one error, each with a hint, so an operator fixes
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -46,8 +47,8 @@ class Settings(BaseSettings):
         description="the URL providers call, without trailing slash, e.g. https://loa.example.gov.vn",
     )
     port: int = Field(5000, ge=1, le=65535, description="the web port, 1–65535")
-    provider: Literal["simulator", "twilio"] = Field(
-        "simulator", description="the sending provider: simulator or twilio"
+    provider: Literal["simulator", "twilio", "http"] = Field(
+        "simulator", description="the sending provider: simulator, twilio or http (an aggregator)"
     )
     twilio_account_sid: str = Field("", description="the Twilio Account SID (AC…)")
     twilio_auth_token: SecretStr = Field(SecretStr(""), description="the Twilio auth token")
@@ -58,6 +59,22 @@ class Settings(BaseSettings):
     twilio_api_base_url: str = Field(
         "https://api.twilio.com",
         description="the Twilio REST base URL (tests point it at a local server)",
+    )
+    http_profile: str = Field(
+        "", description="the aggregator profile: a shipped name (esms) or a path to a .toml file"
+    )
+    http_base_url: str = Field(
+        "", description="the aggregator's API base URL, when not the profile's (tests: a fake)"
+    )
+    http_api_key: str = Field("", description="the aggregator API key")
+    http_secret_key: SecretStr = Field(SecretStr(""), description="the aggregator secret key")
+    http_sender: str = Field("", description="the registered brandname (or number) to send from")
+    http_webhook_secret: SecretStr = Field(
+        SecretStr(""),
+        description="the shared secret that authenticates the aggregator's receipts and MO",
+    )
+    http_allowed_ips: str = Field(
+        "", description="CIDRs the aggregator calls from, comma-separated (empty: any address)"
     )
     timezone: str = Field(
         "Asia/Ho_Chi_Minh", description="an IANA time zone, e.g. Asia/Ho_Chi_Minh"
@@ -106,6 +123,27 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("http_base_url")
+    @classmethod
+    def _optional_http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("http_allowed_ips")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        bad = []
+        for cidr in (c.strip() for c in value.split(",")):
+            try:
+                if cidr:
+                    ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                bad.append(cidr)
+        if bad:
+            raise ValueError(f"not an address or CIDR: {', '.join(bad)}")
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
@@ -126,11 +164,39 @@ class Settings(BaseSettings):
                     "LOA_TWILIO_FROM or LOA_TWILIO_MESSAGING_SERVICE_SID is required "
                     "when LOA_PROVIDER=twilio"
                 )
+        if self.provider == "http":
+            problems.extend(self._http_problems())
         if self.env == "production" and self.secret_key is None:
             problems.append("LOA_SECRET_KEY is required when LOA_ENV=production")
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _http_problems(self) -> list[str]:
+        """What LOA_PROVIDER=http lacks: a valid profile and the values its requests use."""
+        from gateway.providers.aggregator_profile import ProfileError, load_profile
+
+        if not self.http_profile:
+            return ["LOA_HTTP_PROFILE is required when LOA_PROVIDER=http (e.g. esms)"]
+        try:
+            profile = load_profile(self.http_profile)
+        except ProfileError as exc:
+            return [f"LOA_HTTP_PROFILE: {exc}"]
+        used = " ".join(profile.send.fields.values())
+        needed = {
+            "LOA_HTTP_API_KEY": ("{api_key}" in used, self.http_api_key),
+            "LOA_HTTP_SECRET_KEY": (
+                "{secret_key}" in used,
+                self.http_secret_key.get_secret_value(),
+            ),
+            "LOA_HTTP_SENDER": ("{sender}" in used, self.http_sender),
+            "LOA_HTTP_WEBHOOK_SECRET": (True, self.http_webhook_secret.get_secret_value()),
+        }
+        return [
+            f"{name} is required when LOA_PROVIDER=http (profile {profile.name})"
+            for name, (used_here, value) in needed.items()
+            if used_here and not value
+        ]
 
     @property
     def effective_database_url(self) -> str:

@@ -1,6 +1,6 @@
 """Provider adapters behind one small interface, and the registry that picks one by name.
 
-Each provider is one module (``simulator``, ``twilio``; later ``smpp``, ``http_mo``) that calls
+Each provider is one module (``simulator``, ``twilio``, ``aggregator`` as "http"; later ``smpp``) that calls
 :func:`register`. Every provider passes the shared contract suite in ``tests/providers``.
 """
 
@@ -137,7 +137,7 @@ def names() -> list[str]:
 def _load_builtin() -> None:
     import importlib
 
-    for mod in ("simulator", "twilio"):
+    for mod in ("simulator", "twilio", "aggregator"):
         try:
             importlib.import_module(f"gateway.providers.{mod}")
         except ModuleNotFoundError as exc:  # a provider module not written yet
