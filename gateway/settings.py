@@ -130,20 +130,6 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
-    @field_validator("http_allowed_ips")
-    @classmethod
-    def _networks(cls, value: str) -> str:
-        bad = []
-        for cidr in (c.strip() for c in value.split(",")):
-            try:
-                if cidr:
-                    ipaddress.ip_network(cidr, strict=False)
-            except ValueError:
-                bad.append(cidr)
-        if bad:
-            raise ValueError(f"not an address or CIDR: {', '.join(bad)}")
-        return value
-
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
@@ -164,6 +150,17 @@ class Settings(BaseSettings):
                     "LOA_TWILIO_FROM or LOA_TWILIO_MESSAGING_SERVICE_SID is required "
                     "when LOA_PROVIDER=twilio"
                 )
+        bad_networks = []
+        for cidr in (c.strip() for c in self.http_allowed_ips.split(",")):
+            try:
+                if cidr:
+                    ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                bad_networks.append(cidr)
+        if bad_networks:
+            problems.append(
+                f"LOA_HTTP_ALLOWED_IPS: not an address or CIDR: {', '.join(bad_networks)}"
+            )
         if self.provider == "http":
             problems.extend(self._http_problems())
         if self.env == "production" and self.secret_key is None:

@@ -38,7 +38,7 @@ import phonenumbers
 import requests
 from requests.adapters import HTTPAdapter
 
-from campaigns.encoding import analyze
+from campaigns.encoding import UCS2, analyze
 from campaigns.phones import mask
 from campaigns.sending import Effect, OutboundMessage, Outcome, SendResult
 from gateway.providers import InboundMessage, Provider, StatusUpdate, WebhookError, register
@@ -178,7 +178,7 @@ class AggregatorProvider(Provider):
             "to_digits": message.to.lstrip("+"),
             "to_national": national(message.to),
             "body": message.body,
-            "is_unicode": "1" if analyze(message.body).encoding == "UCS2" else "0",
+            "is_unicode": "1" if analyze(message.body).encoding == UCS2 else "0",
             "request_id": self.request_id(message.delivery_id),
             "callback_url": message.status_callback or self.callback_url(message.delivery_id),
             "delivery_id": "" if message.delivery_id is None else str(message.delivery_id),
