@@ -171,7 +171,8 @@ class Settings(BaseSettings):
 
     def _http_problems(self) -> list[str]:
         """What LOA_PROVIDER=http lacks: a valid profile and the values its requests use."""
-        from gateway.providers.aggregator_profile import ProfileError, load_profile
+        from gateway.providers.aggregator_profile import ProfileError
+        from gateway.providers.aggregator_toml import load_profile
 
         if not self.http_profile:
             return ["LOA_HTTP_PROFILE is required when LOA_PROVIDER=http (e.g. esms)"]

@@ -17,8 +17,9 @@ from werkzeug.datastructures import MultiDict
 from campaigns.statuses import apply_receipt
 from gateway import db
 from gateway.providers import Provider, WebhookError, get_provider
-from gateway.providers.aggregator import INBOUND, RECEIPT, AggregatorProvider
+from gateway.providers.aggregator import AggregatorProvider
 from gateway.providers.aggregator_profile import ProfileError
+from gateway.providers.aggregator_webhooks import INBOUND, RECEIPT
 from gateway.security import csrf
 from gateway.tips.intake import receive_inbound
 

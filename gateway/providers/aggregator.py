@@ -17,12 +17,7 @@ keys, or a URL with its query (urllib3 logs those at DEBUG; :class:`_HideQueries
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import hashlib
-import hmac
 import ipaddress
-import json
 import logging
 import re
 import threading
@@ -30,9 +25,6 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import urlencode, urlsplit
-from xml.sax.saxutils import escape
-from zoneinfo import ZoneInfo
 
 import phonenumbers
 import requests
@@ -41,25 +33,34 @@ from requests.adapters import HTTPAdapter
 from campaigns.encoding import UCS2, analyze
 from campaigns.phones import mask
 from campaigns.sending import Effect, OutboundMessage, Outcome, SendResult
-from gateway.providers import InboundMessage, Provider, StatusUpdate, WebhookError, register
-from gateway.providers.aggregator_profile import Auth, Profile, Request, load_profile
+from gateway.providers import Provider, register
+from gateway.providers.aggregator_profile import Profile, Request
+from gateway.providers.aggregator_toml import load_profile
+from gateway.providers.aggregator_webhooks import (
+    AggregatorWebhooks,
+    flatten,
+    json_object,
+)
 from gateway.providers.twilio import _never_sent, _retry_after
 
 log = logging.getLogger("loa.providers.http")
 
-RECEIPT, INBOUND = "status", "inbound"
-_TOKEN_PATH = re.compile(r"/status/(?P<delivery>\d+)/(?P<token>[0-9a-f]{32})$")
-
 
 class _HideQueries(logging.Filter):
-    """Cut query strings out of urllib3's request lines: a GET API carries keys and numbers."""
+    """Cut query strings out of urllib3's request lines: a GET API carries keys and numbers.
+
+    The record may arrive already formatted (``gateway.logs`` masks numbers when records are
+    made), so the filter works on the message, not on its arguments."""
+
+    _QUERY = re.compile(r"\?[^\s\"]*")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                a.split("?", 1)[0] + "?…" if isinstance(a, str) and "?" in a else a
-                for a in record.args
-            )
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        if "?" in message:
+            record.msg, record.args = self._QUERY.sub("?…", message), None
         return True
 
 
@@ -67,26 +68,6 @@ def _hide_urllib3_queries() -> None:
     logger = logging.getLogger("urllib3.connectionpool")
     if not any(isinstance(f, _HideQueries) for f in logger.filters):
         logger.addFilter(_HideQueries())
-
-
-def flatten(value: Any, prefix: str = "") -> dict[str, str]:
-    """A JSON value as dotted paths to strings (``{"data": {"id": 7}}`` -> ``{"data.id": "7"}``)."""
-    if isinstance(value, Mapping):
-        out: dict[str, str] = {}
-        for k, v in value.items():
-            out.update(flatten(v, f"{prefix}{k}."))
-        return out
-    if isinstance(value, list):
-        out = {}
-        for i, v in enumerate(value):
-            out.update(flatten(v, f"{prefix}{i}."))
-        return out
-    key = prefix[:-1]
-    if value is None:
-        return {key: ""}
-    if isinstance(value, bool):
-        return {key: "true" if value else "false"}
-    return {key: str(value)}
 
 
 def national(e164: str) -> str:
@@ -100,17 +81,8 @@ def national(e164: str) -> str:
     return f"{number.country_code}{number.national_number}"
 
 
-def _digest(algorithm: str, encoding: str, data: bytes, key: bytes | None = None) -> str:
-    raw = (
-        hmac.new(key, data, algorithm).digest()
-        if key is not None
-        else hashlib.new(algorithm, data).digest()
-    )
-    return base64.b64encode(raw).decode() if encoding == "base64" else raw.hex()
-
-
 @register("http")
-class AggregatorProvider(Provider):
+class AggregatorProvider(AggregatorWebhooks, Provider):
     """Sends through an aggregator's HTTP API; checks its receipts and MO as its profile says."""
 
     name = "http"
@@ -162,11 +134,6 @@ class AggregatorProvider(Provider):
         if self.profile.receipts.auth.kind == "url_token":
             url += f"/{self.url_token(delivery_id)}"
         return url
-
-    def url_token(self, delivery_id: int) -> str:
-        """The token that proves a receipt URL was made by Loa for this delivery."""
-        data = f"status:{delivery_id}".encode()
-        return hmac.new(self._webhook_secret.encode(), data, hashlib.sha256).hexdigest()[:32]
 
     def values(self, message: OutboundMessage) -> dict[str, str]:
         """The placeholders of a send request for ``message``."""
@@ -246,7 +213,7 @@ class AggregatorProvider(Provider):
     def classify(self, status: int, headers: Mapping[str, str], content: bytes) -> SendResult:
         """Reduce the aggregator's answer to a :class:`SendResult` (the profile's tables)."""
         retry_after = _retry_after(headers)
-        answer = _json_object(content)
+        answer = json_object(content)
         if answer is None:
             if status == 429:
                 return SendResult(Outcome.RETRY, error_code="HTTP-429", retry_after=retry_after)
@@ -307,7 +274,7 @@ class AggregatorProvider(Provider):
             resp = self._call(spec, values)
         except requests.RequestException:
             return None
-        answer = _json_object(resp.content) if resp.ok else None
+        answer = json_object(resp.content) if resp.ok else None
         if answer is None:
             return None
         flat = flatten(answer)
@@ -318,163 +285,6 @@ class AggregatorProvider(Provider):
             self._pool.shutdown(wait=True)
             self._pool = None
         self.session.close()
-
-    # --- webhooks -------------------------------------------------------------------------
-
-    def read_params(
-        self, kind: str, query: Mapping[str, str], form: Mapping[str, str], body: bytes
-    ) -> dict[str, str]:
-        """A webhook's parameters: the query of a GET; the form or JSON body of a POST.
-
-        Raises:
-            WebhookError: for a JSON body that is not a JSON object.
-        """
-        spec = self.profile.receipts if kind == RECEIPT else self.profile.inbound
-        if spec.method == "GET" and not body:
-            return dict(query)
-        if spec.format == "json":
-            answer = _json_object(body)
-            if answer is None:
-                raise WebhookError("the body is not a JSON object")
-            return flatten(answer)
-        return dict(form)
-
-    def authenticate(
-        self,
-        kind: str,
-        url: str,
-        params: Mapping[str, str],
-        headers: Mapping[str, str],
-        body: bytes,
-        remote_addr: str | None,
-    ) -> bool:
-        """Whether a receipt (``kind="status"``) or an MO (``"inbound"``) comes from the
-        aggregator: from an allowed address (LOA_HTTP_ALLOWED_IPS, when set) and proven by the
-        profile's authentication with LOA_HTTP_WEBHOOK_SECRET. Without a secret, nothing is."""
-        if self._networks and not self._allowed(remote_addr):
-            return False
-        if not self._webhook_secret:
-            return False
-        spec = self.profile.receipts if kind == RECEIPT else self.profile.inbound
-        return self._proven(spec.auth, url, params, headers, body)
-
-    def _allowed(self, remote_addr: str | None) -> bool:
-        try:
-            address = ipaddress.ip_address(remote_addr or "")
-        except ValueError:
-            return False
-        return any(address in n for n in self._networks)
-
-    def _proven(
-        self,
-        auth: Auth,
-        url: str,
-        params: Mapping[str, str],
-        headers: Mapping[str, str],
-        body: bytes,
-    ) -> bool:
-        secret = self._webhook_secret
-        if auth.kind == "url_token":
-            found = _TOKEN_PATH.search(urlsplit(url).path)
-            return found is not None and hmac.compare_digest(
-                found["token"], self.url_token(int(found["delivery"]))
-            )
-        if auth.kind == "hmac":
-            given = _header(headers, auth.header) or ""
-            if auth.prefix and not given.startswith(auth.prefix):
-                return False
-            payload = (url.encode() + body) if auth.payload == "url_and_body" else body
-            expected = _digest(auth.algorithm, auth.encoding, payload, key=secret.encode())
-            return bool(given) and hmac.compare_digest(given[len(auth.prefix) :], expected)
-        if auth.kind == "digest":
-            data = "".join(params.get(f, "") for f in auth.fields) + secret
-            expected = _digest(auth.algorithm, auth.encoding, data.encode())
-            given = params.get(auth.param, "")
-            return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
-        given = (_header(headers, auth.header) if auth.header else params.get(auth.param)) or ""
-        return bool(given) and hmac.compare_digest(given.encode(), secret.encode())
-
-    def validate_signature(
-        self, url: str, params: Mapping[str, str], headers: Mapping[str, str]
-    ) -> bool:
-        """A receipt's authenticity when only its params are known (their form encoding stands
-        for the raw body); the webhooks call :meth:`authenticate` with the real body."""
-        body = urlencode(params).encode()
-        return self.authenticate(RECEIPT, url, params, headers, body, remote_addr=None)
-
-    def parse_status(self, params: Mapping[str, str], delivery_id: int | None) -> StatusUpdate:
-        spec = self.profile.receipts
-        rule = next((r for r in spec.rules if r.matches(params)), None)
-        if rule is None:
-            raise WebhookError("the receipt matches no status rule of the profile")
-        if delivery_id is None and spec.request_id_field:
-            rid = params.get(spec.request_id_field, "")
-            prefix = self.profile.request_id_prefix
-            if rid.startswith(prefix) and rid[len(prefix) :].isdigit():
-                delivery_id = int(rid[len(prefix) :])
-        message_id = params.get(spec.message_id_field, "")[:64] if spec.message_id_field else ""
-        if not message_id and delivery_id is None:
-            raise WebhookError("neither a message id nor a delivery id")
-        error = params.get(spec.error_field, "") if spec.error_field else ""
-        return StatusUpdate(
-            status=rule.status,
-            delivery_id=delivery_id,
-            provider_message_id=message_id or None,
-            error_code=error[:20] or None,
-        )
-
-    def parse_inbound(self, params: Mapping[str, str]) -> InboundMessage:
-        spec = self.profile.inbound
-        message_id = params.get(spec.message_id_field, "")
-        sender = params.get(spec.sender_field, "")
-        if not message_id or not sender or spec.text_field not in params:
-            raise WebhookError(
-                f"an inbound message needs {spec.message_id_field}, {spec.sender_field} "
-                f"and {spec.text_field}"
-            )
-        return InboundMessage(
-            provider=self.name,
-            provider_message_id=message_id[:64],
-            sender=sender[:32],
-            body=params[spec.text_field],
-            to=(params.get(spec.to_field) or None) if spec.to_field else None,
-            received_at=self._received_at(params),
-        )
-
-    def _received_at(self, params: Mapping[str, str]) -> dt.datetime | None:
-        """The aggregator's receive time in UTC; None when absent or unreadable (the tip keeps
-        Loa's own time rather than being refused)."""
-        spec = self.profile.inbound
-        raw = params.get(spec.time_field, "") if spec.time_field else ""
-        try:
-            local = dt.datetime.strptime(raw, spec.time_format)
-        except ValueError:
-            return None
-        if local.tzinfo is None:
-            local = local.replace(tzinfo=ZoneInfo(spec.time_zone))
-        return local.astimezone(dt.UTC)
-
-    def inbound_answer(self, inbound: InboundMessage) -> tuple[str, str]:
-        """The body and content type that acknowledge an MO to the aggregator."""
-        spec = self.profile.inbound
-        quote = escape if "xml" in spec.answer_content_type else str
-        body = spec.answer.format_map(
-            {"message_id": quote(inbound.provider_message_id), "sender": quote(inbound.sender)}
-        )
-        return body, spec.answer_content_type
-
-
-def _json_object(content: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(content) if content else None
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    lowered = name.lower()
-    return next((v for k, v in headers.items() if k.lower() == lowered), None)
 
 
 def _kind(exc: Exception) -> str:

@@ -30,7 +30,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from gateway.providers.aggregator_profile import Auth, Profile, load_profile
+from gateway.providers.aggregator_profile import Auth, Profile
+from gateway.providers.aggregator_toml import load_profile
 
 FAKE_PROFILE = Path(__file__).resolve().parent / "profiles" / "fake.toml"
 API_KEY = "fake-aggregator-api-key-0123"

@@ -23,7 +23,7 @@ from campaigns import statuses
 from campaigns.models import Delivery
 from campaigns.sending import Effect, OutboundMessage, Outcome
 from gateway.providers.aggregator import AggregatorProvider
-from gateway.providers.aggregator_profile import load_profile, shipped
+from gateway.providers.aggregator_toml import load_profile, shipped
 from gateway.settings import Settings
 from gateway.tips.models import Tip
 from tests.factories import create_campaign
