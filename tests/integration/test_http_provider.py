@@ -14,8 +14,8 @@ from rq import Queue
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaigns import reports, statuses
-from campaigns.models import Delivery
+from campaigns import lifecycle, reports, statuses
+from campaigns.models import Campaign, Contact, Delivery
 from gateway.settings import Settings
 from gateway.tips.models import Reply, Tip
 from tests.factories import mobile
@@ -119,7 +119,7 @@ def test_a_hang_is_resent_within_the_window_and_the_recipient_gets_one_message(
 def test_refusals_follow_the_profile_table(
     app: Any, session: Session, rq_worker: Any, fake_aggregator: FakeAggregator
 ) -> None:
-    """An invalid-number code fails that delivery; bad credentials pause the campaign."""
+    """An invalid-number code fails that delivery and marks the contact; the others are sent."""
     bulk_contacts(session, 2)
     fake_aggregator.program(Behaviour.error("E-NUMBER"), to=mobile(0))
     campaign = approved_campaign(session)
@@ -127,7 +127,23 @@ def test_refusals_follow_the_profile_table(
     rq_worker.run()
     d0, d1 = _deliveries(session, campaign.id)
     assert (d0.status, d0.error_code) == (statuses.FAILED, "E-NUMBER")
+    assert session.scalar(select(Contact.invalid).where(Contact.phone == mobile(0))) is True
     assert d1.status == statuses.SENT
+
+
+def test_bad_credentials_pause_the_campaign(
+    app: Any, session: Session, rq_worker: Any, fake_aggregator: FakeAggregator
+) -> None:
+    """A halt code (the aggregator refuses the keys) pauses the campaign and says why."""
+    bulk_contacts(session, 5)
+    fake_aggregator.program(Behaviour.error("E-AUTH"))
+    campaign = approved_campaign(session)
+    jobs.launch(campaign.id)
+    rq_worker.run()
+    session.expire_all()
+    got = session.get(Campaign, campaign.id)
+    assert got is not None and got.status == lifecycle.PAUSED
+    assert "E-AUTH" in (got.paused_reason or "")
 
 
 # --- receipts -----------------------------------------------------------------------------------
