@@ -5,6 +5,7 @@ Every bad value is reported in one error, each with a hint, so an operator fixes
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -61,6 +62,22 @@ class Settings(BaseSettings):
     twilio_api_base_url: str = Field(
         "https://api.twilio.com",
         description="the Twilio REST base URL (tests point it at a local server)",
+    )
+    http_profile: str = Field(
+        "", description="the aggregator profile: a shipped name (esms) or a path to a .toml file"
+    )
+    http_base_url: str = Field(
+        "", description="the aggregator's API base URL, when not the profile's (tests: a fake)"
+    )
+    http_api_key: str = Field("", description="the aggregator API key")
+    http_secret_key: SecretStr = Field(SecretStr(""), description="the aggregator secret key")
+    http_sender: str = Field("", description="the registered brandname (or number) to send from")
+    http_webhook_secret: SecretStr = Field(
+        SecretStr(""),
+        description="the shared secret that authenticates the aggregator's receipts and MO",
+    )
+    http_allowed_ips: str = Field(
+        "", description="CIDRs the aggregator calls from, comma-separated (empty: any address)"
     )
     timezone: str = Field(
         "Asia/Ho_Chi_Minh", description="an IANA time zone, e.g. Asia/Ho_Chi_Minh"
@@ -159,6 +176,13 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("http_base_url")
+    @classmethod
+    def _optional_http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
@@ -193,11 +217,51 @@ class Settings(BaseSettings):
             for name in ("smpp_host", "smpp_system_id", "smpp_source_addr"):
                 if not getattr(self, name):
                     problems.append(f"LOA_{name.upper()} is required when LOA_PROVIDER=smpp")
+        bad_networks = []
+        for cidr in (c.strip() for c in self.http_allowed_ips.split(",")):
+            try:
+                if cidr:
+                    ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                bad_networks.append(cidr)
+        if bad_networks:
+            problems.append(
+                f"LOA_HTTP_ALLOWED_IPS: not an address or CIDR: {', '.join(bad_networks)}"
+            )
+        if self.provider == "http":
+            problems.extend(self._http_problems())
         if self.env == "production" and self.secret_key is None:
             problems.append("LOA_SECRET_KEY is required when LOA_ENV=production")
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _http_problems(self) -> list[str]:
+        """What LOA_PROVIDER=http lacks: a valid profile and the values its requests use."""
+        from gateway.providers.aggregator_profile import ProfileError
+        from gateway.providers.aggregator_toml import load_profile
+
+        if not self.http_profile:
+            return ["LOA_HTTP_PROFILE is required when LOA_PROVIDER=http (e.g. esms)"]
+        try:
+            profile = load_profile(self.http_profile)
+        except ProfileError as exc:
+            return [f"LOA_HTTP_PROFILE: {exc}"]
+        used = " ".join(profile.send.fields.values())
+        needed = {
+            "LOA_HTTP_API_KEY": ("{api_key}" in used, self.http_api_key),
+            "LOA_HTTP_SECRET_KEY": (
+                "{secret_key}" in used,
+                self.http_secret_key.get_secret_value(),
+            ),
+            "LOA_HTTP_SENDER": ("{sender}" in used, self.http_sender),
+            "LOA_HTTP_WEBHOOK_SECRET": (True, self.http_webhook_secret.get_secret_value()),
+        }
+        return [
+            f"{name} is required when LOA_PROVIDER=http (profile {profile.name})"
+            for name, (used_here, value) in needed.items()
+            if used_here and not value
+        ]
 
     @property
     def effective_database_url(self) -> str:

@@ -17,6 +17,9 @@ from werkzeug.datastructures import MultiDict
 from campaigns.statuses import apply_receipt
 from gateway import db
 from gateway.providers import Provider, WebhookError, get_provider
+from gateway.providers.aggregator import AggregatorProvider
+from gateway.providers.aggregator_profile import ProfileError
+from gateway.providers.aggregator_webhooks import INBOUND, RECEIPT
 from gateway.security import csrf
 from gateway.tips.intake import receive_inbound
 
@@ -88,6 +91,73 @@ def twilio_sms() -> Any:
         abort(400, description=str(exc))
     text = receive_inbound(db.session(), db.tipline(), inbound)
     body, content_type = p.inbound_reply(text)
+    return Response(body, status=200, content_type=content_type)
+
+
+def _aggregator(kind: str) -> tuple[AggregatorProvider, dict[str, str]]:
+    """The aggregator provider and this request's params, once its authenticity is proven.
+
+    403 for a request that fails the profile's authentication or the IP allowlist, 400 for a
+    malformed one, 405 for a method the profile does not use, 404 when no profile is configured.
+    """
+    try:
+        p = provider("http")
+    except (ProfileError, LookupError):
+        abort(404, description="no aggregator profile is configured (LOA_HTTP_PROFILE)")
+    assert isinstance(p, AggregatorProvider)
+    spec = p.profile.receipts if kind == RECEIPT else p.profile.inbound
+    if request.method not in ("POST", spec.method):
+        abort(405)
+    body = request.get_data()  # bounded by MAX_CONTENT_LENGTH (413)
+    try:
+        params: dict[str, str] | None = p.read_params(
+            kind, request.args.to_dict(), request.form.to_dict(), body
+        )
+    except WebhookError:
+        params = None
+    headers = dict(request.headers.items())
+    if not p.authenticate(kind, public_url(), params or {}, headers, body, request.remote_addr):
+        abort(403, description="bad signature")
+    if params is None:
+        abort(400, description="the body is not a JSON object")
+    return p, params
+
+
+@bp.route("/http/status/<int:delivery_id>", methods=["GET", "POST"])
+@bp.route("/http/status/<int:delivery_id>/<token>", methods=["GET", "POST"])
+def http_status(delivery_id: int, token: str | None = None) -> Any:
+    """An aggregator's delivery receipt for Loa's delivery ``delivery_id`` (the token, when the
+    profile uses one, is checked by :meth:`AggregatorProvider.authenticate`)."""
+    p, params = _aggregator(RECEIPT)
+    try:
+        update = p.parse_status(params, delivery_id)
+    except WebhookError as exc:
+        abort(400, description=str(exc))
+    s = db.session()
+    apply_receipt(
+        s,
+        delivery_id=update.delivery_id,
+        provider_message_id=update.provider_message_id,
+        status=update.status,
+        error_code=update.error_code,
+        segment=update.segment,
+    )
+    s.commit()
+    return Response(status=204)
+
+
+@bp.route("/http/mo", methods=["GET", "POST"])
+def http_mo() -> Any:
+    """An SMS from a citizen pushed by the aggregator: stored as a tip (once per aggregator
+    message id) and committed before the answer; the acknowledgement goes out on the replies
+    lane, not in this answer."""
+    p, params = _aggregator(INBOUND)
+    try:
+        inbound = p.parse_inbound(params)
+    except WebhookError as exc:
+        abort(400, description=str(exc))
+    receive_inbound(db.session(), db.tipline(), inbound, inline_reply=False)
+    body, content_type = p.inbound_answer(inbound)
     return Response(body, status=200, content_type=content_type)
 
 

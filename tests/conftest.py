@@ -341,3 +341,41 @@ def smpp_link(smpp_settings: Settings, db_engine: Engine, redis_conn: Redis) -> 
     for _link, stop, thread in running:
         stop.set()
         thread.join(10)
+
+
+# --- a local SMS aggregator built from a profile (tests/fakes/aggregator_server.py) ----------
+
+
+@pytest.fixture(scope="session")
+def _fake_aggregator_server() -> Iterator[Any]:
+    from tests.fakes.aggregator_server import FakeAggregator
+
+    with FakeAggregator() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_aggregator(_fake_aggregator_server: Any) -> Any:
+    """The fake aggregator (profile tests/fakes/profiles/fake.toml), reset."""
+    _fake_aggregator_server.reset()
+    return _fake_aggregator_server
+
+
+@pytest.fixture
+def http_settings(settings: Settings, fake_aggregator: Any) -> Settings:
+    """``settings`` with provider="http" on the fake profile, pointed at ``fake_aggregator``."""
+    from pydantic import SecretStr
+
+    from tests.fakes import aggregator_server as fa
+
+    return settings.model_copy(
+        update={
+            "provider": "http",
+            "http_profile": str(fa.FAKE_PROFILE),
+            "http_base_url": fake_aggregator.url,
+            "http_api_key": fa.API_KEY,
+            "http_secret_key": SecretStr(fa.SECRET_KEY),
+            "http_sender": "LOA-SOCTRANG",
+            "http_webhook_secret": SecretStr(fa.WEBHOOK_SECRET),
+        }
+    )

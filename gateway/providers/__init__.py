@@ -138,7 +138,7 @@ def names() -> list[str]:
 def _load_builtin() -> None:
     import importlib
 
-    for mod in ("simulator", "twilio", "smpp"):
+    for mod in ("simulator", "twilio", "smpp", "aggregator"):
         try:
             importlib.import_module(f"gateway.providers.{mod}")
         except ModuleNotFoundError as exc:  # a provider module not written yet

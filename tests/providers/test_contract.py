@@ -1,7 +1,7 @@
 """The provider contract: one table-driven suite that every registered provider passes.
 
 Outgoing cases: a message and the programmed behaviour of the far end (the fake Twilio server,
-or the simulator's failure rate) -> the expected SendResult and the request the far end saw.
+the fake aggregator built from tests/fakes/profiles/fake.toml, or the simulator's failure rate) -> the expected SendResult and the request the far end saw.
 Status and inbound cases: webhook params -> StatusUpdate / InboundMessage, or WebhookError.
 Plus the checks nobody should forget: bad signatures are rejected, secrets and full numbers stay
 out of the logs, and no request leaves this machine.
@@ -9,11 +9,14 @@ out of the logs, and no request leaves this machine.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from unittest.mock import ANY
+from urllib.parse import urlencode
 
 import pytest
 from pydantic import SecretStr
@@ -25,10 +28,13 @@ from campaigns.db import make_sessionmaker
 from campaigns.sending import Effect, OutboundMessage, Outcome
 from gateway import providers
 from gateway.providers import InboundMessage, Provider, StatusUpdate, WebhookError
+from gateway.providers.aggregator import AggregatorProvider
 from gateway.providers.simulator import SimulatorMessage, SimulatorProvider, sign
 from gateway.providers.smpp import SmppProvider
 from gateway.providers.twilio import TwilioProvider
 from gateway.settings import Settings
+from tests.fakes import aggregator_server as fa
+from tests.fakes.aggregator_server import FakeAggregator
 from tests.fakes.twilio_server import Behaviour, FakeTwilio
 from tests.servers import free_port
 
@@ -101,6 +107,38 @@ def _smpp(request: pytest.FixtureRequest, behaviour: Any) -> Harness:
     )
 
 
+def _http(settings: Settings, fake: FakeAggregator, behaviour: Any) -> Harness:
+    if behaviour == "refused":
+        settings = settings.model_copy(update={"http_base_url": f"http://127.0.0.1:{free_port()}"})
+    elif isinstance(behaviour, tuple):  # (behaviour, times)
+        fake.program(behaviour[0], times=behaviour[1])
+    elif behaviour is not None:
+        fake.program(behaviour)
+    secret = settings.http_webhook_secret.get_secret_value()
+
+    def sign(url: str, params: dict[str, str]) -> dict[str, str]:
+        payload = (url + urlencode(params)).encode()  # the fake profile signs URL and body
+        digest = hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
+        return {"X-Fake-Signature": f"v1={digest}"}
+
+    hangs = getattr(behaviour[0] if isinstance(behaviour, tuple) else behaviour, "hang", False)
+    return Harness(
+        "http",
+        AggregatorProvider(
+            settings,
+            read_timeout=0.3 if hangs else 10.0,
+            connect_timeout=1.0,  # loopback: a resend reaches the fake well inside its window
+            resend_backoff=0.05,
+        ),
+        seen=lambda: [
+            {"To": r.fields[fake.to_field], "Body": r.fields[fake.field("body")]}
+            for r in fake.sends()
+        ],
+        sign=sign,
+        secrets=[fa.API_KEY, fa.SECRET_KEY, secret],
+    )
+
+
 def _simulator(settings: Settings, engine: Engine, failure_rate: Any) -> Harness:
     settings = settings.model_copy(update={"simulator_failure_rate": failure_rate or 0.0})
     factory = make_sessionmaker(engine)
@@ -132,6 +170,12 @@ def harness(
     def make(name: str, behaviour: Any = None) -> Harness:
         if name == "smpp":
             h = _smpp(request, behaviour)
+        elif name == "http":
+            h = _http(
+                request.getfixturevalue("http_settings"),
+                request.getfixturevalue("fake_aggregator"),
+                behaviour,
+            )
         elif name == "twilio":
             h = _twilio(
                 request.getfixturevalue("twilio_settings"),
@@ -153,8 +197,8 @@ def test_every_registered_provider_is_covered() -> None:
     assert providers.names() == sorted(PROVIDERS)
 
 
-PROVIDERS = ("simulator", "smpp", "twilio")
-WEBHOOK_PROVIDERS = ("simulator", "twilio")  # SMPP has no webhooks
+PROVIDERS = ("http", "simulator", "smpp", "twilio")
+WEBHOOK_PROVIDERS = ("http", "simulator", "twilio")  # SMPP has no webhooks
 
 # --- outgoing -------------------------------------------------------------------------------
 
@@ -168,8 +212,11 @@ class Send:
     effect: Effect = Effect.NONE
     error_code: str | None = None
     retry_after: Any = None  # seconds; ANY where the provider adds jitter
+    requests: int = 1  # how many times the far end saw the message (resends within dedupe)
+    delivery_id: int | None = 42
 
 
+H = fa.Behaviour
 SENDS = [
     Send("accepted", "twilio", Behaviour(), Outcome.ACCEPTED),
     Send("invalid-21211", "twilio", Behaviour.error(21211), Outcome.FAILED, Effect.INVALID_NUMBER, "21211"),
@@ -201,6 +248,29 @@ SENDS = [
     Send("queue-full", "smpp", {"statuses": [0x14]}, Outcome.RETRY, Effect.SLOW_DOWN, "ESME_RMSGQFUL", ANY),
     Send("no-answer", "smpp", {"hang": 1}, Outcome.UNKNOWN, Effect.NONE, "NO-RESP"),
     Send("not-bound", "smpp", "refused", Outcome.RETRY, Effect.NONE, "NOT-TAKEN"),
+    Send("accepted", "http", H(), Outcome.ACCEPTED),
+    Send("invalid-number", "http", H.error("E-NUMBER"), Outcome.FAILED, Effect.INVALID_NUMBER, "E-NUMBER"),
+    Send("opted-out", "http", H.error("E-OPTOUT"), Outcome.FAILED, Effect.OPTED_OUT, "E-OPTOUT"),
+    Send("bad-credentials", "http", H.error("E-AUTH"), Outcome.FAILED, Effect.HALT, "E-AUTH"),
+    Send("bad-brandname", "http", H.error("E-BRAND"), Outcome.FAILED, Effect.HALT, "E-BRAND"),
+    Send("no-balance", "http", H.error("E-BALANCE"), Outcome.FAILED, Effect.HALT, "E-BALANCE"),
+    Send("blocked", "http", H.error("E-BLOCKED"), Outcome.FAILED, Effect.NONE, "E-BLOCKED"),
+    Send("unlisted-code", "http", H.error("E-WHAT"), Outcome.FAILED, Effect.NONE, "E-WHAT"),
+    Send("throttled-code", "http", H.error("E-THROTTLE"), Outcome.RETRY, Effect.SLOW_DOWN, "E-THROTTLE", 30.0),
+    Send("not-created", "http", H.error("E-BUSY"), Outcome.RETRY, Effect.NONE, "E-BUSY"),
+    Send("not-created-5xx", "http", H.error("E-BUSY", status=503), Outcome.RETRY, Effect.NONE, "E-BUSY"),
+    Send("throttled-429", "http", H.too_many(7), Outcome.RETRY, Effect.NONE, "HTTP-429", 7.0),
+    Send("unauthorized-401", "http", H(status=401, raw=""), Outcome.FAILED, Effect.HALT, "HTTP-401"),
+    Send("bad-request-400", "http", H(status=400, raw="nope"), Outcome.FAILED, Effect.NONE, "HTTP-400"),
+    # Ambiguous answers: resent with the same request id within the dedupe window, then unknown.
+    Send("5xx-unlisted-code", "http", H.error("E-OOPS", status=500), Outcome.UNKNOWN, Effect.NONE, "E-OOPS", requests=3),
+    Send("5xx-unreadable", "http", H.server_error(503), Outcome.UNKNOWN, Effect.NONE, "HTTP-503", requests=3),
+    Send("2xx-unreadable", "http", H(raw="<html>"), Outcome.UNKNOWN, Effect.NONE, "HTTP-200", requests=3),
+    Send("timeout-then-duplicate", "http", (H.hanging(), 1), Outcome.ACCEPTED, requests=2),
+    # Without a delivery id there is no request id: an ambiguous answer is never resent.
+    Send("5xx-unreadable-no-request-id", "http", H.server_error(503), Outcome.UNKNOWN, Effect.NONE, "HTTP-503", delivery_id=None),
+    Send("timeout-no-request-id", "http", H.hanging(), Outcome.UNKNOWN, Effect.NONE, "NO-ANSWER", delivery_id=None),
+    Send("connection-refused", "http", "refused", Outcome.RETRY, Effect.NONE, "CONNECT"),
     Send("accepted", "simulator", 0.0, Outcome.ACCEPTED),
     Send("failure", "simulator", 1.0, Outcome.FAILED, Effect.NONE, "SIM-30003"),
 ]  # fmt: skip
@@ -210,7 +280,7 @@ SENDS = [
 def test_send_outcome(case: Send, harness: Callable[..., Harness]) -> None:
     """The far end's answer maps to the outcome, effect and error code of the table."""
     h = harness(case.provider, case.behaviour)
-    result = h.provider.send(OutboundMessage(to=TO, body="Xin chào", delivery_id=42))
+    result = h.provider.send(OutboundMessage(to=TO, body="Xin chào", delivery_id=case.delivery_id))
     assert (result.outcome, result.effect, result.error_code) == (
         case.outcome,
         case.effect,
@@ -219,7 +289,7 @@ def test_send_outcome(case: Send, harness: Callable[..., Harness]) -> None:
     assert result.retry_after == case.retry_after
     assert (result.provider_message_id is not None) == (case.outcome is Outcome.ACCEPTED)
     if case.behaviour != "refused":
-        assert [(r["To"], r["Body"]) for r in h.seen()] == [(TO, "Xin chào")]
+        assert [(r["To"], r["Body"]) for r in h.seen()] == [(TO, "Xin chào")] * case.requests
     else:
         assert h.seen() == []
 
@@ -290,7 +360,7 @@ def test_simulator_outbox_and_receipt_job(
 @pytest.mark.parametrize("name", PROVIDERS)
 def test_send_many_keeps_order(name: str, harness: Callable[..., Harness]) -> None:
     """send_many answers one result per message, in the input order."""
-    h = harness(name, {"twilio": Behaviour(), "smpp": {}}.get(name, 0.0))
+    h = harness(name, {"twilio": Behaviour(), "smpp": {}, "http": H()}.get(name, 0.0))
     numbers = [f"+8498{i:07d}" for i in range(40)]
     results = h.provider.send_many([OutboundMessage(to=n, body="a") for n in numbers])
     assert all(r.outcome is Outcome.ACCEPTED for r in results)
@@ -323,6 +393,14 @@ STATUSES = [
     ("smpp", {"receipted_message_id": "M2", "message_state": "2"}, StatusUpdate("delivered", 42, "M2")),
     ("smpp", {"text": "Cứu với"}, WebhookError),
     ("smpp", {"text": "id:M1 stat:EXPLODED"}, WebhookError),
+    ("http", {"msg_id": "FA1", "state": "delivered"}, StatusUpdate("delivered", 42, "FA1")),
+    ("http", {"msg_id": "FA1", "state": "queued"}, StatusUpdate("sent", 42, "FA1")),
+    ("http", {"msg_id": "FA1", "state": "sent"}, StatusUpdate("sent", 42, "FA1")),
+    ("http", {"msg_id": "FA1", "state": "undelivered", "err": "absent"}, StatusUpdate("undelivered", 42, "FA1", "absent")),
+    ("http", {"msg_id": "FA1", "state": "rejected", "err": "E-BLOCKED"}, StatusUpdate("failed", 42, "FA1", "E-BLOCKED")),
+    ("http", {"msg_id": "FA1", "state": "failed"}, StatusUpdate("failed", 42, "FA1")),
+    ("http", {"msg_id": "FA1"}, WebhookError),
+    ("http", {"msg_id": "FA1", "state": "exploded"}, WebhookError),
 ]  # fmt: skip
 
 
@@ -342,36 +420,37 @@ def test_parse_status(
 @pytest.mark.parametrize("name", PROVIDERS)
 def test_status_without_any_id_is_refused(name: str, harness: Callable[..., Harness]) -> None:
     """A receipt that names neither a delivery nor a provider message cannot be applied."""
+    status_only = {"http": {"state": "delivered"}}.get(name, {"MessageStatus": "delivered"})
     with pytest.raises(WebhookError):
-        harness(name).provider.parse_status({"MessageStatus": "delivered"}, None)
+        harness(name).provider.parse_status(status_only, None)
 
 
 # --- inbound --------------------------------------------------------------------------------
 
 FULL = {"MessageSid": "SM9", "From": "+84912345678", "To": "+15005550006", "Body": "Cứu với"}
-SMPP_FULL = {"id": "SM9", "from": "+84912345678", "to": "+15005550006", "text": "Cứu với"}
-SAMPLE_INBOUND = {"simulator": FULL, "twilio": FULL, "smpp": SMPP_FULL}
+# Each provider's names for FULL's fields (the aggregator's come from the fake profile).
+VOCABULARY = {
+    "http": {"MessageSid": "id", "From": "from", "To": "to", "Body": "text"},
+    "smpp": {"MessageSid": "id", "From": "from", "To": "to", "Body": "text"},
+}
+
+
+def full(name: str, **changes: str | None) -> dict[str, str]:
+    """FULL in provider ``name``'s field names; a change to None drops the field."""
+    params = {k: v for k, v in {**FULL, **changes}.items() if v is not None}
+    names = VOCABULARY.get(name, {})
+    return {names.get(k, k): v for k, v in params.items()}
+
+
 INBOUND = [
-    ("smpp", params, expected)
-    for params, expected in [
-        (SMPP_FULL, InboundMessage("smpp", "SM9", "+84912345678", "Cứu với", to="+15005550006")),
-        (
-            {**SMPP_FULL, "text": ""},
-            InboundMessage("smpp", "SM9", "+84912345678", "", to="+15005550006"),
-        ),
-        ({k: v for k, v in SMPP_FULL.items() if k != "from"}, WebhookError),
-        ({k: v for k, v in SMPP_FULL.items() if k != "id"}, WebhookError),
-        ({k: v for k, v in SMPP_FULL.items() if k != "text"}, WebhookError),
-    ]
-] + [
     (name, params, expected)
-    for name in WEBHOOK_PROVIDERS
+    for name in PROVIDERS
     for params, expected in [
-        (FULL, InboundMessage(name, "SM9", "+84912345678", "Cứu với", to="+15005550006")),
-        ({**FULL, "Body": ""}, InboundMessage(name, "SM9", "+84912345678", "", to="+15005550006")),
-        ({k: v for k, v in FULL.items() if k != "From"}, WebhookError),
-        ({k: v for k, v in FULL.items() if k != "MessageSid"}, WebhookError),
-        ({k: v for k, v in FULL.items() if k != "Body"}, WebhookError),
+        (full(name), InboundMessage(name, "SM9", "+84912345678", "Cứu với", to="+15005550006")),
+        (full(name, Body=""), InboundMessage(name, "SM9", "+84912345678", "", to="+15005550006")),
+        (full(name, From=None), WebhookError),
+        (full(name, MessageSid=None), WebhookError),
+        (full(name, Body=None), WebhookError),
     ]
 ]
 
@@ -424,8 +503,8 @@ def test_logs_hold_no_secret_and_no_full_number(
     """Whatever happens, the logs (at DEBUG, libraries included) show neither token nor number."""
     caplog.set_level(logging.DEBUG)
     h = harness(case.provider, case.behaviour)
-    h.provider.send(OutboundMessage(to=TO, body="Bí mật", delivery_id=42))
-    h.provider.parse_inbound(SAMPLE_INBOUND[case.provider])
+    h.provider.send(OutboundMessage(to=TO, body="Bí mật", delivery_id=case.delivery_id))
+    h.provider.parse_inbound(full(case.provider))
     assert caplog.records, "the case should log something (at least the HTTP client)"
     for secret in [*h.secrets, TO, FULL["From"], "Bí mật", "Cứu với"]:
         assert secret not in caplog.text
@@ -440,7 +519,19 @@ def test_smpp_accepts_no_webhook(harness: Callable[..., Harness]) -> None:
 
 def test_smpp_inbound_is_on_the_smpp_channel(harness: Callable[..., Harness]) -> None:
     """A message read off the bind is a tip of the smpp channel."""
-    assert harness("smpp", {}).provider.parse_inbound(SMPP_FULL).channel == "smpp"
+    assert harness("smpp", {}).provider.parse_inbound(full("smpp")).channel == "smpp"
+
+
+def test_no_request_leaves_this_machine_http(http_settings: Settings) -> None:
+    """The aggregator provider pointed at a public address is refused too: RETRY, no send."""
+    p = AggregatorProvider(
+        http_settings.model_copy(update={"http_base_url": "http://93.184.216.34"})
+    )
+    try:
+        result = p.send(OutboundMessage(to=TO, body="a", delivery_id=42))
+    finally:
+        p.close()
+    assert (result.outcome, result.error_code) == (Outcome.RETRY, "CONNECT")
 
 
 def test_no_request_leaves_this_machine(twilio_settings: Settings) -> None:

@@ -60,3 +60,65 @@ def test_secret_is_generated_once_outside_production(tmp_path) -> None:
     assert len(first) == 64
     assert load_settings(var_dir=tmp_path).secret() == first
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_http_needs_a_profile_and_its_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LOA_PROVIDER=http with the esms profile and nothing else names every missing value."""
+    monkeypatch.setenv("LOA_PROVIDER", "http")
+    monkeypatch.setenv("LOA_HTTP_PROFILE", "esms")
+    monkeypatch.setenv("LOA_HTTP_ALLOWED_IPS", "10.0.0.0/8, not-an-ip")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    text = str(err.value)
+    for name in (
+        "LOA_HTTP_API_KEY",
+        "LOA_HTTP_SECRET_KEY",
+        "LOA_HTTP_SENDER",
+        "LOA_HTTP_WEBHOOK_SECRET",
+        "LOA_HTTP_ALLOWED_IPS",
+    ):
+        assert name in text
+    assert "not-an-ip" in text
+
+
+def test_http_profile_problems_are_listed(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """A broken profile fails start-up with each of its problems; an unknown name lists the
+    shipped ones."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        'name = "bad"\nbase_url = "ftp://x"\n[send]\npath = "/s"\n[send.fields]\nto = "{phone}"\n'
+    )
+    monkeypatch.setenv("LOA_PROVIDER", "http")
+    monkeypatch.setenv("LOA_HTTP_PROFILE", str(bad))
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    text = str(err.value)
+    for problem in (
+        "base_url: must start with http",
+        "unknown placeholder(s) phone",
+        "status.rules",
+    ):
+        assert problem in text
+    monkeypatch.setenv("LOA_HTTP_PROFILE", "no-such-aggregator")
+    with pytest.raises(SettingsError, match="shipped: esms"):
+        load_settings()
+
+
+def test_http_with_everything_set_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The esms profile with its keys, brandname and webhook secret is accepted."""
+    for name, value in {
+        "PROVIDER": "http",
+        "HTTP_PROFILE": "esms",
+        "HTTP_API_KEY": "k",
+        "HTTP_SECRET_KEY": "s",
+        "HTTP_SENDER": "CONGAN-ST",
+        "HTTP_WEBHOOK_SECRET": "w",
+        "HTTP_ALLOWED_IPS": "203.0.113.0/24",
+    }.items():
+        monkeypatch.setenv(f"LOA_{name}", value)
+    s = load_settings()
+    assert (s.provider, s.http_profile, s.http_secret_key.get_secret_value()) == (
+        "http",
+        "esms",
+        "s",
+    )
