@@ -382,3 +382,59 @@ def test_receipts_of_every_part_roll_up(
     eventually(lambda: [b for b in fake_smsc.binds() if b["open"]], timeout=20)  # bound again
     second = run_campaign(session, rq_worker, 0, body=OFFICIAL_TEXT, segments_per_message=4, name="again")  # fmt: skip
     eventually(lambda: {d.status for d in deliveries(session, second.id)} == {"undelivered"})
+
+
+def test_loa_smpp_stores_tips_without_flask_and_the_ack_goes_back_over_smpp(
+    app: Any,
+    smpp_settings: Any,
+    fake_smsc: Any,
+    new_session: Session,
+    rq_worker: Any,
+    tmp_path: Any,
+) -> None:
+    """The real command: `loa smpp` binds, stores a citizen's tip, and stops cleanly (unbinds)
+    on SIGTERM; the acknowledgement, with LOA_REPLY_PROVIDERS=smpp, leaves from the short code
+    through the same bind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from workers import runtime
+
+    env = dict(os.environ)
+    env.update(
+        LOA_ENV="test",
+        LOA_DATABASE_URL=smpp_settings.effective_database_url,
+        LOA_REDIS_URL=smpp_settings.redis_url,
+        LOA_VAR_DIR=str(tmp_path / "var"),
+        LOA_SECRET_KEY="test-secret-key-not-for-production",
+        LOA_PROVIDER="smpp",
+        LOA_SMPP_HOST=fake_smsc.host,
+        LOA_SMPP_PORT=str(fake_smsc.port),
+        LOA_SMPP_SYSTEM_ID=fake_smsc.system_id,
+        LOA_SMPP_PASSWORD=fake_smsc.password,
+        LOA_SMPP_SOURCE_ADDR="8079",
+        LOA_TIP_ACK_TEXT="Loa: da nhan tin. Khan cap goi 113 hoac 111.",
+    )
+    loa = os.path.join(os.path.dirname(sys.executable), "loa")
+    proc = subprocess.Popen(
+        [loa, "smpp"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        eventually(lambda: [b for b in fake_smsc.binds() if b["open"]], timeout=30)
+        fake_smsc.send_mo(CITIZEN, "Có người bị giữ ở tàu cá")
+        (tip,) = eventually(lambda: tips(new_session))
+        assert (tip.channel, tip.body) == ("smpp", "Có người bị giữ ở tàu cá")
+        runtime.configure(smpp_settings.model_copy(update={"reply_providers": "smpp", "reply_sender": "8079", "tip_ack_text": env["LOA_TIP_ACK_TEXT"]}))  # fmt: skip
+        rq_worker.run()  # the replies lane sends the acknowledgement through the bind
+        (ack,) = eventually(lambda: fake_smsc.accepted())
+        assert (ack["destination_addr"], ack["source_addr"], ack["text"]) == (
+            CITIZEN, "8079", env["LOA_TIP_ACK_TEXT"],
+        )  # fmt: skip
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert b"bound" in err and CITIZEN.encode() not in err  # state changes logged, no number
+    assert eventually(lambda: not [b for b in fake_smsc.binds() if b["open"]])
