@@ -41,6 +41,16 @@ SKIP_INVALID = "invalid"
 SKIP_DUPLICATE = "duplicate"
 SKIP_DO_NOT_CONTACT = "do_not_contact"
 SKIP_CANCELLED = "cancelled"
+# What campaign staff see instead of do_not_contact: a police decision about a tipster is not
+# theirs to know (the number is masked as well).
+SKIP_SUPPRESSED = "suppressed"
+
+
+def staff_view(phone: str, skip_reason: str | None) -> tuple[bool, str | None]:
+    """Whether campaign staff may see ``phone`` in full, and the skip reason they see."""
+    if skip_reason == SKIP_DO_NOT_CONTACT:
+        return False, SKIP_SUPPRESSED
+    return True, skip_reason
 
 
 def apply_receipt(

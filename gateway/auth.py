@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -126,13 +127,29 @@ def user_from_bearer() -> User | None:
     return user
 
 
+def same_site_path(target: str) -> str | None:
+    """``target`` as a path of this site, or None: parsed the way a browser reads it (tabs and
+    newlines dropped, ``\\`` taken for ``/``), so nothing can turn it into another host."""
+    if any(ord(c) < 0x20 or c == "\\" for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return None
+    if parts.path.startswith("//"):
+        return None
+    return urlunsplit(("", "", parts.path, parts.query, ""))
+
+
 def current() -> User | None:
-    """The user of this request: by API token, else by session; None when anonymous."""
+    """The user of this request: by API token, else by session; None when anonymous.
+
+    The JSON API takes bearer tokens only: a browser's session cookie rides along on any
+    cross-site request, so accepting it there would be CSRF."""
     if "loa.user" in request.environ:
         u: User | None = request.environ["loa.user"]
         return u
     user = user_from_bearer() if request.headers.get("Authorization") else None
-    if user is None and current_user.is_authenticated:
+    if user is None and current_user.is_authenticated and request.blueprint != "api":
         user = current_user._get_current_object()
     request.environ["loa.user"] = user
     return user
@@ -181,11 +198,7 @@ def login() -> Any:
             user.last_login_at = utcnow()
             audit.record("login", actor=user)
             s.commit()
-            target = request.args.get("next", "")
-            # Only local paths: an open redirect would let a phishing link borrow our login.
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("home.index")
-            return redirect(target)
+            return redirect(same_site_path(request.args.get("next", "")) or url_for("home.index"))
         audit.record("login_failed", details={"email_domain": email.partition("@")[2]})
         db.session().commit()
         error = _("Email hoặc mật khẩu không đúng.")

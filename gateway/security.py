@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 csrf = CSRFProtect()
 
@@ -28,6 +29,9 @@ def _csrf_error(exc: CSRFError) -> Any:
 
 def _headers(resp: Response) -> Response:
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.endpoint != "static":
+        # Pages and answers carry tip bodies and numbers: no browser or proxy may keep them.
+        resp.headers.setdefault("Cache-Control", "no-store")
     resp.headers.setdefault("X-Frame-Options", "DENY")
     resp.headers.setdefault("Referrer-Policy", "same-origin")
     resp.headers.setdefault(
@@ -38,8 +42,32 @@ def _headers(resp: Response) -> Response:
     return resp
 
 
+class BoundedInt(IntegerConverter):
+    """``<int:…>`` in every route, bounded to what the database stores: a longer id is 404,
+    never an overflow (500) in SQL."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+MAX_ID = 2**31 - 1  # the largest Integer id in both databases
+
+
+# Anonymous forms take little: their cap applies before anything (CSRF included) parses them.
+SMALL_BODIES = {"/bao-tin": 16 * 1024, "/report": 16 * 1024, "/login": 16 * 1024}
+
+
+def _cap_small_bodies() -> None:
+    limit = SMALL_BODIES.get(request.path)
+    if limit is not None:
+        request.max_content_length = limit
+
+
 def init_app(app: Flask) -> None:
     """CSRF for forms (webhooks and the bearer-token API are exempted where registered)."""
+    app.url_map.converters["int"] = BoundedInt
+    app.before_request(_cap_small_bodies)  # before CSRF, which reads the form
     csrf.init_app(app)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)

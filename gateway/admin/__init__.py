@@ -49,9 +49,12 @@ def local_day(value: str | None) -> dt.date | None:
     if not value:
         return None
     try:
-        return dt.date.fromisoformat(value.strip())
+        day = dt.date.fromisoformat(value.strip())
     except ValueError:
         abort(400, description="dates are written YYYY-MM-DD")
+    if not 2000 <= day.year <= 2999:  # and a day later still fits a datetime
+        abort(400, description="dates are between the years 2000 and 2999")
+    return day
 
 
 def day_start_utc(day: dt.date) -> dt.datetime:

@@ -41,7 +41,8 @@ SKIP_LABELS: dict[str, Any] = {
     statuses.SKIP_OPTED_OUT: _l("từ chối nhận tin"),
     statuses.SKIP_INVALID: _l("số không hợp lệ"),
     statuses.SKIP_DUPLICATE: _l("trùng số"),
-    statuses.SKIP_DO_NOT_CONTACT: _l("không được liên hệ"),
+    statuses.SKIP_DO_NOT_CONTACT: _l("bị chặn gửi"),
+    statuses.SKIP_SUPPRESSED: _l("bị chặn gửi"),
     statuses.SKIP_CANCELLED: _l("chiến dịch bị huỷ"),
 }
 CSV_BATCH = 1000
@@ -154,7 +155,8 @@ def deliveries_csv(campaign_id: int) -> Any:
         with engine.connect() as conn:
             for row in figures.iter_deliveries(conn, campaign.id, batch=CSV_BATCH):
                 values = list(row)
-                values[1] = values[1] if full else mask(values[1])
+                may_show, values[3] = statuses.staff_view(values[1], values[3])
+                values[1] = values[1] if full and may_show else mask(values[1])
                 writer.writerow(["" if v is None else v for v in values])
                 if buffer.tell() > 64 * 1024:
                     yield buffer.getvalue()

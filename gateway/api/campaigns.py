@@ -353,9 +353,11 @@ def list_deliveries(campaign_id: int) -> Any:
     items = [
         {
             "id": d.id,
-            "phone": d.phone if full else mask(d.phone),
+            "phone": d.phone
+            if full and st.staff_view(d.phone, d.skip_reason)[0]
+            else mask(d.phone),
             "status": d.status,
-            "skip_reason": d.skip_reason,
+            "skip_reason": st.staff_view(d.phone, d.skip_reason)[1],
             "error_code": d.error_code,
             "segments": d.segments,
             "attempts": d.attempts,

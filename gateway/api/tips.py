@@ -18,6 +18,7 @@ from gateway.api import bp, document, error, schema
 from gateway.auth import current, require
 from gateway.models import User
 from gateway.roles import may_see_queue
+from gateway.security import MAX_ID
 from gateway.tips import states
 from gateway.tips.models import Tip
 
@@ -64,6 +65,8 @@ def list_tips() -> Any:
     try:
         limit = min(max(int(args.get("limit", PAGE_DEFAULT)), 1), PAGE_MAX)
         cursor = int(args["before"]) if args.get("before") else None
+        if cursor is not None and not 0 < cursor <= MAX_ID:
+            raise ValueError("cursor out of range")
         if args.get("since"):
             query = query.where(Tip.received_at >= _since(args["since"]))
     except ValueError:

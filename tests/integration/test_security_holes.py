@@ -1,0 +1,162 @@
+"""Regression tests for the holes a probe found (issue: "Safe enough for the most sensitive
+data the province holds"); each failed before its fix."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+
+from campaigns import statuses
+from campaigns.models import Delivery
+from gateway.auth import create_token
+from tests.factories import create_campaign, create_tip, create_user
+
+PHONE = "+84981230077"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/%09/evil.example/phish",
+        "//evil.example/x",
+        "/\\evil.example",
+        "https://evil.example/",
+        "/%0a/evil.example",
+        "javascript:alert(1)",
+        "/\t/evil.example",
+    ],
+)
+def test_login_never_redirects_off_site(client: Any, target: str) -> None:
+    """?next= is parsed: only a path of this site is followed, whatever the encoding."""
+    user = create_user("admin", password="pw")
+    resp = client.post(f"/login?next={target}", data={"email": user.email, "password": "pw"})
+    assert resp.status_code == 302
+    location = resp.headers["Location"]
+    assert location == "/", location
+
+
+def test_login_follows_a_path_of_this_site(client: Any) -> None:
+    user = create_user("admin", password="pw")
+    resp = client.post("/login?next=/inbox/%3Fq%3Dx", data={"email": user.email, "password": "pw"})
+    assert resp.headers["Location"] == "/inbox/?q=x"
+
+
+def test_the_api_refuses_the_session_cookie(client: Any, auth: Any) -> None:
+    """The JSON API takes bearer tokens only: a logged-in browser (CSRF) gets 401."""
+    auth.login("editor")
+    assert client.get("/api/v1/lists").status_code == 401
+    resp = client.post(
+        "/api/v1/optouts",
+        json={"phone": PHONE},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert resp.status_code == 401
+
+
+def test_the_api_still_takes_bearer_tokens(client: Any, app: Any) -> None:
+    user = create_user("editor")
+    resp = client.get("/api/v1/lists", headers={"Authorization": f"Bearer {create_token(user)}"})
+    assert resp.status_code == 200
+
+
+def _dnc_delivery(session: Session) -> Any:
+    campaign = create_campaign()
+    session.add(
+        Delivery(
+            campaign_id=campaign.id, phone=PHONE, status=statuses.SKIPPED,
+            skip_reason=statuses.SKIP_DO_NOT_CONTACT,
+        )
+    )  # fmt: skip
+    session.commit()
+    return campaign
+
+
+def test_do_not_contact_is_a_generic_suppression_for_campaign_staff(
+    client: Any, auth: Any, session: Session
+) -> None:
+    """The CSV of an editor (who sees full numbers) shows a do-not-contact skip as
+    'suppressed' with the number masked: police decisions about tipsters do not leak."""
+    campaign = _dnc_delivery(session)
+    auth.login("editor")
+    resp = client.get(f"/campaigns/{campaign.id}/deliveries.csv")
+    assert resp.status_code == 200
+    (row,) = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
+    assert row["skip_reason"] == "suppressed"
+    assert row["phone"] != PHONE and row["phone"].endswith("077")
+
+
+def test_do_not_contact_is_generic_in_the_api(app: Any, client: Any, session: Session) -> None:
+    campaign = _dnc_delivery(session)
+    user = create_user("editor")
+    resp = client.get(
+        f"/api/v1/campaigns/{campaign.id}/deliveries",
+        headers={"Authorization": f"Bearer {create_token(user)}"},
+    )
+    (item,) = resp.json["items"]
+    assert item["skip_reason"] == "suppressed" and item["phone"] != PHONE
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/inbox/99999999999999999999999",
+        "/campaigns/99999999999999999999999",
+        "/inbox/?until=9999-12-31",
+        "/inbox/?since=0001-01-01",
+    ],
+)
+def test_overlong_ids_and_dates_are_not_500(client: Any, auth: Any, path: str) -> None:
+    auth.login("admin")
+    assert client.get(path).status_code in (200, 400, 404)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "before=-99999999999999999999999",
+        "before=99999999999999999999999",
+        "since=9999-12-31T23:59:59",
+    ],
+)
+def test_api_cursors_out_of_range_are_4xx(app: Any, client: Any, query: str) -> None:
+    user = create_user("admin")
+    resp = client.get(
+        f"/api/v1/tips?{query}", headers={"Authorization": f"Bearer {create_token(user)}"}
+    )
+    assert resp.status_code in (200, 400)
+
+
+def test_pages_with_tip_bodies_are_not_cached(client: Any, auth: Any) -> None:
+    """A shared computer's browser cache must not keep what a tipster wrote."""
+    tip = create_tip(queue="police_province")
+    auth.login("admin")
+    for path in (f"/inbox/{tip.id}", "/inbox/"):
+        assert "no-store" in client.get(path).headers.get("Cache-Control", ""), path
+
+
+def test_api_answers_with_tip_bodies_are_not_cached(app: Any, client: Any) -> None:
+    create_tip(queue="police_province")
+    user = create_user("admin")
+    resp = client.get("/api/v1/tips", headers={"Authorization": f"Bearer {create_token(user)}"})
+    assert "no-store" in resp.headers.get("Cache-Control", "")
+
+
+@pytest.mark.parametrize("path", ["/bao-tin", "/report", "/login"])
+def test_anonymous_forms_refuse_big_bodies_before_parsing(client: Any, path: str) -> None:
+    """A 1 MiB anonymous post is refused (413) by the form's own cap, not parsed up to 64 MiB;
+    chunked, without a Content-Length, it is refused too (the stream stops at the cap)."""
+    big = {"body": "x" * (1024 * 1024)}
+    assert client.post(path, data=big).status_code == 413
+    chunked = client.post(
+        path,
+        input_stream=io.BytesIO(b"body=" + b"x" * (1024 * 1024)),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Transfer-Encoding": "chunked",
+        },
+    )
+    assert chunked.status_code in (400, 401, 413)
