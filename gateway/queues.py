@@ -12,9 +12,12 @@ from typing import Any
 from redis import Redis
 from rq import Queue, Retry
 
-REPLIES = "replies"  # replies to tipsters and alerts to staff: served first (invariant 11)
+# Invariant 11: what a tipster or an on-duty officer waits for runs on ``replies``, served
+# first and, in production, by workers that never take ``bulk`` (loa worker --queues
+# replies,events): a broadcast's backlog, or a flood of its receipts on ``events``, never delays it.
+REPLIES = "replies"  # replies to tipsters, alerts to staff, urgent-tip notifications, urgency clock
 BULK = "bulk"  # broadcast batches
-EVENTS = "events"  # status callbacks, notifications, periodic housekeeping
+EVENTS = "events"  # status receipts, periodic housekeeping (reconciler, schedules)
 ALL = (REPLIES, BULK, EVENTS)  # in the order a worker serves them
 
 

@@ -40,7 +40,11 @@ export LOA_PUBLIC_BASE_URL=${LOA_PUBLIC_BASE_URL:-http://127.0.0.1:$port}
   --access-logformat '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms' \
   --error-logfile - wsgi:app >var/log/web.log 2>&1 &
 pids+=($!)
-"$VENV/bin/loa" worker >var/log/worker.log 2>&1 &
+# Two lanes (invariant 11): replies to tipsters, staff alerts and the urgency clock never wait
+# behind a broadcast, whose batches wait for rate tokens on their own worker.
+"$VENV/bin/loa" worker --queues replies,events >var/log/worker.log 2>&1 &
+pids+=($!)
+"$VENV/bin/loa" worker --queues bulk >var/log/worker-bulk.log 2>&1 &
 pids+=($!)
 
 # With SMPP configured (LOA_SMPP_HOST, in the environment or .env), hold the bind(s) too.

@@ -125,16 +125,18 @@ def queue(name: str) -> Queue:
 
 @dataclass(frozen=True)
 class Periodic:
-    """A job that runs every ``every`` seconds on the ``events`` queue, once per slot."""
+    """A job that runs every ``every`` seconds on ``queue``, once per slot."""
 
     name: str
     func: str
     every: int
+    queue: str = queues.EVENTS
 
 
 # Periodic jobs are data; each module adds its own entry here.
 PERIODIC: list[Periodic] = [
-    Periodic("check_urgency", "workers.notifications.check_urgency", 60),
+    # The urgency clock is on the replies lane: it must not wait behind a campaign's receipts.
+    Periodic("check_urgency", "workers.notifications.check_urgency", 30, queues.REPLIES),
     Periodic("run_due", "workers.schedule.run_due", 30),
     Periodic("reconcile", "workers.reconciler.run", 30),
 ]
@@ -148,7 +150,7 @@ def schedule_periodic(now: float | None = None) -> list[str]:
         slot = int(now // p.every)
         # SET NX makes the slot's job unique even when many workers tick at the same moment.
         if redis().set(f"loa:periodic:{p.name}:{slot}", "1", nx=True, ex=p.every * 2):
-            queue(queues.EVENTS).enqueue(
+            queue(p.queue).enqueue(
                 p.func, job_id=f"periodic-{p.name}-{slot}", job_timeout=max(60, p.every * 5)
             )
             started.append(p.name)

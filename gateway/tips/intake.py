@@ -148,7 +148,7 @@ def notify_after_commit(line: TipLine, tip: Tip, reply_ids: list[int] | None = N
     if tip.priority == URGENT and tip.notified_at is None:
         try:
             queues.enqueue(
-                queues.EVENTS,
+                queues.REPLIES,  # never behind a broadcast or its receipts (invariant 11)
                 "workers.notifications.notify_urgent",
                 tip.id,
                 job_id=f"notify-tip-{tip.id}",

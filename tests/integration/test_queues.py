@@ -62,5 +62,8 @@ def test_periodic_jobs_run_once_per_slot_across_workers(app: Any, redis_conn: Re
     assert again == [
         p.name for p in runtime.PERIODIC if int(1_000_001 // p.every) != int(1_000_000 // p.every)
     ]
-    events = Queue(queues.EVENTS, connection=redis_conn)
-    assert events.count == len(first) + len(again)
+    queued = sum(Queue(q, connection=redis_conn).count for q in queues.ALL)
+    assert queued == len(first) + len(again)
+    # The urgency clock rides the replies lane, never behind a broadcast's receipts.
+    replies = Queue(queues.REPLIES, connection=redis_conn).get_jobs()
+    assert {j.func_name for j in replies} == {"workers.notifications.check_urgency"}
