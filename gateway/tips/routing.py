@@ -286,6 +286,17 @@ DEFAULT_RULES: tuple[dict[str, Any], ...] = (
 )  # fmt: skip
 
 
+def default_rule_rows() -> list[dict[str, Any]]:
+    """The default rules as rows of ``routing_rules`` (version 1, active), for the data
+    migration that gives a fresh database its routing."""
+    rows = []
+    for spec in DEFAULT_RULES:
+        row = {"priority": None, "share": False, **spec}
+        row["phrases"] = _clean_phrases(spec.get("phrases", ()))
+        rows.append({**row, "version": 1, "active": True})
+    return rows
+
+
 def seed_default_rules(session: Session) -> int:
     """Create the provincial plan's default rules that do not exist yet; returns how many.
 

@@ -101,3 +101,42 @@ def test_worker_refuses_unknown_queues(runner: Any) -> None:
     result = runner.invoke(args=["worker", "--burst", "--queues", "bulk,replys"])
     assert result.exit_code != 0
     assert "replys" in str(result.exception) + result.output
+
+
+def test_a_fresh_database_routes_tips_without_demo_data(tmp_path: Path, redis_url: str) -> None:
+    """`loa db upgrade` alone gives the default routing rules: with the areas loaded, a tip
+    naming Kế Sách reaches its police, a child's tip 111, an urgent word makes it urgent."""
+    from redis import Redis
+
+    from campaigns.areas import load_soc_trang_2024
+    from campaigns.db import make_engine, make_sessionmaker
+    from gateway.settings import load_settings
+    from gateway.tips.intake import store_tip
+    from gateway.tips.line import TipLine
+    from gateway.tips.models import RoutingRule
+
+    loa = Path(sys.executable).with_name("loa")
+    env = {"LOA_VAR_DIR": str(tmp_path), "LOA_REDIS_URL": redis_url, "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([str(loa), "db", "upgrade"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    engine = make_engine(f"sqlite:///{tmp_path / 'loa.db'}")
+    line = TipLine(load_settings(var_dir=tmp_path, redis_url=redis_url), Redis.from_url(redis_url))
+    try:
+        with make_sessionmaker(engine)() as s:
+            assert len(s.scalars(select(RoutingRule)).all()) == 4
+            load_soc_trang_2024(s)
+            s.commit()
+            district, _ = store_tip(
+                s, line, channel="web", body="Có người lạ dụ lao động ở Kế Sách"
+            )
+            child, _ = store_tip(s, line, channel="web", body="Trẻ em bị dụ đi làm xa")
+            urgent, _ = store_tip(s, line, channel="web", body="Cứu tôi, tôi bị nhốt")
+            s.commit()
+            assert (district.queue, child.queue) == ("police_ke_sach", "hotline_111")
+            assert (urgent.queue, urgent.priority) == ("police_province", "urgent")
+        again = subprocess.run([str(loa), "db", "upgrade"], env=env, capture_output=True, text=True)
+        assert again.returncode == 0, again.stderr
+        with make_sessionmaker(engine)() as s:
+            assert len(s.scalars(select(RoutingRule)).all()) == 4  # not twice
+    finally:
+        engine.dispose()
