@@ -83,7 +83,7 @@ def form() -> Any:
         )
     s = db.session()
     line = db.tipline()
-    tip, _created = intake.store_tip(s, line, channel="web", body=body, sender=sender)
+    tip, _created = intake.store_tip(s, line, channel="web", body=body, given_phone=sender)
     reply_ids = []
     if sender and request.form.get("confirm_sms"):
         reply = replies.queue_reply(

@@ -77,7 +77,7 @@ def new() -> Any:
     s = db.session()
     line = db.tipline()
     tip, _created = intake.store_tip(
-        s, line, channel="call", body=body, sender=sender, author=user, received_at=when
+        s, line, channel="call", body=body, given_phone=sender, author=user, received_at=when
     )
     reply_ids = []
     if sender and reachable and request.form.get("confirm_sms"):

@@ -89,7 +89,14 @@ def build_packet(
     def when(value: dt.datetime | None) -> str:
         return "" if value is None else value.astimezone(zone).strftime("%d/%m/%Y %H:%M:%S")
 
-    sender = revealed_number or (mask(tip.sender) if tip.sender else _("(ẩn danh)"))
+    if revealed_number:
+        sender = revealed_number
+    elif tip.sender:
+        sender = mask(tip.sender)
+    elif tip.given_phone:
+        sender = mask(tip.given_phone) + " " + _("(số do người báo cung cấp, chưa xác minh)")
+    else:
+        sender = _("(ẩn danh)")
     rules = ", ".join(f"{r.get('name')} (v{r.get('version')})" for r in tip.matched_rules or [])
     case = Sheet(
         _("Hồ sơ"),

@@ -46,6 +46,7 @@ def tip_json(tip: Tip) -> dict[str, Any]:
         "received_at": tip.received_at.isoformat(),
         "body": tip.body,
         "sender": mask(tip.sender) if tip.sender else None,
+        "given_phone": mask(tip.given_phone) if tip.given_phone else None,  # unverified
     }
 
 

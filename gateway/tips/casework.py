@@ -242,17 +242,18 @@ def reveal(session: Session, tip: Tip, user: User, reason: str) -> str:
     reason = " ".join(reason.split())
     if len(reason) < MIN_REASON:
         raise CaseworkError("a reveal needs a reason")
-    if not tip.sender:
-        raise CaseworkError("this tip has no sender number")
+    number = tip.sender or tip.given_phone
+    if not number:
+        raise CaseworkError("this tip has no number")
     audit.record(
         "tip.reveal",
         actor=user,
         object_type="tip",
         object_id=tip.id,
-        details={"reason": reason[:300], "sender": mask(tip.sender)},
+        details={"reason": reason[:300], "sender": mask(number)},
         session=session,
     )
-    return tip.sender
+    return number
 
 
 def set_do_not_contact(

@@ -57,6 +57,7 @@ def store_tip(
     channel: str,
     body: str,
     sender: str | None = None,
+    given_phone: str | None = None,
     provider: str | None = None,
     provider_message_id: str | None = None,
     author: Any = None,
@@ -68,7 +69,9 @@ def store_tip(
         line: the process's settings (``tip_link_days``) and Redis.
         channel: one of :data:`CHANNELS`.
         body: the text as received; stored NFC-normalised, cut to :data:`MAX_BODY`.
-        sender: the sender's number, E.164 when known (None for anonymous web tips).
+        sender: the number the message came from (SMS channels only), E.164 when known.
+        given_phone: a number the tipster typed or said (web form, call log): unverified, so
+            never treated as the sender (no thread, no campaign link, no do-not-contact).
         provider, provider_message_id: the dedupe key; the same pair stores one tip.
         author: the user (or user id) who logged a call.
         received_at: when the channel received it (default now, UTC).
@@ -95,6 +98,7 @@ def store_tip(
         provider=provider,
         provider_message_id=provider_message_id,
         sender=sender,
+        given_phone=given_phone,
         body=text,
         received_at=when,
         author_id=getattr(author, "id", author),

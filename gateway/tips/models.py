@@ -31,6 +31,9 @@ class Tip(Base):
     provider: Mapped[str | None] = mapped_column(String(20))
     provider_message_id: Mapped[str | None] = mapped_column(String(64))
     sender: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164, or None
+    # A number typed into the web form or the call log: given by the tipster, unverified. It is
+    # never the sender: no thread, no campaign link, no do-not-contact carried over from it.
+    given_phone: Mapped[str | None] = mapped_column(String(20))
     body: Mapped[str] = mapped_column(Text)
     # The body folded (lowercase, no diacritics) for the inbox search: SQLite has no unaccent.
     body_folded: Mapped[str] = mapped_column(Text, default=_fold_body)

@@ -93,6 +93,7 @@ def test_tip_shape_masks_sender_and_audits(
     resp = client.get(f"/api/v1/tips/{tip_id}", headers=_headers("hotline_111"))
     assert set(resp.json) == {
         "id", "channel", "queue", "shared_with", "priority", "status", "received_at", "body", "sender",
+        "given_phone",
     }  # fmt: skip
     assert resp.json["sender"] == "+84 98x xxx 001"
     action = session.scalar(select(AuditEvent.action).where(AuditEvent.object_id == str(tip_id)))

@@ -73,7 +73,8 @@ def test_contact_number_and_confirmation_sms(client: Any, session: Session) -> N
     client.post("/bao-tin", data={"body": "tin một", "phone": "0981 230 001"})
     client.post("/bao-tin", data={"body": "tin hai", "phone": "0981230001", "confirm_sms": "1"})
     tips = list(session.scalars(select(Tip).order_by(Tip.id)))
-    assert [t.sender for t in tips] == ["+84981230001", "+84981230001"]
+    # Given by the tipster, unverified: never the sender (issue 8 item 5).
+    assert [(t.sender, t.given_phone) for t in tips] == [(None, "+84981230001")] * 2
     reply = session.scalar(select(Reply))
     assert reply is not None and reply.tip_id == tips[1].id and "111" in reply.body
     assert _count(Reply) == 1
@@ -156,7 +157,9 @@ def test_operator_logs_a_call(client: Any, auth: Any, session: Session) -> None:
     assert resp.status_code == 302
     tip = session.scalar(select(Tip))
     assert tip is not None
-    assert (tip.channel, tip.author_id, tip.sender) == ("call", user.id, "+84981230001")
+    assert (tip.channel, tip.author_id, tip.sender, tip.given_phone) == (
+        "call", user.id, None, "+84981230001",
+    )  # fmt: skip
     assert tip.received_at.isoformat() == "2025-07-30T01:15:00+00:00"  # entered in local time
     assert session.scalar(select(AuditEvent.action).where(AuditEvent.object_id == str(tip.id)))
     assert _count(Reply) == 0  # no confirmation unless asked
@@ -189,3 +192,37 @@ def test_call_page_too_large_is_413(client: Any, auth: Any) -> None:
     resp = client.post("/tips/calls/new", data={"body": "x" * 100_000})
     assert resp.status_code == 413
     assert _count(Tip) == 0
+
+
+def test_a_typed_in_number_is_not_a_sender(client: Any, session: Session) -> None:
+    """A number typed into the form is never joined to that number's SMS thread, never linked
+    to a campaign it received, and carries no do-not-contact over; the ack needs the box."""
+    import datetime as dt
+
+    from campaigns import statuses
+    from campaigns.db import utcnow
+    from campaigns.models import Delivery
+    from gateway.tips.models import SenderFlag
+    from tests.factories import create_campaign, create_tip
+
+    number = "+84981230001"
+    sms = create_tip("tin qua SMS", channel="sms", sender=number, queue="police_province")
+    campaign = create_campaign()
+    session.add(
+        Delivery(
+            campaign_id=campaign.id, phone=number, status=statuses.DELIVERED,
+            sent_at=utcnow() - dt.timedelta(days=1),
+        )
+    )  # fmt: skip
+    session.add(SenderFlag(phone=number, do_not_contact=True, reason="nguy hiểm"))
+    session.commit()
+    resp = client.post(
+        "/bao-tin", data={"body": "Có người bị giữ ở Kế Sách", "phone": "0981230001"}
+    )
+    assert resp.status_code == 302
+    web = session.scalar(select(Tip).where(Tip.channel == "web"))
+    assert web is not None
+    assert (web.sender, web.given_phone, web.campaign_id) == (None, number, None)
+    thread = session.scalars(select(Tip.id).where(Tip.sender == number)).all()
+    assert thread == [sms.id]  # the SMS thread holds the SMS tip only
+    assert _count(Reply) == 0  # no box ticked: nothing sent
