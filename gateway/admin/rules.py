@@ -6,6 +6,7 @@ The rules themselves, their versions and the matching live in ``gateway.tips.rou
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
@@ -14,11 +15,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from campaigns.models import Area
 from gateway import audit, db
 from gateway.admin import known_queues, register_helpers
 from gateway.auth import current, require
 from gateway.labels import PRIORITY_LABELS
-from gateway.tips import routing
+from gateway.tips import corpus, routing
 from gateway.tips.models import RoutingRule
 from gateway.tips.states import PRIORITIES
 from gateway.web import register_nav
@@ -89,6 +91,8 @@ def _parse_form(queues: list[str], kind: str) -> tuple[dict[str, Any], dict[str,
     errors: dict[str, str] = {}
     phrases = [line.strip() for line in request.form.get("phrases", "").splitlines()]
     phrases = [p for p in phrases if p][:500]
+    exclusions = [line.strip() for line in request.form.get("exclusions", "").splitlines()]
+    exclusions = [p for p in exclusions if p][:500]
     queue = request.form.get("queue", "") or None
     priority = request.form.get("priority", "") or None
     rank_text = request.form.get("rank", "100").strip()
@@ -106,6 +110,7 @@ def _parse_form(queues: list[str], kind: str) -> tuple[dict[str, Any], dict[str,
         errors["queue"] = _("Quy tắc huyện dùng hàng đợi của từng huyện, không chọn hàng đợi.")
     fields = {
         "phrases": phrases,
+        "exclusions": exclusions,
         "queue": queue,
         "priority": priority,
         "share": request.form.get("share") == "1",
@@ -114,7 +119,12 @@ def _parse_form(queues: list[str], kind: str) -> tuple[dict[str, Any], dict[str,
     return fields, errors
 
 
-def _form_page(rule: RoutingRule | None, errors: dict[str, str], queues: list[str]) -> Any:
+def _form_page(
+    rule: RoutingRule | None,
+    errors: dict[str, str],
+    queues: list[str],
+    check: CorpusCheck | None = None,
+) -> Any:
     form = request.form if request.method == "POST" else None
     return render_template(
         "rules/rule_form.html",
@@ -124,8 +134,40 @@ def _form_page(rule: RoutingRule | None, errors: dict[str, str], queues: list[st
         queues=queues,
         kinds=routing.KINDS,
         priorities=PRIORITIES,
+        check=check,
         **_labels(),
-    ), (422 if errors else 200)
+    ), (422 if errors or (check and check.worse) else 200)
+
+
+@dataclass(frozen=True)
+class CorpusCheck:
+    """The labelled corpus routed by the rules as they are and as they would be."""
+
+    before: corpus.Scores
+    after: corpus.Scores
+
+    @property
+    def worse(self) -> bool:
+        return (not self.after.good_enough) and (
+            self.after.queue_accuracy < self.before.queue_accuracy
+            or self.after.urgent_recall < self.before.urgent_recall
+        )
+
+
+def _check_corpus(name: str, kind: str, fields: dict[str, Any]) -> CorpusCheck | None:
+    """Route the corpus with the active rules, then with this rule edited (nothing saved)."""
+    examples = corpus.load()
+    if not examples:
+        return None
+    s = db.session()
+    rules = routing.active_rules(s)
+    areas = list(s.scalars(select(Area)))
+    edited = RoutingRule(name=name, kind=kind, version=0, id=None, active=True, **fields)
+    after = [r for r in rules if r.name != name] + ([edited] if fields.get("active", True) else [])
+    return CorpusCheck(
+        before=corpus.evaluate(rules, areas, examples),
+        after=corpus.evaluate(after, areas, examples),
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -171,6 +213,9 @@ def rule_edit(rule_id: int) -> Any:
     errors: dict[str, str] = {}
     if request.method == "POST":
         fields, errors = _parse_form(queues, rule.kind)
+        check = None if errors else _check_corpus(rule.name, rule.kind, fields)
+        if check is not None and check.worse and request.form.get("confirm_worse") != "1":
+            return _form_page(rule, errors, queues, check)
         if not errors:
             user = current()
             new = routing.edit_rule(s, rule, by=user.id if user else None, active=True, **fields)
@@ -181,6 +226,15 @@ def rule_edit(rule_id: int) -> Any:
                 details={"name": new.name, "version": new.version},
             )
             s.commit()
+            if check is not None:
+                flash(
+                    _(
+                        "Bộ tin mẫu: đúng hàng đợi %(q)s%%, không bỏ sót tin khẩn %(u)s%%.",
+                        q=round(check.after.queue_accuracy * 100, 1),
+                        u=round(check.after.urgent_recall * 100, 1),
+                    ),
+                    "info",
+                )
             flash(_("Đã lưu phiên bản %(v)s.", v=new.version), "success")
             return redirect(url_for("rules.rule_detail", rule_id=new.id)), 303
     return _form_page(rule, errors, queues)

@@ -163,6 +163,8 @@ class RoutingRule(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     kind: Mapped[str] = mapped_column(String(10))  # keyword, district, urgency
     phrases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Phrases whose words do not count for this rule ("biển số" is no sea).
+    exclusions: Mapped[list[str]] = mapped_column(JSON, default=list)
     queue: Mapped[str | None] = mapped_column(String(64))
     priority: Mapped[str | None] = mapped_column(String(10))  # urgent, normal; None = unchanged
     share: Mapped[bool] = mapped_column(Boolean, default=False)  # only share, never the primary

@@ -7,6 +7,14 @@ words at anything that is not a letter or digit; a phrase matches a run of whole
 then they are different words (``biến mất``, "disappeared", is not ``biển``, "sea"), while a
 citizen typing without accents still matches every phrase.
 
+People text without accents, in abbreviations and with letters held down: before matching,
+SMS shorthand is spelled out (:data:`ABBREVIATIONS`: ``ko`` → ``không``, ``dc`` → ``được``,
+``ng`` → ``người`` …), a letter typed three times or more counts once (``cuuuu`` → ``cuu``),
+and digits are cut from letters (``14t`` → ``14 t``). A phrase may hold a number test in
+braces: ``{n<18} tuổi`` matches "15 tuổi", "15 tuoi" and "15t"; ``lớp {n<=12}`` matches "lớp
+8". A rule's ``exclusions`` are phrases whose words do not count for it: the border rule's
+``biển`` matches "ra biển" but not "biển số xe" (a licence plate).
+
 Precedence: every rule has a ``rank``; the matched rule with a queue and the lowest rank gives
 the primary queue (defaults: 111 for children 10, border 20, district police 30), otherwise
 ``police_province``. Every other matched queue is shared, so a district's police also see a
@@ -31,7 +39,19 @@ from gateway.tips.states import NORMAL, URGENT
 
 DEFAULT_QUEUE = "police_province"
 KINDS = ("keyword", "district", "urgency")
-_WORD = re.compile(r"[^\W_]+")
+_WORD = re.compile(r"\d+|[^\W\d_]+")
+_NUMBER_TEST = re.compile(r"^\{n(<=|>=|<|>|=)(\d+)\}$")
+_HELD_DOWN = re.compile(r"([^\W\d_])\1{2,}")
+
+# SMS shorthand, by folded word → what it stands for (the words the phrases are written in).
+ABBREVIATIONS: dict[str, str] = {
+    "ko": "không", "k": "không", "hok": "không", "hong": "không", "khong": "không", "kh": "không",
+    "khg": "không", "kg": "không", "dc": "được", "dk": "được", "duoc": "được", "j": "gì",
+    "sdt": "số điện thoại", "dt": "điện thoại", "ng": "người", "nguoi": "người", "cty": "công ty",
+    "bn": "bạn", "vs": "với", "tq": "trung quốc", "cpc": "campuchia", "mn": "mọi người",
+    "ntn": "như thế nào", "bt": "biết", "trc": "trước", "ns": "nói", "ck": "chồng", "vk": "vợ",
+    "e": "em", "a": "anh", "tp": "thành phố", "tx": "thị xã", "ubnd": "ủy ban nhân dân",
+}  # fmt: skip
 
 
 class RuleLike(Protocol):
@@ -40,6 +60,7 @@ class RuleLike(Protocol):
     version: int
     kind: str
     phrases: list[str]
+    exclusions: list[str]
     queue: str | None
     priority: str | None
     share: bool
@@ -73,45 +94,109 @@ class RouteResult:
 
 @dataclass(frozen=True, slots=True)
 class _Words:
-    exact: tuple[str, ...]  # lowercased NFC words
+    exact: tuple[str, ...]  # lowercased NFC words ({n<18} tests kept as written)
     folded: tuple[str, ...]
+    held: tuple[bool, ...] = ()  # a letter was held down (cuuuu): compared squeezed
+
+
+def _squeeze(word: str) -> str:
+    """``word`` with every repeated letter once (cuu → cu): how a held-down word compares."""
+    return re.sub(r"(.)\1+", r"\1", word)
+
+
+def _spelled_out(words: list[str]) -> list[tuple[str, bool]]:
+    out: list[tuple[str, bool]] = []
+    for w in words:
+        held = bool(_HELD_DOWN.search(w))
+        w = _HELD_DOWN.sub(r"\1", w)
+        full = ABBREVIATIONS.get(fold(w)) if not held else None
+        if full:
+            out.extend((x, False) for x in full.split())
+        else:
+            out.append((w, held))
+    return out
 
 
 def _words(text: str) -> _Words:
-    exact = tuple(_WORD.findall(nfc(text).lower()))
-    return _Words(exact, tuple(fold(w) for w in exact))
+    """A text's words, lowercased, shorthand spelled out (the tip and every phrase alike)."""
+    pieces: list[str] = []
+    for chunk in nfc(text).lower().split():
+        if _NUMBER_TEST.match(chunk):
+            pieces.append(chunk)
+        else:
+            pieces.extend(_WORD.findall(chunk))
+    spelled = _spelled_out(pieces)
+    exact = tuple(w for w, _ in spelled)
+    return _Words(exact, tuple(fold(w) for w in exact), tuple(h for _, h in spelled))
+
+
+def _number_ok(test: str, word: str) -> bool:
+    m = _NUMBER_TEST.match(test)
+    if m is None or not word.isdigit() or len(word) > 3:
+        return False
+    n, limit = int(word), int(m.group(2))
+    return {"<": n < limit, "<=": n <= limit, ">": n > limit, ">=": n >= limit, "=": n == limit}[
+        m.group(1)
+    ]
 
 
 def _same_word(text_word: str, text_folded: str, phrase_word: str, phrase_folded: str) -> bool:
+    if phrase_word.startswith("{"):
+        return _number_ok(phrase_word, text_word)
     if text_folded != phrase_folded:
         return False
     # Both written with marks and different marks: different words (biến ≠ biển).
     return text_word in (text_folded, phrase_word) or phrase_word == phrase_folded
 
 
-def find(text: _Words, phrase: _Words) -> int | None:
-    """The index of the first word where ``phrase`` occurs in ``text`` as whole words, or None."""
+def occurrences(text: _Words, phrase: _Words) -> list[int]:
+    """Every index where ``phrase`` occurs in ``text`` as whole words."""
     n = len(phrase.exact)
     if n == 0:
-        return None
-    first = phrase.folded[0]
+        return []
+    found = []
     for i in range(len(text.exact) - n + 1):
-        if text.folded[i] != first:
-            continue
-        if all(
-            _same_word(text.exact[i + j], text.folded[i + j], phrase.exact[j], phrase.folded[j])
-            for j in range(n)
-        ):
-            return i
-    return None
+        if all(_matches(text, i + j, phrase, j) for j in range(n)):
+            found.append(i)
+    return found
 
 
-def _first_phrase(text: _Words, phrases: Iterable[str]) -> tuple[int, str] | None:
+def _matches(text: _Words, i: int, phrase: _Words, j: int) -> bool:
+    if text.held and text.held[i] and not phrase.exact[j].startswith("{"):
+        return _squeeze(text.folded[i]) == _squeeze(phrase.folded[j])
+    return _same_word(text.exact[i], text.folded[i], phrase.exact[j], phrase.folded[j])
+
+
+def find(text: _Words, phrase: _Words) -> int | None:
+    """The index of the first word where ``phrase`` occurs in ``text`` as whole words, or None."""
+    found = occurrences(text, phrase)
+    return found[0] if found else None
+
+
+def _excluded(text: _Words, exclusions: Iterable[str]) -> set[int]:
+    """The word indexes covered by any exclusion phrase."""
+    covered: set[int] = set()
+    for phrase in exclusions:
+        words = _words(phrase)
+        for at in occurrences(text, words):
+            covered.update(range(at, at + len(words.exact)))
+    return covered
+
+
+def _first_phrase(
+    text: _Words, phrases: Iterable[str], exclusions: Iterable[str] = ()
+) -> tuple[int, str] | None:
+    """The phrase found earliest in ``text``, outside the words an exclusion covers."""
+    covered = _excluded(text, exclusions)
     best: tuple[int, str] | None = None
     for phrase in phrases:
-        at = find(text, _words(phrase))
-        if at is not None and (best is None or at < best[0]):
-            best = (at, phrase)
+        words = _words(phrase)
+        for at in occurrences(text, words):
+            if covered.intersection(range(at, at + len(words.exact))):
+                continue
+            if best is None or at < best[0]:
+                best = (at, phrase)
+            break
     return best
 
 
@@ -160,7 +245,9 @@ def route(text: str, rules: Sequence[RuleLike], areas: Iterable[Area]) -> RouteR
             queue = area.police_queue or police_queue_for(area.name)
             found[rule.name] = [name]
         else:
-            phrase = _first_phrase(words, rule.phrases or ())
+            phrase = _first_phrase(
+                words, rule.phrases or (), getattr(rule, "exclusions", None) or ()
+            )
             if phrase is None:
                 continue
             found[rule.name] = [phrase[1]]
@@ -228,6 +315,7 @@ def create_rule(
     if session.scalar(select(RoutingRule.id).where(RoutingRule.name == name)) is not None:
         raise ValueError(f"a rule named {name!r} exists already")
     fields["phrases"] = _clean_phrases(fields.get("phrases", ()))
+    fields["exclusions"] = _clean_phrases(fields.get("exclusions", ()))
     rule = RoutingRule(name=name, kind=kind, version=1, active=True, created_by_id=by, **fields)
     session.add(rule)
     session.flush()
@@ -239,10 +327,11 @@ def edit_rule(
 ) -> RoutingRule:
     """Save an edit as a new version and deactivate the old one; returns the new version.
 
-    ``changes`` may hold ``phrases``, ``queue``, ``priority``, ``share``, ``rank``, ``active``
-    (``active=False`` retires the rule: the new version is inactive). The caller commits.
+    ``changes`` may hold ``phrases``, ``exclusions``, ``queue``, ``priority``, ``share``,
+    ``rank``, ``active`` (``active=False`` retires the rule: the new version is inactive).
+    The caller commits.
     """
-    allowed = {"phrases", "queue", "priority", "share", "rank", "active"}
+    allowed = {"phrases", "exclusions", "queue", "priority", "share", "rank", "active"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"cannot change {', '.join(sorted(unknown))}")
@@ -255,6 +344,7 @@ def edit_rule(
     values = {k: getattr(latest, k) for k in allowed}
     values.update(changes)
     values["phrases"] = _clean_phrases(values["phrases"])
+    values["exclusions"] = _clean_phrases(values.get("exclusions") or ())
     session.execute(update(RoutingRule).where(RoutingRule.name == rule.name).values(active=False))
     new = RoutingRule(
         name=latest.name, kind=latest.kind, version=latest.version + 1, created_by_id=by, **values
@@ -267,22 +357,52 @@ def edit_rule(
 CHILDREN = (
     "trẻ em", "trẻ nhỏ", "cháu bé", "con nít", "con nhỏ", "học sinh", "bé gái", "bé trai",
     "em bé", "trẻ vị thành niên", "vị thành niên", "dưới 16 tuổi", "dưới 18 tuổi",
-    "chưa đủ 16 tuổi", "chưa đủ 18 tuổi", "trẻ mồ côi",
+    "chưa đủ 16 tuổi", "chưa đủ 18 tuổi", "chưa đủ 18", "chưa đủ tuổi", "trẻ mồ côi",
+    "{n<18} tuổi", "{n<18} t", "{n<18} tủi", "lớp {n<=12}", "học lớp", "đang đi học",
+    "con gái tôi", "con gái em", "con gái mình", "con gái nhà", "con trai tôi", "con tôi",
+    "em gái", "mấy em gái", "các em gái", "em gái tôi", "cháu gái", "cháu trai", "con bé",
+    "thằng bé", "đứa bé", "đứa nhỏ", "đứa trẻ", "mấy đứa nhỏ", "bé", "cô bé", "cậu bé",
+    "trẻ", "mẹ con", "sơ sinh", "bán con", "bán trẻ",
+)  # fmt: skip
+# An adult's age, a grown daughter: the family words then speak of an adult.
+CHILDREN_EXCLUSIONS = (
+    "con gái tôi {n>=18}", "con gái tôi đã lớn", "em gái tôi {n>=18}", "trẻ tuổi",
+    "trẻ đẹp", "người trẻ", "thanh niên trẻ", "còn trẻ", "trẻ khỏe", "bé nhỏ",
 )  # fmt: skip
 BORDER = (
-    "tàu cá", "biển", "ngoài biển", "biên giới", "vượt biên", "ra khơi", "cửa khẩu",
-    "trên tàu", "ghe cào", "đánh bắt xa bờ", "campuchia", "trung quốc", "đường dây xuất cảnh",
+    "tàu cá", "biển", "ngoài biển", "trên biển", "biên giới", "vượt biên", "ra khơi", "cửa khẩu",
+    "trên tàu", "ghe cào", "đi ghe", "đánh bắt xa bờ", "campuchia", "trung quốc", "sang lào",
+    "qua lào", "nước lào", "malaysia", "thái lan", "đường dây xuất cảnh", "xuất cảnh trái phép", "cửa sông",
+    "cửa biển", "bãi biển", "tàu", "thuyền", "ghe đánh cá", "đi biển", "bám biển",
+)  # fmt: skip
+# "biển" is also a sign or a licence plate; "tàu" also a train; a foreign city is no border.
+BORDER_EXCLUSIONS = (
+    "biển số", "biển số xe", "biển kiểm soát", "biển quảng cáo", "biển báo", "biển hiệu",
+    "biển tên", "biển cấm", "tàu hỏa", "tàu lửa", "tàu điện", "nhà hàng biển",
 )  # fmt: skip
 URGENT_WORDS = (
     "cứu", "cứu tôi", "cứu với", "cứu em", "bị giam", "bị nhốt", "đang bị đưa đi", "khẩn cấp",
-    "bị bắt cóc", "bắt cóc", "bị ép", "bị đánh", "sos", "nguy hiểm",
+    "bị bắt cóc", "bắt cóc", "bị ép", "bị đánh", "sos", "nguy hiểm", "gấp", "khẩn",
+    "ngay bây giờ", "ngay lập tức", "đang bị", "tối nay", "đêm nay", "sắp bị",
+    "sắp đưa", "đang đưa", "bị khóa", "bị trói", "bị giữ", "không cho ra", "không cho về",
+    "giúp với", "giúp em", "giúp tôi", "cứu giúp", "mất tích",
+)  # fmt: skip
+URGENT_EXCLUSIONS = ("gấp đôi", "gấp ba", "gấp nhiều lần", "cứu trợ", "cứu hộ xe", "tương cứu")
+# A victim who needs support: 111 is shared whatever queue leads (Decree 162/2025).
+VICTIM_WORDS = (
+    "bị bán", "bị lừa bán", "bán sang", "bán qua", "bị giam", "bị nhốt", "bị giữ", "bị ép",
+    "ép làm", "bị đánh", "bị bắt", "bị lừa", "bị dụ", "nạn nhân", "bị cưỡng", "cưỡng bức",
+    "bị xâm hại", "không cho về", "không cho liên lạc", "mất liên lạc", "giữ giấy tờ",
+    "lấy hết giấy tờ", "giữ hộ chiếu", "trốn về", "trốn ra", "cứu", "bị bóc lột", "bị hành hạ",
+    "bị đưa đi", "bị bắt cóc", "bắt cóc", "làm không công", "trả nợ", "mất tích",
 )  # fmt: skip
 
 DEFAULT_RULES: tuple[dict[str, Any], ...] = (
-    {"name": "Trẻ em → 111", "kind": "keyword", "phrases": CHILDREN, "queue": "hotline_111", "rank": 10},
-    {"name": "Biển, biên giới → Biên phòng", "kind": "keyword", "phrases": BORDER, "queue": "border_guard", "rank": 20},
+    {"name": "Trẻ em → 111", "kind": "keyword", "phrases": CHILDREN, "exclusions": CHILDREN_EXCLUSIONS, "queue": "hotline_111", "rank": 10},
+    {"name": "Biển, biên giới → Biên phòng", "kind": "keyword", "phrases": BORDER, "exclusions": BORDER_EXCLUSIONS, "queue": "border_guard", "rank": 20},
     {"name": "Huyện, thị xã → Công an huyện", "kind": "district", "phrases": (), "queue": None, "rank": 30},
-    {"name": "Khẩn cấp", "kind": "urgency", "phrases": URGENT_WORDS, "queue": None, "priority": URGENT, "rank": 90},
+    {"name": "Nạn nhân cần hỗ trợ → chia sẻ 111", "kind": "keyword", "phrases": VICTIM_WORDS, "queue": "hotline_111", "share": True, "rank": 50},
+    {"name": "Khẩn cấp", "kind": "urgency", "phrases": URGENT_WORDS, "exclusions": URGENT_EXCLUSIONS, "queue": None, "priority": URGENT, "rank": 90},
 )  # fmt: skip
 
 
@@ -293,6 +413,7 @@ def default_rule_rows() -> list[dict[str, Any]]:
     for spec in DEFAULT_RULES:
         row = {"priority": None, "share": False, **spec}
         row["phrases"] = _clean_phrases(spec.get("phrases", ()))
+        row["exclusions"] = _clean_phrases(spec.get("exclusions", ()))
         rows.append({**row, "version": 1, "active": True})
     return rows
 

@@ -114,6 +114,7 @@ def test_a_fresh_database_routes_tips_without_demo_data(tmp_path: Path, redis_ur
     from gateway.tips.intake import store_tip
     from gateway.tips.line import TipLine
     from gateway.tips.models import RoutingRule
+    from gateway.tips.routing import DEFAULT_RULES
 
     loa = Path(sys.executable).with_name("loa")
     env = {"LOA_VAR_DIR": str(tmp_path), "LOA_REDIS_URL": redis_url, "PATH": "/usr/bin:/bin"}
@@ -123,7 +124,7 @@ def test_a_fresh_database_routes_tips_without_demo_data(tmp_path: Path, redis_ur
     line = TipLine(load_settings(var_dir=tmp_path, redis_url=redis_url), Redis.from_url(redis_url))
     try:
         with make_sessionmaker(engine)() as s:
-            assert len(s.scalars(select(RoutingRule)).all()) == 4
+            assert len(s.scalars(select(RoutingRule)).all()) == len(DEFAULT_RULES)
             load_soc_trang_2024(s)
             s.commit()
             district, _ = store_tip(
@@ -134,9 +135,10 @@ def test_a_fresh_database_routes_tips_without_demo_data(tmp_path: Path, redis_ur
             s.commit()
             assert (district.queue, child.queue) == ("police_ke_sach", "hotline_111")
             assert (urgent.queue, urgent.priority) == ("police_province", "urgent")
+            assert urgent.shared_with == ["hotline_111"]  # a victim who needs support
         again = subprocess.run([str(loa), "db", "upgrade"], env=env, capture_output=True, text=True)
         assert again.returncode == 0, again.stderr
         with make_sessionmaker(engine)() as s:
-            assert len(s.scalars(select(RoutingRule)).all()) == 4  # not twice
+            assert len(s.scalars(select(RoutingRule)).all()) == len(DEFAULT_RULES)  # not twice
     finally:
         engine.dispose()

@@ -148,3 +148,56 @@ def test_bench_escapes_the_pasted_text(client: Any, login_as: Any, default_rules
     html = client.post("/rules/test", data={"text": "<script>x()</script>"}).get_data(as_text=True)
     assert "<script>x()" not in html
     assert "&lt;script&gt;x()" in html
+
+
+def test_an_edit_is_checked_against_the_corpus_before_it_is_saved(
+    client: Any, login_as: Any, session: Any, default_rules: Any, tmp_path: Any, monkeypatch: Any
+) -> None:
+    """Dropping the border rule's boat words would misroute the sample tips: the form shows
+    the accuracy before and after, and saves nothing until the admin confirms."""
+    from gateway.tips import corpus
+
+    sample = tmp_path / "corpus.csv"
+    sample.write_text(
+        "text,queue,shared,priority,note\n"
+        + "".join(f"tàu cá số {i} tuyển người ra khơi,border_guard,,normal,\n" for i in range(20))
+        + "Cứu tôi với,police_province,hotline_111,urgent,\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(corpus, "CORPUS", sample)
+    monkeypatch.setattr(corpus.load, "__defaults__", (sample,))
+    border = next(r for r in default_rules if r.queue == "border_guard")
+    login_as("admin")
+    form = {"phrases": "biên giới", "exclusions": "", "queue": "border_guard", "rank": "20"}
+    resp = client.post(f"/rules/{border.id}/edit", data=form)
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert "100.0%" in html and "0.0%" in html and "tàu cá số 1" in html
+    assert _versions(session, border.name) == [(1, True)]  # nothing saved
+    resp = client.post(f"/rules/{border.id}/edit", data={**form, "confirm_worse": "1"})
+    assert resp.status_code == 303
+    assert _versions(session, border.name) == [(1, False), (2, True)]
+
+
+def test_exclusions_are_edited_like_phrases(
+    client: Any, login_as: Any, session: Any, default_rules: Any
+) -> None:
+    """An exclusion saved in the form keeps 'biển số' out of the sea on the bench."""
+    border = next(r for r in default_rules if r.queue == "border_guard")
+    login_as("admin")
+    data = {
+        "phrases": "\n".join(border.phrases),
+        "exclusions": "biển số\nbiển quảng cáo",
+        "queue": "border_guard",
+        "rank": "20",
+    }
+    assert client.post(f"/rules/{border.id}/edit", data=data).status_code == 303
+    session.expire_all()
+    new = session.scalar(
+        select(RoutingRule).where(RoutingRule.name == border.name, RoutingRule.active.is_(True))
+    )
+    assert new is not None and new.exclusions == ["biển số", "biển quảng cáo"]
+    html = client.post("/rules/test", data={"text": "xe biển số 83A ở Kế Sách"}).get_data(
+        as_text=True
+    )
+    assert 'data-queue="police_ke_sach"' in html

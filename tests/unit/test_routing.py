@@ -13,9 +13,10 @@ from gateway.tips.routing import DEFAULT_RULES, route
 def _rules() -> list[RoutingRule]:
     rules = []
     for i, spec in enumerate(DEFAULT_RULES, start=1):
-        fields = dict(spec)
+        fields = {"share": False, "exclusions": [], **spec}
         fields["phrases"] = list(fields["phrases"])
-        rules.append(RoutingRule(id=i, version=1, share=False, active=True, **fields))
+        fields["exclusions"] = list(fields["exclusions"])
+        rules.append(RoutingRule(id=i, version=1, active=True, **fields))
     return rules
 
 
@@ -74,10 +75,10 @@ AREAS = _areas()
         ("Có người lạ tuyển lao động đi nước ngoài", "police_province", [], "normal"),
         ("Sóc Trăng có đường dây lừa đảo", "police_province", [], "normal"),
         # urgency
-        ("Cứu tôi, tôi đang bị nhốt", "police_province", [], "urgent"),
-        ("cuu toi dang bi nhot o Vinh Chau", "police_vinh_chau", [], "urgent"),
-        ("KHẨN CẤP có người bị bắt cóc", "police_province", [], "urgent"),
-        ("em bi giam o nha nghi", "police_province", [], "urgent"),  # "em" alone is no child
+        ("Cứu tôi, tôi đang bị nhốt", "police_province", ["hotline_111"], "urgent"),
+        ("cuu toi dang bi nhot o Vinh Chau", "police_vinh_chau", ["hotline_111"], "urgent"),
+        ("KHẨN CẤP có người bị bắt cóc", "police_province", ["hotline_111"], "urgent"),
+        ("em bi giam o nha nghi", "police_province", ["hotline_111"], "urgent"),  # "em": no child
     ],
 )
 def test_rules_table(text: str, queue: str, shared: list[str], priority: str) -> None:
@@ -89,7 +90,7 @@ def test_rules_table(text: str, queue: str, shared: list[str], priority: str) ->
 @pytest.mark.parametrize(
     "text",
     [
-        "con tôi biến mất ở chợ",  # biến (disappear) is not biển (sea)
+        "ông tôi biến mất ở chợ",  # biến (disappear) is not biển (sea)
         "giá cả biến động",
         "tôi là biên tập viên",  # biên tập is not biên giới
         "Cháu nội tôi đi học",  # "cháu" alone is not "cháu bé"
@@ -110,10 +111,50 @@ def test_records_the_rules_that_matched() -> None:
     """The result names every matched rule with its version, and the one that chose the queue."""
     result = route("trẻ em ở Kế Sách, cứu với", RULES, AREAS)
     names = [ref.name for ref in result.matched]
-    assert names == ["Trẻ em → 111", "Huyện, thị xã → Công an huyện", "Khẩn cấp"]
+    assert names == [
+        "Trẻ em → 111",
+        "Huyện, thị xã → Công an huyện",
+        "Nạn nhân cần hỗ trợ → chia sẻ 111",
+        "Khẩn cấp",
+    ]
     assert result.rule is not None and result.rule.name == "Trẻ em → 111"
     assert all(ref.version == 1 for ref in result.matched)
     assert result.district_id == next(a.id for a in AREAS if a.name == "Kế Sách")
+
+
+@pytest.mark.parametrize(
+    ("text", "queue", "shared", "priority"),
+    [
+        # minors by age, grade and family words, written as people text
+        ("Có người lạ dụ con gái tôi sang Trung Quốc làm việc lương cao, ở xã Đại Hải huyện Kế Sách", "hotline_111", ["border_guard", "police_ke_sach"], "normal"),
+        ("mấy em gái 15 tuổi bị đưa lên tàu cá ở Trần Đề. Khẩn cấp!", "hotline_111", ["border_guard", "police_tran_de"], "urgent"),
+        ("con gai toi 16 tuoi bi du di lam", "hotline_111", [], "normal"),
+        ("thang nho 14t bi ng ta dan di", "hotline_111", [], "normal"),
+        ("chau hoc lop 8 bi ru di lam quan karaoke", "hotline_111", [], "normal"),
+        ("em gái tôi chưa đủ 18 đã bị gả bán", "hotline_111", [], "normal"),
+        ("cháu bé bị bán ở Mỹ Tú", "hotline_111", ["police_my_tu"], "normal"),
+        # an adult's age is no minor
+        ("con gái tôi 23 tuổi đi xuất khẩu lao động mất liên lạc", "police_province", ["hotline_111"], "normal"),
+        # shorthand spelled out, letters held down
+        ("co ng la o ke sach du dan di lam cty bên cpc", "border_guard", ["police_ke_sach"], "normal"),
+        ("cuuuu toi voi", "police_province", ["hotline_111"], "urgent"),
+        ("ko dc ve nha, bi giu o nha nghi", "police_province", ["hotline_111"], "urgent"),
+        # exclusions: a sign or a licence plate is no sea
+        ("xe biển số 83A-123 chở người lạ ở Kế Sách", "police_ke_sach", [], "normal"),
+        ("bien so xe 83C la", "police_province", [], "normal"),
+        ("ở chỗ biển quảng cáo có người tuyển lao động", "police_province", [], "normal"),
+        ("trên biển báo có số điện thoại tuyển người", "police_province", [], "normal"),
+        ("tăng gấp đôi lương, đi làm ở Vĩnh Châu", "police_vinh_chau", [], "normal"),
+        # the sea still is the sea, next to a plate
+        ("xe biển số lạ chở người ra biển ở Trần Đề", "border_guard", ["police_tran_de"], "normal"),
+    ],
+)  # fmt: skip
+def test_vietnamese_as_people_write_it(
+    text: str, queue: str, shared: list[str], priority: str
+) -> None:
+    """Ages, grades and family words find minors; SMS shorthand is read; exclusions hold."""
+    result = route(text, RULES, AREAS)
+    assert (result.queue, sorted(result.shared_with), result.priority) == (queue, shared, priority)
 
 
 def test_share_only_rule_never_takes_the_primary_queue() -> None:
