@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import secrets
@@ -27,6 +28,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_user, logout_user
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from campaigns.db import utcnow
@@ -58,6 +60,47 @@ def check_password(hashed: str, password: str) -> bool:
         return _hasher.verify(hashed, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+# Login throttling: failures per account and per client address, counted in Redis.
+ACCOUNT_FAILURES = 5  # wrong passwords for one account …
+CLIENT_FAILURES = 20  # … or from one address …
+FAILURE_WINDOW = 15 * 60  # … within this many seconds lock further attempts out
+_dummy_hashes: dict[bool, str] = {}
+
+
+def _dummy_hash() -> str:
+    """A hash to verify against for an unknown account, so it answers in the same time."""
+    cheap = has_app_context() and current_app.config["LOA_SETTINGS"].env == "test"
+    if cheap not in _dummy_hashes:
+        _dummy_hashes[cheap] = (_cheap_hasher if cheap else _hasher).hash(secrets.token_hex(16))
+    return _dummy_hashes[cheap]
+
+
+def _throttle_keys(email: str) -> tuple[str, str]:
+    account = hashlib.sha256(email.encode()).hexdigest()[:32]  # no address in Redis keys
+    return f"loa:login:account:{account}", f"loa:login:client:{request.remote_addr or '-'}"
+
+
+def _locked_out(email: str) -> bool:
+    """Whether this account or this client failed too often lately (fails open without Redis)."""
+    account, client = _throttle_keys(email)
+    try:
+        counts = db.redis().mget([account, client])
+    except (RedisError, OSError):
+        return False
+    return int(counts[0] or 0) >= ACCOUNT_FAILURES or int(counts[1] or 0) >= CLIENT_FAILURES
+
+
+def _count_failure(email: str) -> None:
+    try:
+        pipe = db.redis().pipeline()
+        for key in _throttle_keys(email):
+            pipe.incr(key)
+            pipe.expire(key, FAILURE_WINDOW)
+        pipe.execute()
+    except (RedisError, OSError):
+        pass
 
 
 def create_user(
@@ -192,13 +235,23 @@ def login() -> Any:
         email = request.form.get("email", "").strip().lower()[:200]
         password = request.form.get("password", "")[:500]
         s = db.session()
+        if _locked_out(email):
+            audit.record("login.locked", details={"email_domain": email.partition("@")[2]})
+            s.commit()
+            error = _("Quá nhiều lần đăng nhập sai. Vui lòng thử lại sau 15 phút.")
+            return render_template("auth/login.html", error=error), 429
         user = s.scalar(select(User).where(User.email == email))
-        if user is not None and user.active and check_password(user.password_hash, password):
+        # An unknown account costs the same hash as a known one: time tells nothing.
+        valid = check_password(user.password_hash if user else _dummy_hash(), password)
+        if user is not None and user.active and valid:
+            with contextlib.suppress(RedisError, OSError):
+                db.redis().delete(_throttle_keys(email)[0])
             login_user(user)
             user.last_login_at = utcnow()
             audit.record("login", actor=user)
             s.commit()
             return redirect(same_site_path(request.args.get("next", "")) or url_for("home.index"))
+        _count_failure(email)
         audit.record("login_failed", details={"email_domain": email.partition("@")[2]})
         db.session().commit()
         error = _("Email hoặc mật khẩu không đúng.")

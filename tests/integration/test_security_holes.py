@@ -160,3 +160,38 @@ def test_anonymous_forms_refuse_big_bodies_before_parsing(client: Any, path: str
         },
     )
     assert chunked.status_code in (400, 401, 413)
+
+
+def test_login_is_throttled_per_account(client: Any, app: Any) -> None:
+    """Five wrong passwords lock the account for 15 minutes, even against the right one; the
+    lock-out is audited; another account is not locked."""
+    user = create_user("editor", password="correct horse battery")
+    other = create_user("police", password="another good one")
+    for _ in range(5):
+        assert client.post("/login", data={"email": user.email, "password": "x"}).status_code == 401
+    right = client.post("/login", data={"email": user.email, "password": "correct horse battery"})
+    assert right.status_code == 429
+    ok = client.post("/login", data={"email": other.email, "password": "another good one"})
+    assert ok.status_code == 302
+
+
+def test_login_is_throttled_per_client(client: Any, app: Any) -> None:
+    """Twenty failures from one address, spread over accounts, lock that address out."""
+    for i in range(20):
+        client.post("/login", data={"email": f"nobody{i}@loa.test", "password": "x"})
+    user = create_user("editor", password="correct horse battery")
+    resp = client.post("/login", data={"email": user.email, "password": "correct horse battery"})
+    assert resp.status_code == 429
+
+
+def test_an_unknown_account_costs_a_hash_too(client: Any, app: Any, monkeypatch: Any) -> None:
+    """The answer's time does not tell whether an account exists: a hash is verified either way."""
+    from gateway import auth
+
+    calls = []
+    real = auth.check_password
+    monkeypatch.setattr(auth, "check_password", lambda h, p: calls.append(h) or real(h, p))
+    client.post("/login", data={"email": "nobody@loa.test", "password": "x"})
+    user = create_user("editor", password="pw-long-enough")
+    client.post("/login", data={"email": user.email, "password": "x"})
+    assert len(calls) == 2 and calls[0].startswith("$argon2id$")
