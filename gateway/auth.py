@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
 import hashlib
 import secrets
@@ -24,16 +25,17 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_user, logout_user
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from campaigns.db import utcnow
 from gateway import audit, db
-from gateway.models import ApiToken, User
+from gateway.models import ApiToken, User, UserSession
 from gateway.roles import ROLES, allowed, default_scope
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -219,11 +221,51 @@ def require(permission: str, api: bool = False) -> Callable[[F], F]:
     return decorate
 
 
+SEEN_EVERY = dt.timedelta(minutes=1)  # last_seen_at is written at most this often
+
+
+def _token_id(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(user: User) -> None:
+    """Sign ``user`` in: a new server-side session whose token only this cookie holds."""
+    token = secrets.token_urlsafe(32)
+    db.session().add(UserSession(id=_token_id(token), user_id=user.id))
+    session.clear()  # no state from before the login survives it (session fixation)
+    g.pop("csrf_token", None)  # nor Flask-WTF's token cached for this request
+    session["sid"] = token
+    login_user(user)
+
+
+def end_sessions(s: Any, user_id: int) -> int:
+    """End every session of a user (password reset, deactivation, sign out everywhere)."""
+    result = s.execute(delete(UserSession).where(UserSession.user_id == user_id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 @login_manager.user_loader  # type: ignore[untyped-decorator]
 def _load_user(user_id: str) -> User | None:
-    if not user_id.isdigit():
+    """The user of this cookie, only while its server-side session lives (idle and absolute
+    timeouts); a cookie whose session was ended opens nothing."""
+    token = session.get("sid")
+    if not user_id.isdigit() or not isinstance(token, str):
         return None
-    user = db.session().get(User, int(user_id))
+    s = db.session()
+    row = s.get(UserSession, _token_id(token))
+    if row is None or row.user_id != int(user_id):
+        return None
+    settings = current_app.config["LOA_SETTINGS"]
+    now = utcnow()
+    idle = now - row.last_seen_at > dt.timedelta(minutes=settings.session_idle_minutes)
+    if idle or now - row.created_at > dt.timedelta(hours=settings.session_max_hours):
+        s.delete(row)
+        s.commit()
+        return None
+    if now - row.last_seen_at > SEEN_EVERY:
+        row.last_seen_at = now
+        s.commit()
+    user = s.get(User, int(user_id))
     return user if user is not None and user.active else None
 
 
@@ -246,7 +288,7 @@ def login() -> Any:
         if user is not None and user.active and valid:
             with contextlib.suppress(RedisError, OSError):
                 db.redis().delete(_throttle_keys(email)[0])
-            login_user(user)
+            start_session(user)
             user.last_login_at = utcnow()
             audit.record("login", actor=user)
             s.commit()
@@ -262,10 +304,14 @@ def login() -> Any:
 def logout() -> Any:
     """Log out (POST only, so a link on another site cannot log a user out)."""
     user = current()
+    token = session.get("sid")
+    if isinstance(token, str):
+        db.session().execute(delete(UserSession).where(UserSession.id == _token_id(token)))
     if user is not None:
         audit.record("logout", actor=user)
-        db.session().commit()
+    db.session().commit()
     logout_user()
+    session.clear()
     flash(_("Đã đăng xuất."))
     return redirect(url_for("auth.login"))
 

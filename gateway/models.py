@@ -63,6 +63,18 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column()
 
 
+class UserSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored, and
+    deleting the row (logout, password reset, deactivation, "sign out everywhere") ends it."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class AuditEvent(Base):
     """One append-only audit record. ``details`` never holds a tip body or a full number."""
 

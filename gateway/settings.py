@@ -118,6 +118,12 @@ class Settings(BaseSettings):
     reply_sender: str = Field(
         "", max_length=40, description="the sender of replies, e.g. a short code (empty: default)"
     )
+    session_idle_minutes: int = Field(
+        30, ge=1, le=24 * 60, description="minutes without a request that end a session (1–1440)"
+    )
+    session_max_hours: int = Field(
+        12, ge=1, le=24 * 30, description="hours after which a session ends anyway (1–720)"
+    )
     # SMPP 3.4 (``loa smpp`` holds the bind; workers hand it messages through Redis).
     smpp_host: str = Field("", description="the SMSC's host name or address")
     smpp_port: int = Field(2775, ge=1, le=65535, description="the SMSC's port, 1–65535")

@@ -205,6 +205,7 @@ def login_as(client: Any) -> Any:
 
     from gateway import db
     from gateway.models import User
+    from tests.factories import sign_in
 
     seq = itertools.count(1)
 
@@ -215,9 +216,7 @@ def login_as(client: Any) -> Any:
         s = db.session()
         s.add(user)
         s.commit()
-        with client.session_transaction() as sess:
-            sess["_user_id"] = str(user.id)
-            sess["_fresh"] = True
+        sign_in(client, user.id)
         return user
 
     return login

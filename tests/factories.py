@@ -22,6 +22,23 @@ OFFICIAL_TEXT = (
 )
 
 
+def sign_in(client: Any, user_id: int) -> None:
+    """Give a test client the cookie of a signed-in browser (a server-side session), without
+    the password round trip (argon2 is slow by design); tests of the form post to /login."""
+    import hashlib
+
+    from gateway.models import UserSession
+
+    token = f"test-session-{user_id}-{next(_seq)}"
+    s = db.session()
+    s.add(UserSession(id=hashlib.sha256(token.encode()).hexdigest(), user_id=user_id))
+    s.commit()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = str(user_id)
+        sess["_fresh"] = True
+        sess["sid"] = token
+
+
 def create_user(
     role: str = "admin",
     scope: str | None = None,

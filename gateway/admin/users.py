@@ -32,7 +32,7 @@ from gateway.admin import (
     register_helpers,
     scope_error,
 )
-from gateway.auth import create_user, current, hash_password, require
+from gateway.auth import create_user, current, end_sessions, hash_password, require
 from gateway.models import ApiToken, User
 from gateway.roles import ROLES, TIP_ROLES, may_see_queue
 from gateway.tips.models import Roster
@@ -136,6 +136,7 @@ def user_deactivate(user_id: int) -> Any:
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+    end_sessions(s, user.id)
     audit.record("user.deactivate", object_type="user", object_id=user.id)
     s.commit()
     flash(_("Đã vô hiệu hoá %(email)s.", email=user.email), "success")
@@ -161,9 +162,25 @@ def user_reset_password(user_id: int) -> Any:
     user = _user_or_404(user_id)
     password = secrets.token_urlsafe(12)
     user.password_hash = hash_password(password)
+    end_sessions(db.session(), user.id)
     audit.record("user.reset_password", object_type="user", object_id=user.id)
     db.session().commit()
     return _password_page(user, password)
+
+
+@bp.post("/<int:user_id>/sign-out")
+@require("users.manage")
+def user_sign_out(user_id: int) -> Any:
+    """Sign a user out everywhere: every browser session ends at its next request."""
+    user = _user_or_404(user_id)
+    s = db.session()
+    ended = end_sessions(s, user.id)
+    audit.record(
+        "user.sign_out", object_type="user", object_id=user.id, details={"sessions": ended}
+    )
+    s.commit()
+    flash(_("Đã đăng xuất %(email)s khỏi mọi nơi.", email=user.email), "success")
+    return redirect(url_for("users.user_list")), 303
 
 
 def _local_datetime(value: str) -> dt.datetime | None:

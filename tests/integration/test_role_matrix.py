@@ -25,6 +25,7 @@ from gateway.models import User
 from gateway.settings import Settings
 from gateway.tips.models import Roster, RoutingRule, Tip
 from tests.conftest import _wipe
+from tests.factories import sign_in
 
 QUEUES = ("police_province", "police_ke_sach", "police_my_tu", "border_guard", "hotline_111")
 ALL = set(QUEUES)
@@ -83,6 +84,7 @@ PAGE_URLS: tuple[tuple[str, str, dict[str, str], set[str], int], ...] = (
     ("GET", "/users/new", {}, ADMIN, 200),
     ("POST", "/users/new", {"email": "{unique}@loa.test", "role": "editor"}, ADMIN, 200),
     ("POST", "/users/{target}/deactivate", {}, ADMIN, 303),
+    ("POST", "/users/{target}/sign-out", {}, ADMIN, 303),
     ("POST", "/users/{target}/activate", {}, ADMIN, 303),
     ("POST", "/users/{target}/reset-password", {}, ADMIN, 200),
     ("GET", "/users/rosters", {}, ADMIN, 200),
@@ -161,9 +163,8 @@ class World:
     def client(self, who: str, api: bool) -> Any:
         client = self.app.test_client()
         if who in self.users and not api:
-            with client.session_transaction() as sess:
-                sess["_user_id"] = str(self.users[who])
-                sess["_fresh"] = True
+            with self.app.app_context():
+                sign_in(client, self.users[who])
         return client
 
     def headers(self, who: str, api: bool) -> dict[str, str]:
