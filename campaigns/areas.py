@@ -1,13 +1,14 @@
 """Places are data: areas with aliases (old names keep working) and their police queues.
 
-The demo loads Sóc Trăng's 2024 districts and towns; an admin can load others (e.g. the 2025
-communes) with :func:`load_areas`. Lookup folds case and diacritics, so ``ke sach`` finds Kế Sách.
+Areas come from presets or CSV files (``campaigns.area_files``, ``loa areas load``); the demo
+loads the ``soc-trang-2024`` preset. Lookup folds case, diacritics and punctuation, so
+``ke sach`` finds Kế Sách and ``Phuong 1, Vinh Chau`` finds ``Phường 1 (Vĩnh Châu)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+import re
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,8 +17,12 @@ from campaigns.models import Area
 from campaigns.text import fold
 
 PROVINCE = "Sóc Trăng"
+KINDS = ("province", "city", "district", "town", "commune", "ward", "township")
+_QUEUE = re.compile(r"police_[a-z0-9_]{1,56}")
+_WORD = re.compile(r"[^\W_]+")
 
-# name, kind, aliases, coastal. The police queue is "police_" + the folded name, underscored.
+# The plan's districts and towns as Loa names them (name, kind, aliases, coastal): the preset's
+# generator (scripts/build_area_presets.py) keeps these names, and unit tests route with them.
 SOC_TRANG_2024: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
     ("TP Sóc Trăng", "city", ("Thành phố Sóc Trăng", "TP. Sóc Trăng", "TPST"), False),
     ("Châu Thành", "district", ("Huyện Châu Thành",), False),
@@ -34,45 +39,29 @@ SOC_TRANG_2024: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
 
 
 def police_queue_for(name: str) -> str:
-    """``police_`` + the folded name with underscores: Kế Sách → ``police_ke_sach``."""
-    return "police_" + "_".join(fold(name).replace(".", " ").split())
+    """``police_`` + the folded name's ASCII words joined by ``_``: Kế Sách → ``police_ke_sach``."""
+    return ("police_" + "_".join(re.findall(r"[a-z0-9]+", fold(name).lower())))[:64]
 
 
-def load_areas(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Create or update areas from rows with ``name``, ``kind`` and optional ``parent``,
-    ``aliases``, ``coastal``, ``police_queue``; returns how many rows were applied.
-    """
-    by_name = {a.name: a for a in session.scalars(select(Area))}
-    count = 0
-    for row in rows:
-        area = by_name.get(row["name"])
-        if area is None:
-            area = Area(name=row["name"], kind=row["kind"])
-            session.add(area)
-            by_name[area.name] = area
-        area.kind = row["kind"]
-        area.aliases = list(row.get("aliases", ()))
-        area.coastal = bool(row.get("coastal", False))
-        area.police_queue = row.get("police_queue") or (
-            police_queue_for(row["name"]) if row["kind"] != "province" else "police_province"
-        )
-        parent = row.get("parent")
-        if parent:
-            session.flush()
-            area.parent_id = by_name[parent].id
-        count += 1
-    session.flush()
-    return count
+def valid_queue(queue: str) -> bool:
+    """Whether ``queue`` is a police queue name that scopes, the inbox and routing accept:
+    ``police_`` + lowercase ASCII letters, digits and ``_`` (ASCII, since shared queues are
+    searched in JSON text)."""
+    return _QUEUE.fullmatch(queue) is not None
+
+
+def area_key(name: str) -> str:
+    """The form names are compared in: folded, lowercase, punctuation dropped."""
+    return " ".join(_WORD.findall(fold(name).lower()))
 
 
 def load_soc_trang_2024(session: Session) -> int:
-    """Load the province and the eleven districts and towns of the 2024 plan."""
-    rows: list[dict[str, Any]] = [{"name": PROVINCE, "kind": "province", "aliases": ["Soc Trang"]}]
-    rows += [
-        {"name": n, "kind": k, "aliases": list(a), "coastal": c, "parent": PROVINCE}
-        for n, k, a, c in SOC_TRANG_2024
-    ]
-    return load_areas(session, rows)
+    """Load the ``soc-trang-2024`` preset (the plan's 11 districts and towns, their communes and
+    wards); returns how many areas it added or changed."""
+    from campaigns import area_files
+
+    report = area_files.load(session, "soc-trang-2024")
+    return len(report.added) + len(report.changed)
 
 
 class AreaIndex:
@@ -82,7 +71,7 @@ class AreaIndex:
         self.by_key: dict[str, Area] = {}
         for area in areas:
             for name in (area.name, *area.aliases):
-                self.by_key.setdefault(_key(name), area)
+                self.by_key.setdefault(area_key(name), area)
 
     @classmethod
     def load(cls, session: Session) -> AreaIndex:
@@ -92,12 +81,8 @@ class AreaIndex:
         """The area called ``name`` (any alias, any case, with or without diacritics)."""
         if not name:
             return None
-        return self.by_key.get(_key(name))
+        return self.by_key.get(area_key(name))
 
     def names(self) -> list[tuple[str, Area]]:
         """Every folded name with its area, longest first (for matching inside a text)."""
         return sorted(self.by_key.items(), key=lambda kv: -len(kv[0]))
-
-
-def _key(name: str) -> str:
-    return " ".join(fold(name).replace(".", " ").split())

@@ -91,6 +91,39 @@ def tokens_create(email: str, name: str) -> None:
     click.echo(create_token(user, name))
 
 
+@click.group("areas", help="Places: districts, communes and wards, with aliases and police queues.")
+def areas_group() -> None:
+    pass
+
+
+@areas_group.command(
+    "load", help="Load areas from a preset (soc-trang-2024, can-tho-2025) or a CSV file."
+)
+@click.argument("source")
+@with_appcontext
+def areas_load(source: str) -> None:
+    from campaigns import area_files
+
+    s = db.session()
+    try:
+        report = area_files.load(s, source)
+    except area_files.AreaFileError as exc:
+        s.rollback()
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        raise click.ClickException(
+            f"{source} refused: {len(exc.problems)} problem(s), nothing loaded"
+        ) from None
+    s.commit()
+    for name in report.added:
+        click.echo(f"added   {name}")
+    for name in report.changed:
+        click.echo(f"changed {name}")
+    click.echo(
+        f"{len(report.added)} added, {len(report.changed)} changed, {report.unchanged} unchanged"
+    )
+
+
 @click.command("phone", help="Normalise phone numbers; one JSON line each.")
 @click.argument("numbers", nargs=-1, required=True)
 def phone_cmd(numbers: tuple[str, ...]) -> None:
@@ -147,6 +180,7 @@ def demo_cmd(contacts: int) -> None:
 COMMANDS = (
     db_group,
     users_group,
+    areas_group,
     tokens_group,
     phone_cmd,
     sms_info_cmd,

@@ -74,7 +74,7 @@ def seed(contacts: int = 300) -> Iterator[str]:
         password = secrets.token_urlsafe(9)
         create_user(email, role, password=password, scope=scope, name=name)
         lines.append(f"  {email:28} {password:14} {role}{' · ' + scope if scope else ''}")
-    districts = list(s.scalars(select(Area).where(Area.kind != "province")))
+    districts = list(s.scalars(select(Area).where(Area.kind.in_(("district", "town", "city")))))
     rng = random.Random(3007)
     demo = ContactList(name=DEMO_LIST, description="Danh bạ mẫu cho bản chạy thử")
     seedlist = ContactList(name=SEED_LIST, description="Số của cán bộ để gửi thử")
