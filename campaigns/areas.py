@@ -86,3 +86,31 @@ class AreaIndex:
     def names(self) -> list[tuple[str, Area]]:
         """Every folded name with its area, longest first (for matching inside a text)."""
         return sorted(self.by_key.items(), key=lambda kv: -len(kv[0]))
+
+
+def edit_area(
+    session: Session, area: Area, aliases: Iterable[str], police_queue: str
+) -> list[tuple[str, str, str]]:
+    """Give ``area`` new aliases and police queue unless that would be wrong; the caller commits.
+
+    Returns:
+        the problems, empty when applied: ``("queue", queue, "")`` for a bad queue name,
+        ``("alias", alias, other_area_name)`` for an alias another area answers to.
+    """
+    cleaned = list(dict.fromkeys(" ".join(a.split())[:120] for a in aliases if a.strip()))
+    problems: list[tuple[str, str, str]] = []
+    if not valid_queue(police_queue):
+        problems.append(("queue", police_queue, ""))
+    taken = {
+        area_key(n): other.name
+        for other in session.scalars(select(Area).where(Area.id != area.id))
+        for n in (other.name, *(other.aliases or ()))
+    }
+    for alias in cleaned:
+        if area_key(alias) in taken:
+            problems.append(("alias", alias, taken[area_key(alias)]))
+    if not problems:
+        area.aliases = cleaned
+        area.police_queue = police_queue
+        session.flush()
+    return problems

@@ -26,6 +26,7 @@ AREAS = (
     "gateway.admin.users",
     "gateway.admin.audit_log",
     "gateway.admin.rules",
+    "gateway.admin.areas",
     "gateway.admin.contacts",
     "gateway.admin.campaigns",
     "gateway.metrics",

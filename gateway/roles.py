@@ -33,6 +33,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "rules.view": TIP_ROLES,
     "rules.edit": frozenset({ADMIN}),
     "users.manage": frozenset({ADMIN}),
+    "areas.manage": frozenset({ADMIN}),
     "audit.view": frozenset({ADMIN}),
     "metrics.view": frozenset({ADMIN}),
     "simulator.use": frozenset(ROLES),

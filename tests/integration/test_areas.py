@@ -162,3 +162,34 @@ def test_a_fresh_install_routes_by_district_without_demo_data(
             assert route_tip_text(s, "Tôi thấy chuyện lạ").queue == "police_province"
     finally:
         eng.dispose()
+
+
+def test_the_areas_page_searches_and_edits_with_audit(
+    client: Any, login_as: Any, session: Session
+) -> None:
+    """Search ignores case and diacritics; an edit is audited; a bad queue or an alias another
+    area answers to is a 400 that changes nothing."""
+    from gateway.models import AuditEvent
+
+    area_files.load(session, "soc-trang-2024")
+    session.commit()
+    login_as("admin")
+    page = client.get("/areas/", query_string={"q": "XA DAI HAI"}).get_data(as_text=True)
+    assert "Xã Đại Hải" in page and "Xã Phú Tâm" not in page
+    area = AreaIndex.load(session).find("Xã Đại Hải")
+    assert area is not None
+    url = f"/areas/{area.id}/edit"
+    ok = client.post(url, data={"aliases": "Đại Hải\nDai Hai cu", "police_queue": "police_dai_hai"})
+    assert ok.status_code == 303
+    bad_queue = client.post(url, data={"aliases": "Đại Hải", "police_queue": "Công an"})
+    taken = client.post(url, data={"aliases": "Kế Sách", "police_queue": "police_dai_hai"})
+    assert (bad_queue.status_code, taken.status_code) == (400, 400)
+    assert "Kế Sách" in taken.get_data(as_text=True)
+    session.expire_all()
+    edited = session.get(Area, area.id)
+    assert edited is not None
+    assert (edited.aliases, edited.police_queue) == (["Đại Hải", "Dai Hai cu"], "police_dai_hai")
+    events = list(session.scalars(select(AuditEvent).where(AuditEvent.action == "area.edit")))
+    assert len(events) == 1 and events[0].details["before"]["police_queue"] == "police_ke_sach"
+    login_as("editor")
+    assert client.get("/areas/").status_code == 403
