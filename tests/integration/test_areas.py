@@ -193,3 +193,38 @@ def test_the_areas_page_searches_and_edits_with_audit(
     assert len(events) == 1 and events[0].details["before"]["police_queue"] == "police_ke_sach"
     login_as("editor")
     assert client.get("/areas/").status_code == 403
+
+
+@pytest.mark.parametrize("preset", ["soc-trang-2024", "can-tho-2025"])
+def test_an_import_recognises_real_communes_by_any_name(session: Session, preset: str) -> None:
+    """Communes and wards written old or new, with or without diacritics, are found: the import
+    reports none of them as unrecognised, and the 2025 preset files them under the successor."""
+    import io
+
+    from campaigns.importing import import_contacts
+    from campaigns.models import Contact
+
+    area_files.load(session, preset)
+    session.commit()
+    data = (
+        "số điện thoại,họ tên,huyện,xã\n"
+        "0912345678,Chị Hồng,Huyện Kế Sách,Xã Ba Trinh\n"
+        "0987654321,Anh Đức,tran de,xa lieu tu\n"
+        "0333444555,Chị Sa,TX Vĩnh Châu,Phường 1 (Vĩnh Châu)\n"
+    ).encode()
+    result = import_contacts(session, io.BytesIO(data), "xa-phuong")
+    session.commit()
+    assert result.added == 3
+    assert result.unknown_areas == {}
+    wards = session.execute(
+        select(Contact.phone, Area.name).join(Area, Area.id == Contact.ward_id)
+    ).all()
+    expected_2025 = {
+        "+84912345678": "Xã Đại Hải",
+        "+84987654321": "Xã Liêu Tú",
+        "+84333444555": "Phường Vĩnh Châu",
+    }
+    if preset == "can-tho-2025":
+        assert dict(wards) == expected_2025
+    else:
+        assert len(wards) == 3
