@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
 
 from campaigns.db import Base, make_engine
 from gateway import migrate
+from gateway.tips import routing
+from gateway.tips.models import RoutingRule
 
 
 def test_there_is_one_head() -> None:
@@ -17,21 +21,51 @@ def test_there_is_one_head() -> None:
     assert len(heads) == 1, heads
 
 
-def test_upgrade_builds_every_table_and_check_passes(database_url: str, tmp_path: Path) -> None:
-    """`loa db upgrade` on an empty database creates every model's table; `check` finds no drift."""
+def empty_database(database_url: str, tmp_path: Path, name: str = "loa_migrated") -> str:
+    """The URL of a new, empty database of the kind under test."""
     if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path / 'migrated.db'}"
-    else:  # a database of its own on the test server
-        server = database_url.rsplit("/", 1)[0]
-        admin = make_engine(server + "/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql("DROP DATABASE IF EXISTS loa_migrated")
-            conn.exec_driver_sql("CREATE DATABASE loa_migrated")
-        admin.dispose()
-        url = server + "/loa_migrated"
+        return f"sqlite:///{tmp_path / (name + '.db')}"
+    server = database_url.rsplit("/", 1)[0]  # a database of its own on the test server
+    admin = make_engine(server + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    return server + "/" + name
+
+
+@pytest.fixture
+def migrated_url(database_url: str, tmp_path: Path) -> str:
+    url = empty_database(database_url, tmp_path)
     migrate.upgrade(url)
+    return url
+
+
+def test_upgrade_builds_every_table_and_check_passes(migrated_url: str) -> None:
+    """`loa db upgrade` on an empty database creates every model's table; `check` finds no drift."""
+    url = migrated_url
     eng = make_engine(url)
     tables = set(inspect(eng).get_table_names())
     eng.dispose()
     assert set(Base.metadata.tables) <= tables
     migrate.check(url)  # raises when the models hold changes no migration describes
+
+
+def test_upgrade_creates_the_default_rules_once(migrated_url: str) -> None:
+    """A fresh database has the default routing rules; upgrading again or seeding the demo's
+    rules adds none."""
+    migrate.upgrade(migrated_url)
+    eng = make_engine(migrated_url)
+    try:
+        with Session(eng) as s:
+            names = sorted(s.scalars(select(RoutingRule.name)))
+            assert names == sorted(spec["name"] for spec in routing.DEFAULT_RULES)
+            assert routing.seed_default_rules(s) == 0
+            kinds = {
+                r.name: (r.kind, r.queue, r.version, r.active)
+                for r in s.scalars(select(RoutingRule))
+            }
+            assert kinds["Trẻ em → 111"] == ("keyword", "hotline_111", 1, True)
+            assert kinds["Huyện, thị xã → Công an huyện"][0] == "district"
+    finally:
+        eng.dispose()
