@@ -51,7 +51,7 @@ from campaigns.contact_files import (
 from campaigns.contact_upserts import ChunkCounts, ChunkWriter, ContactRow
 from campaigns.models import Area, ContactList
 from campaigns.phones import normalize
-from campaigns.text import nfc
+from campaigns.text import nfc, spreadsheet_safe
 
 # The reading names are re-exported: callers have always imported them from here.
 __all__ = [
@@ -257,7 +257,7 @@ def import_contacts(
         if len(result.rejected) < INLINE_REJECTS:
             result.rejected.append(Rejected(line, value, reason))
         if reject_writer is not None:
-            reject_writer.writerow([line, value, reason])
+            reject_writer.writerow([line, spreadsheet_safe(value), reason])
 
     areas = _AreaCache(AreaIndex.load(session), result)
     writer = ChunkWriter(session, result.list_id, commit)

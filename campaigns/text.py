@@ -87,3 +87,33 @@ def to_ascii_variant(s: str) -> str:
         The NFC text without Vietnamese diacritics, e.g. `"Tổng đài 111"` -> `"Tong dai 111"`.
     """
     return _strip_diacritics(s.translate(_PUNCTUATION))
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A cell for a CSV that Excel opens: text starting like a formula (``=HYPERLINK(…)``,
+    ``@SUM(1)``, ``+cmd``) gets a leading apostrophe, so it stays text. Other values pass.
+
+    Args:
+        value: a cell's value.
+
+    Returns:
+        The value, neutralised when it is text that a spreadsheet would evaluate.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe_csv(text: str) -> str:
+    """A whole CSV document with every cell made :func:`spreadsheet_safe`."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in csv.reader(io.StringIO(text)):
+        writer.writerow([spreadsheet_safe(cell) for cell in row])
+    return out.getvalue()

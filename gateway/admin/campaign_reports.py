@@ -19,6 +19,7 @@ from campaigns import reports, statuses
 from campaigns.db import utcnow
 from campaigns.models import Campaign
 from campaigns.phones import mask
+from campaigns.text import spreadsheet_safe
 from gateway import audit, db
 from gateway.admin import campaign_figures as figures
 from gateway.admin.campaigns import bp, campaign_or_404, status_label
@@ -157,7 +158,7 @@ def deliveries_csv(campaign_id: int) -> Any:
                 values = list(row)
                 may_show, values[3] = statuses.staff_view(values[1], values[3])
                 values[1] = values[1] if full and may_show else mask(values[1])
-                writer.writerow(["" if v is None else v for v in values])
+                writer.writerow(["" if v is None else spreadsheet_safe(v) for v in values])
                 if buffer.tell() > 64 * 1024:
                     yield buffer.getvalue()
                     buffer.seek(0)

@@ -28,6 +28,7 @@ from sqlalchemy import func, or_, select
 from campaigns import import_records, importing, optouts
 from campaigns.models import Contact, ContactImport, ContactList, ListMember, OptOut
 from campaigns.phones import mask, normalize
+from campaigns.text import spreadsheet_safe
 from gateway import audit, db
 from gateway.admin import one_page
 from gateway.auth import current, require
@@ -293,7 +294,7 @@ def import_rejects(token: str) -> Any:
     writer = csv.writer(out)
     for i, row in enumerate(csv.reader(io.StringIO(record.rejected_csv))):
         label = _("lý do") if i == 0 else str(REJECT_REASONS.get(row[2], row[2]))
-        writer.writerow([*row, label] if len(row) == 3 else row)
+        writer.writerow([spreadsheet_safe(c) for c in ([*row, label] if len(row) == 3 else row)])
     audit.record(
         "contacts.rejects_download",
         object_type="contact_list",

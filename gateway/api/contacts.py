@@ -19,6 +19,7 @@ from campaigns import audiences, import_records, optouts
 from campaigns.importing import ImportFailed, import_contacts
 from campaigns.models import ContactList, ListMember
 from campaigns.phones import mask
+from campaigns.text import spreadsheet_safe_csv
 from gateway import audit, db
 from gateway.api import bp, document, error, schema
 from gateway.auth import current, require
@@ -166,7 +167,7 @@ def rejected_rows(token: str) -> Any:
     )
     s.commit()
     return Response(
-        "\ufeff" + record.rejected_csv,  # UTF-8 with a BOM, so Excel reads it
+        "\ufeff" + spreadsheet_safe_csv(record.rejected_csv),  # UTF-8 with a BOM, for Excel
         mimetype="text/csv",
         headers={
             "Content-Disposition": 'attachment; filename="rejected.csv"',

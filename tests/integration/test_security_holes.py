@@ -195,3 +195,25 @@ def test_an_unknown_account_costs_a_hash_too(client: Any, app: Any, monkeypatch:
     user = create_user("editor", password="pw-long-enough")
     client.post("/login", data={"email": user.email, "password": "x"})
     assert len(calls) == 2 and calls[0].startswith("$argon2id$")
+
+
+def test_exports_neutralise_spreadsheet_formulas(client: Any, auth: Any, session: Session) -> None:
+    """A rejected value like =HYPERLINK(…), @SUM(1) or +cmd reaches the CSV as text, with a
+    leading apostrophe: Excel never evaluates it."""
+    from tests.integration.test_admin_contacts import _upload
+
+    evil = ['=HYPERLINK("http://evil.example","x")', "@SUM(1)", "+cmd|' /C calc'!A0", "-2+3"]
+    rows = "phone,name\n" + "".join(f'"{v.replace(chr(34), chr(34) * 2)}",x\n' for v in evil)
+    auth.login("editor")
+    resp = _upload(client, rows.encode())
+    download = client.get(resp.headers["Location"] + "/rejected.csv").get_data(as_text=True)
+    values = [row[1] for row in csv.reader(io.StringIO(download.lstrip("\ufeff")))][1:]
+    assert values == ["'" + v for v in evil]
+
+
+def test_spreadsheet_safe_leaves_plain_values() -> None:
+    from campaigns.text import spreadsheet_safe
+
+    assert [spreadsheet_safe(v) for v in ("0981", "Kế Sách", 5, None, "=1")] == [
+        "0981", "Kế Sách", 5, None, "'=1",
+    ]  # fmt: skip
