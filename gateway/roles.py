@@ -36,7 +36,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "areas.manage": frozenset({ADMIN}),
     "audit.view": frozenset({ADMIN}),
     "metrics.view": frozenset({ADMIN}),
-    "simulator.use": frozenset(ROLES),
+    # The citizen phone shows inbound messages of every queue and sends as any number: a demo
+    # tool for admins only, never in production (gateway.simulator_views).
+    "simulator.use": frozenset({ADMIN}),
 }
 
 # What a person needs to take each campaign lifecycle action (``campaigns.lifecycle``), on the

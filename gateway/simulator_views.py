@@ -4,7 +4,7 @@ A person picks a number, reads what Loa sent to it (the simulator's outbox, newe
 replies as that citizen. The reply enters Loa exactly as a provider's inbound SMS would
 (``gateway.tips.intake.receive_inbound``), and the acknowledgement appears in the thread.
 
-A demo and testing tool: registered only with the simulator provider or outside production.
+A demo and testing tool: never registered in production; for admins only (``simulator.use``).
 """
 
 from __future__ import annotations
@@ -143,9 +143,10 @@ def send() -> Any:
 
 
 def init_app(app: Flask) -> None:
-    """Register the page only for the simulator provider or outside production."""
+    """Register the page only outside production, whatever the provider: it shows inbound
+    messages and sends as any number."""
     settings = app.config["LOA_SETTINGS"]
-    if settings.provider != "simulator" and settings.env == "production":
+    if settings.env == "production":
         return
     app.register_blueprint(bp)
     register_nav(app, "simulator.phone", _l("Điện thoại mô phỏng"), "simulator.use")

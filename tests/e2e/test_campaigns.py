@@ -74,7 +74,7 @@ def test_simulator_shows_broadcast_and_acknowledges_reply(
     """On the citizen phone a recipient sees the broadcast, replies, and gets the acknowledgement."""
     deliveries = loa_server.call("GET", f"/campaigns/{sent_campaign['id']}/deliveries", EDITOR)
     phone = next(d["phone"] for d in deliveries["items"] if d["status"] in ("sent", "delivered"))
-    login(page, "tongdai111@loa.local")
+    login(page, "admin@loa.local")  # the citizen phone is a demo tool for admins only
     page.goto("/simulator")
 
     picker = page.locator("main form").filter(has=page.locator("select[name=m]"))

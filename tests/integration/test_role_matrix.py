@@ -69,6 +69,9 @@ API_TIP_URLS: tuple[tuple[str, str, dict[str, str], int], ...] = (
 TIPS = TIP_ROLE_KEYS
 ADMIN = {"admin"}
 PAGE_URLS: tuple[tuple[str, str, dict[str, str], set[str], int], ...] = (
+    ("GET", "/simulator", {}, ADMIN, 200),
+    ("GET", "/simulator?m={tip}", {}, ADMIN, 200),
+    ("POST", "/simulator/send", {"phone": "0912345678", "body": "tin thử"}, ADMIN, 302),
     ("GET", "/inbox/", {}, TIPS, 200),
     ("GET", "/inbox/count.json", {}, TIPS, 200),
     ("GET", "/inbox/dashboard", {}, TIPS, 200),
@@ -293,6 +296,6 @@ def test_matrix_covers_every_inbox_rules_users_and_audit_route(world: World) -> 
     """No route of these areas is missing from the matrix (a new view must be added here)."""
     tables: list[tuple[Any, ...]] = [*TIP_URLS, *API_TIP_URLS, *PAGE_URLS, *API_PAGE_URLS]
     covered = {_as_route(str(entry[1]).split("?")[0]) for entry in tables}
-    prefixes = ("/inbox", "/rules", "/users", "/audit", "/areas", "/api/v1/tips")
+    prefixes = ("/inbox", "/rules", "/users", "/audit", "/areas", "/simulator", "/api/v1/tips")
     routes = {r.rule for r in world.app.url_map.iter_rules() if r.rule.startswith(prefixes)}
     assert routes - covered == set()

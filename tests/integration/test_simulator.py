@@ -111,7 +111,7 @@ def test_phone_page_shows_the_numbers_thread(
     client: Any, auth: Any, session: Session, settings: Settings
 ) -> None:
     """The thread of a number shows what Loa sent it, newest first; the picker masks numbers."""
-    auth.login("editor")
+    auth.login("admin")
     rows = _deliveries(session, 2)
     get_provider(settings, "simulator").send_many(
         [
@@ -133,7 +133,7 @@ def test_citizen_reply_becomes_a_tip_and_shows_the_ack(
     client: Any, auth: Any, session: Session
 ) -> None:
     """Sending as a citizen stores a tip through the tip line and shows the acknowledgement."""
-    auth.login("police")
+    auth.login("admin")
     resp = client.post(
         "/simulator/send", data={"phone": "0912 345 678", "body": "Thấy người bị nhốt ở bến cá"}
     )
@@ -162,19 +162,36 @@ def test_bad_citizen_reply_is_400(
     client: Any, auth: Any, session: Session, form: dict[str, str]
 ) -> None:
     """An empty number or message, or an overlong one, is a clear 400 that stores nothing."""
-    auth.login("editor")
+    auth.login("admin")
     assert client.post("/simulator/send", data=form).status_code == 400
     assert session.scalars(select(Tip)).all() == []
 
 
 @pytest.mark.parametrize(
     ("env", "provider", "registered"),
-    [("production", "twilio", False), ("production", "simulator", True), ("development", "twilio", True)],
+    [("production", "twilio", False), ("production", "simulator", False), ("development", "twilio", True)],
 )  # fmt: skip
-def test_phone_page_exists_only_off_production_or_with_the_simulator(
+def test_phone_page_exists_only_off_production(
     settings: Settings, env: str, provider: str, registered: bool
 ) -> None:
-    """A production deployment on a real provider has no citizen phone."""
+    """A production deployment has no citizen phone, whatever its provider."""
     cfg = settings.model_copy(update={"env": env, "provider": provider})
     app = create_app(cfg, TESTING=True)
     assert ("simulator.phone" in app.view_functions) is registered
+
+
+@pytest.mark.parametrize("role", ["editor", "approver", "police", "border_guard", "hotline_111"])
+def test_only_admins_use_the_citizen_phone(
+    client: Any, auth: Any, session: Session, role: str
+) -> None:
+    """The phone shows tips of every queue and sends as any number: 403 for other roles,
+    and nothing is stored or opted in or out."""
+    from tests.factories import create_tip
+
+    tip = create_tip("tin của 111", channel="sms", sender="+84912345678", queue="hotline_111")
+    auth.login(role, scope="police_province" if role == "police" else None)
+    for query in ({}, {"m": str(tip.id)}, {"phone": "+84912345678"}):
+        assert client.get("/simulator", query_string=query).status_code == 403
+    resp = client.post("/simulator/send", data={"phone": "0912345678", "body": "HUY"})
+    assert resp.status_code == 403
+    assert len(session.scalars(select(Tip)).all()) == 1
