@@ -382,7 +382,8 @@ BORDER_EXCLUSIONS = (
 )  # fmt: skip
 URGENT_WORDS = (
     "cứu", "cứu tôi", "cứu với", "cứu em", "bị giam", "bị nhốt", "đang bị đưa đi", "khẩn cấp",
-    "bị bắt cóc", "bắt cóc", "bị ép", "bị đánh", "sos", "nguy hiểm", "gấp", "khẩn",
+    "bị bắt cóc", "bắt cóc", "bị ép", "bị đánh", "sos", "nguy hiểm", "cần gấp", "giúp gấp",
+    "đến gấp", "rất gấp", "khẩn",
     "ngay bây giờ", "ngay lập tức", "đang bị", "tối nay", "đêm nay", "sắp bị",
     "sắp đưa", "đang đưa", "bị khóa", "bị trói", "bị giữ", "không cho ra", "không cho về",
     "giúp với", "giúp em", "giúp tôi", "cứu giúp", "mất tích",
@@ -394,7 +395,8 @@ VICTIM_WORDS = (
     "ép làm", "bị đánh", "bị bắt", "bị lừa", "bị dụ", "nạn nhân", "bị cưỡng", "cưỡng bức",
     "bị xâm hại", "không cho về", "không cho liên lạc", "mất liên lạc", "giữ giấy tờ",
     "lấy hết giấy tờ", "giữ hộ chiếu", "trốn về", "trốn ra", "cứu", "bị bóc lột", "bị hành hạ",
-    "bị đưa đi", "bị bắt cóc", "bắt cóc", "làm không công", "trả nợ", "mất tích",
+    "bị đưa đi", "bị bắt cóc", "bắt cóc", "làm không công", "trả nợ", "mất tích", "bị trói",
+    "bị khóa", "đưa lên xe", "đưa lên tàu", "đưa lên thuyền", "sẽ đưa",
 )  # fmt: skip
 
 DEFAULT_RULES: tuple[dict[str, Any], ...] = (

@@ -91,7 +91,12 @@ def test_editing_creates_a_new_version(
     login_as("admin")
     resp = client.post(
         f"/rules/{child.id}/edit",
-        data={"phrases": "trẻ em\nbé gái", "queue": "hotline_111", "rank": "10"},
+        data={
+            "phrases": "\n".join([*child.phrases, "cháu nhỏ"]),
+            "exclusions": "\n".join(child.exclusions),
+            "queue": "hotline_111",
+            "rank": "10",
+        },
     )
     assert resp.status_code == 303
     assert _versions(session, child.name) == [(1, False), (2, True)]
