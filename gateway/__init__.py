@@ -16,6 +16,7 @@ AREAS = (
     "gateway.db",
     "gateway.security",
     "gateway.auth",
+    "gateway.account",
     "gateway.web",
     "gateway.api",
     "gateway.webhooks",
@@ -55,7 +56,10 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
+        # Outside the demo the cookie travels over HTTPS only (production must sit behind TLS).
+        SESSION_COOKIE_SECURE=(
+            settings.env == "production" or settings.public_base_url.startswith("https://")
+        ),
         WTF_CSRF_TIME_LIMIT=None,
         JSON_SORT_KEYS=False,
     )

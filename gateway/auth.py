@@ -7,6 +7,7 @@ import datetime as dt
 import functools
 import hashlib
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -22,6 +23,7 @@ from flask import (
     g,
     has_app_context,
     has_request_context,
+    make_response,
     redirect,
     render_template,
     request,
@@ -34,7 +36,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import delete, select
 
 from campaigns.db import utcnow
-from gateway import audit, db
+from gateway import audit, db, mfa
 from gateway.models import ApiToken, User, UserSession
 from gateway.roles import ROLES, allowed, default_scope
 
@@ -271,33 +273,141 @@ def _load_user(user_id: str) -> User | None:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    """The login form; every attempt is audited (never the password)."""
+    """The login form; every attempt is audited (never the password). A user who must use a
+    second factor goes on to the code (or, the first time, to enrolment) before any session."""
     error = None
     if request.method == "POST":
         email = request.form.get("email", "").strip().lower()[:200]
         password = request.form.get("password", "")[:500]
         s = db.session()
         if _locked_out(email):
-            audit.record("login.locked", details={"email_domain": email.partition("@")[2]})
-            s.commit()
-            error = _("Quá nhiều lần đăng nhập sai. Vui lòng thử lại sau 15 phút.")
-            return render_template("auth/login.html", error=error), 429
+            return _locked(email)
         user = s.scalar(select(User).where(User.email == email))
         # An unknown account costs the same hash as a known one: time tells nothing.
         valid = check_password(user.password_hash if user else _dummy_hash(), password)
         if user is not None and user.active and valid:
-            with contextlib.suppress(RedisError, OSError):
-                db.redis().delete(_throttle_keys(email)[0])
-            start_session(user)
-            user.last_login_at = utcnow()
-            audit.record("login", actor=user)
-            s.commit()
-            return redirect(same_site_path(request.args.get("next", "")) or url_for("home.index"))
+            if mfa.required(user):
+                return _second_step(user)
+            return _signed_in(user)
         _count_failure(email)
         audit.record("login_failed", details={"email_domain": email.partition("@")[2]})
         db.session().commit()
         error = _("Email hoặc mật khẩu không đúng.")
     return render_template("auth/login.html", error=error), (401 if error else 200)
+
+
+PENDING_SECONDS = 300  # between the password and the code
+
+
+def _locked(email: str) -> Any:
+    audit.record("login.locked", details={"email_domain": email.partition("@")[2]})
+    db.session().commit()
+    error = _("Quá nhiều lần đăng nhập sai. Vui lòng thử lại sau 15 phút.")
+    return render_template("auth/login.html", error=error), 429
+
+
+def _second_step(user: User) -> Any:
+    """The password was right: remember who, briefly, and ask for the second factor."""
+    session.clear()
+    session["pending"] = {
+        "uid": user.id,
+        "at": int(time.time()),
+        "next": same_site_path(request.args.get("next", "")) or "",
+    }
+    return redirect(url_for("auth.login_code" if user.totp_enabled_at else "auth.login_enrol"))
+
+
+def _pending_user() -> User | None:
+    """The user who gave the right password in this browser a moment ago, if any."""
+    pending = session.get("pending")
+    if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+        return None
+    user = db.session().get(User, int(pending.get("uid", 0)))
+    return user if user is not None and user.active else None
+
+
+def _signed_in(user: User, **details: str) -> Any:
+    """Open a session for ``user`` and go where the login was asked from."""
+    pending = session.get("pending")
+    target = pending.get("next", "") if isinstance(pending, dict) else ""
+    target = target or same_site_path(request.args.get("next", "")) or url_for("home.index")
+    with contextlib.suppress(RedisError, OSError):
+        db.redis().delete(_throttle_keys(user.email)[0])
+    start_session(user)
+    user.last_login_at = utcnow()
+    audit.record("login", actor=user, details=details or None)
+    db.session().commit()
+    return redirect(target)
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def login_code() -> Any:
+    """The second step: a code from the authenticator app, or one recovery code."""
+    user = _pending_user()
+    if user is None or user.totp_enabled_at is None:
+        return redirect(url_for("auth.login"))
+    error = None
+    if request.method == "POST":
+        if _locked_out(user.email):
+            return _locked(user.email)
+        code = request.form.get("code", "")[:40]
+        s = db.session()
+        if mfa.verify(user, code):
+            return _signed_in(user, second_factor="totp")
+        if mfa.looks_like_recovery_code(code) and mfa.use_recovery_code(s, user, code):
+            return _signed_in(user, second_factor="recovery_code")
+        _count_failure(user.email)
+        audit.record("login_failed", actor=user, details={"step": "code"})
+        s.commit()
+        error = _("Mã không đúng hoặc đã dùng. Vui lòng nhập mã mới trong ứng dụng xác thực.")
+    return render_template("auth/login_code.html", error=error), (401 if error else 200)
+
+
+@bp.route("/login/enrol", methods=["GET", "POST"])
+def login_enrol() -> Any:
+    """The first sign-in of a user who must use a second factor: scan, confirm, keep the
+    recovery codes; only then a session."""
+    user = _pending_user()
+    if user is None:
+        return redirect(url_for("auth.login"))
+    if user.totp_enabled_at is not None:
+        return redirect(url_for("auth.login_code"))
+    page = enrolment(user, url_for("auth.login_enrol"))
+    if page is not None:
+        return page
+    codes = mfa.new_recovery_codes(db.session(), user)
+    audit.record("mfa.enrolled", actor=user, object_type="user", object_id=user.id)
+    answer = _signed_in(user, second_factor="enrolment")
+    return recovery_codes_page(codes, answer.location)
+
+
+def enrolment(user: User, action: str) -> Any:
+    """The enrolment form (QR code, key, code field), or None once the code proved the app
+    holds the secret (then two-factor sign-in is on; the caller commits)."""
+    s = db.session()
+    if not user.totp_secret:
+        user.totp_secret = mfa.new_secret()
+        s.commit()
+    error = None
+    if request.method == "POST":
+        if _locked_out(user.email):
+            return _locked(user.email)
+        if mfa.enable(user, user.totp_secret, request.form.get("code", "")[:40]):
+            return None
+        _count_failure(user.email)
+        error = _("Mã không đúng. Kiểm tra giờ trên điện thoại rồi nhập mã mới.")
+    uri = mfa.uri(user, user.totp_secret)
+    key = " ".join(user.totp_secret[i : i + 4] for i in range(0, len(user.totp_secret), 4))
+    return render_template(
+        "auth/enrol.html", qr=mfa.qr_svg(uri), key=key, action=action, error=error
+    ), (400 if error else 200)
+
+
+def recovery_codes_page(codes: list[str], next_url: str) -> Any:
+    """The recovery codes, shown this once (no-store, never logged)."""
+    resp = make_response(render_template("auth/recovery_codes.html", codes=codes, next=next_url))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 @bp.route("/logout", methods=["POST"])

@@ -54,20 +54,53 @@ def users_group() -> None:
 @click.argument("email")
 @click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--scope", default=None, help="The queue a tip-line user works, e.g. police_ke_sach.")
-@click.option("--password", default=None, help="Generated when omitted.")
+@click.option(
+    "--password",
+    default=None,
+    help="At least 12 characters, not guessable; generated when omitted.",
+)
 @click.option("--name", default="", help="Display name.")
 @click.option("--phone", default=None, help="Mobile number for on-duty alerts.")
+@click.option(
+    "--totp",
+    is_flag=True,
+    help="Turn on two-factor sign-in now: print the otpauth:// URI and recovery codes to hand over.",
+)
 @with_appcontext
 def users_create(
-    email: str, role: str, scope: str | None, password: str | None, name: str, phone: str | None
+    email: str,
+    role: str,
+    scope: str | None,
+    password: str | None,
+    name: str,
+    phone: str | None,
+    totp: bool,
 ) -> None:
+    from gateway import db, mfa, passwords
     from gateway.auth import create_user
 
+    if password is not None and (problem := passwords.problem(password, (email, name))):
+        raise click.ClickException(PASSWORD_PROBLEMS[problem])
     try:
         user, pw = create_user(email, role, password=password, scope=scope, name=name, phone=phone)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"created {user.email} role={user.role} scope={user.scope or '-'} password={pw}")
+    if totp:
+        s = db.session()
+        uri = mfa.provision(user)
+        codes = mfa.new_recovery_codes(s, user)
+        s.commit()
+        click.echo(f"totp={uri}")
+        click.echo("recovery codes (each works once): " + " ".join(codes))
+
+
+PASSWORD_PROBLEMS = {
+    "too_short": "the password must have at least 12 characters (a sentence is fine)",
+    "too_long": "the password must have at most 128 characters",
+    "guessable": "the password is too easy to guess (a common password, a keyboard walk, "
+    "or the user's own name or email); choose a longer, less predictable one",
+}
 
 
 @click.group("tokens", help="API bearer tokens.")

@@ -74,6 +74,10 @@ def seed(contacts: int = 300) -> Iterator[str]:
         password = secrets.token_urlsafe(9)
         create_user(email, role, password=password, scope=scope, name=name)
         lines.append(f"  {email:28} {password:14} {role}{' · ' + scope if scope else ''}")
+    lines.append(
+        "  roles that see tips (admin, police, border_guard, hotline_111) set up an authenticator"
+        " app (TOTP) at their first login"
+    )
     districts = list(s.scalars(select(Area).where(Area.kind.in_(("district", "town", "city")))))
     rng = random.Random(3007)
     demo = ContactList(name=DEMO_LIST, description="Danh bạ mẫu cho bản chạy thử")

@@ -27,6 +27,14 @@ RESOLUTION_LABELS: dict[str, Any] = {
     "duplicate": _l("Trùng lặp"),
     "spam": _l("Tin rác"),
 }
+PASSWORD_PROBLEMS: dict[str, Any] = {
+    "too_short": _l("Mật khẩu mới phải dài ít nhất 12 ký tự (có thể là một câu dễ nhớ)."),
+    "too_long": _l("Mật khẩu mới dài quá 128 ký tự."),
+    "guessable": _l(
+        "Mật khẩu mới quá dễ đoán (mật khẩu phổ biến, dãy phím, hoặc chứa tên, email). "
+        "Hãy dùng một câu dài hơn, khó đoán hơn."
+    ),
+}
 PRIORITY_LABELS: dict[str, Any] = {states.URGENT: _l("Khẩn"), states.NORMAL: _l("Thường")}
 CHANNEL_LABELS: dict[str, Any] = {
     "sms": _l("SMS"),

@@ -39,6 +39,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # The citizen phone shows inbound messages of every queue and sends as any number: a demo
     # tool for admins only, never in production (gateway.simulator_views).
     "simulator.use": frozenset({ADMIN}),
+    "account.self": frozenset(ROLES),  # one's own password and second factor
 }
 
 # What a person needs to take each campaign lifecycle action (``campaigns.lifecycle``), on the

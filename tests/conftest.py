@@ -181,10 +181,10 @@ class Auth:
         self.client = client
 
     def login(self, role: str = "admin", scope: str | None = None, email: str | None = None) -> Any:
-        from tests.factories import create_user
+        from tests.factories import create_user, log_in
 
         user = create_user(role=role, scope=scope, email=email, password="pw-for-tests")
-        resp = self.client.post("/login", data={"email": user.email, "password": "pw-for-tests"})
+        resp = log_in(self.client, user, "pw-for-tests")
         assert resp.status_code == 302, resp.data
         return user
 

@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 
 from campaigns import phones
 from campaigns.db import utcnow
-from gateway import audit, db
+from gateway import audit, db, mfa
 from gateway.admin import (
     known_queues,
     one_page,
@@ -180,6 +180,24 @@ def user_sign_out(user_id: int) -> Any:
     )
     s.commit()
     flash(_("Đã đăng xuất %(email)s khỏi mọi nơi.", email=user.email), "success")
+    return redirect(url_for("users.user_list")), 303
+
+
+@bp.post("/<int:user_id>/reset-2fa")
+@require("users.manage")
+def user_reset_2fa(user_id: int) -> Any:
+    """Forget a user's second factor (lost phone and codes): they enrol again at next sign-in,
+    and every session they hold ends now."""
+    user = _user_or_404(user_id)
+    s = db.session()
+    mfa.reset(s, user)
+    end_sessions(s, user.id)
+    audit.record("user.reset_2fa", object_type="user", object_id=user.id)
+    s.commit()
+    flash(
+        _("Đã tắt xác thực hai lớp của %(email)s; lần đăng nhập tới sẽ cài lại.", email=user.email),
+        "success",
+    )
     return redirect(url_for("users.user_list")), 303
 
 

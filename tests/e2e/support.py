@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyotp
 from playwright.sync_api import Browser, BrowserContext, Page, Route
 
 BIN = Path(sys.executable).parent  # the venv running pytest holds gunicorn and loa
@@ -48,6 +49,21 @@ class LoaServer:
     env: dict[str, str]
     workdir: Path
     passwords: dict[str, str] = field(default_factory=dict)
+    totp: dict[str, str] = field(default_factory=dict)  # email → secret, once enrolled
+    _steps: dict[str, int] = field(default_factory=dict)  # email → last time step used
+
+    def code(self, email: str) -> str:
+        """A TOTP code for ``email`` not used before: now's, or the next step's (the server
+        accepts one step of drift), else wait for a fresh step."""
+        totp = pyotp.TOTP(self.totp[email])
+        while True:
+            now = int(time.time() // 30)
+            step = next((s for s in (now, now + 1) if s > self._steps.get(email, 0)), None)
+            if step is not None:
+                self._steps[email] = step
+                return totp.at(step * 30)
+            time.sleep(1)
+
     _tokens: dict[str, str] = field(default_factory=dict)
 
     def loa(self, *args: str) -> str:

@@ -42,7 +42,7 @@ def test_a_deactivated_user_cannot_log_in(client: Any, session: Any) -> None:
 
 def test_open_redirect_after_login_is_refused(client: Any) -> None:
     """?next= may only point inside Loa."""
-    user = create_user("admin", password="pw")
+    user = create_user("editor", password="pw")
     resp = client.post("/login?next=//evil.example/x", data={"email": user.email, "password": "pw"})
     assert resp.headers["Location"] == "/"
 

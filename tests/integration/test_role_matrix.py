@@ -68,6 +68,7 @@ API_TIP_URLS: tuple[tuple[str, str, dict[str, str], int], ...] = (
 # Other views: method, path, form data, the roles that may, the answer when allowed.
 TIPS = TIP_ROLE_KEYS
 ADMIN = {"admin"}
+EVERYONE = set(WHO) - {"anonymous"}
 PAGE_URLS: tuple[tuple[str, str, dict[str, str], set[str], int], ...] = (
     ("GET", "/simulator", {}, ADMIN, 200),
     ("GET", "/simulator?m={tip}", {}, ADMIN, 200),
@@ -91,6 +92,11 @@ PAGE_URLS: tuple[tuple[str, str, dict[str, str], set[str], int], ...] = (
     ("POST", "/users/{target}/sign-out", {}, ADMIN, 303),
     ("POST", "/users/{target}/activate", {}, ADMIN, 303),
     ("POST", "/users/{target}/reset-password", {}, ADMIN, 200),
+    ("POST", "/users/{target}/reset-2fa", {}, ADMIN, 303),
+    ("GET", "/account/", {}, EVERYONE, 200),
+    ("GET", "/account/2fa", {}, EVERYONE, 200),
+    ("POST", "/account/password", {"password": "wrong"}, EVERYONE, 303),
+    ("POST", "/account/recovery-codes", {}, EVERYONE, 303),
     ("GET", "/users/rosters", {}, ADMIN, 200),
     ("POST", "/users/rosters/{roster}/delete", {}, ADMIN, 303),
     ("GET", "/audit/", {}, ADMIN, 200),
@@ -296,6 +302,15 @@ def test_matrix_covers_every_inbox_rules_users_and_audit_route(world: World) -> 
     """No route of these areas is missing from the matrix (a new view must be added here)."""
     tables: list[tuple[Any, ...]] = [*TIP_URLS, *API_TIP_URLS, *PAGE_URLS, *API_PAGE_URLS]
     covered = {_as_route(str(entry[1]).split("?")[0]) for entry in tables}
-    prefixes = ("/inbox", "/rules", "/users", "/audit", "/areas", "/simulator", "/api/v1/tips")
+    prefixes = (
+        "/inbox",
+        "/rules",
+        "/users",
+        "/account",
+        "/audit",
+        "/areas",
+        "/simulator",
+        "/api/v1/tips",
+    )
     routes = {r.rule for r in world.app.url_map.iter_rules() if r.rule.startswith(prefixes)}
     assert routes - covered == set()

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from campaigns import statuses
 from campaigns.models import Delivery
+from gateway import create_app
 from gateway.auth import create_token
-from tests.factories import create_campaign, create_tip, create_user
+from tests.factories import create_campaign, create_tip, create_user, log_in
 
 PHONE = "+84981230077"
 
@@ -33,7 +34,7 @@ PHONE = "+84981230077"
 def test_login_never_redirects_off_site(client: Any, target: str) -> None:
     """?next= is parsed: only a path of this site is followed, whatever the encoding."""
     user = create_user("admin", password="pw")
-    resp = client.post(f"/login?next={target}", data={"email": user.email, "password": "pw"})
+    resp = log_in(client, user, "pw", next_=target)
     assert resp.status_code == 302
     location = resp.headers["Location"]
     assert location == "/", location
@@ -41,7 +42,7 @@ def test_login_never_redirects_off_site(client: Any, target: str) -> None:
 
 def test_login_follows_a_path_of_this_site(client: Any) -> None:
     user = create_user("admin", password="pw")
-    resp = client.post("/login?next=/inbox/%3Fq%3Dx", data={"email": user.email, "password": "pw"})
+    resp = log_in(client, user, "pw", next_="/inbox/%3Fq%3Dx")
     assert resp.headers["Location"] == "/inbox/?q=x"
 
 
@@ -217,3 +218,28 @@ def test_spreadsheet_safe_leaves_plain_values() -> None:
     assert [spreadsheet_safe(v) for v in ("0981", "Kế Sách", 5, None, "=1")] == [
         "0981", "Kế Sách", 5, None, "'=1",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("env", "base_url", "secure"),
+    [
+        ("production", "https://loa.soctrang.gov.vn", True),
+        ("production", "http://10.0.0.5:5000", True),  # behind a TLS proxy that says http
+        ("development", "https://loa.example", True),
+        ("development", "http://127.0.0.1:5000", False),  # `make run`: the demo on loopback
+    ],
+)
+def test_session_cookie_flags(
+    settings: Any, db_engine: Any, redis_conn: Any, env: str, base_url: str, secure: bool
+) -> None:
+    """The session cookie is HttpOnly and SameSite=Lax always, and Secure outside the demo."""
+    cfg = settings.model_copy(update={"env": env, "public_base_url": base_url})
+    app = create_app(cfg, TESTING=True, WTF_CSRF_ENABLED=False)
+    client = app.test_client()
+    with app.app_context():
+        user = create_user("editor", password="pw")
+        assert log_in(client, user, "pw").status_code == 302
+    app.extensions["loa.engine"].dispose()
+    cookie = client.get_cookie("session")
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
+    assert cookie.secure is secure

@@ -12,14 +12,14 @@ from sqlalchemy.orm import Session
 
 from campaigns.db import utcnow
 from gateway.models import UserSession
-from tests.factories import create_user
+from tests.factories import create_user, log_in
 
 PW = "correct horse battery"
 
 
 def _login(client: Any, role: str = "police") -> Any:
     user = create_user(role, scope="police_province" if role == "police" else None, password=PW)
-    resp = client.post("/login", data={"email": user.email, "password": PW})
+    resp = log_in(client, user, PW)
     assert resp.status_code == 302
     assert client.get("/inbox/").status_code == 200
     return user
@@ -49,8 +49,7 @@ def test_an_admin_ends_every_session_of_a_user(
     user = _login(client)
     cookie = client.get_cookie("session").value
     admin = app.test_client()
-    create_user("admin", email="boss@loa.test", password=PW)
-    admin.post("/login", data={"email": "boss@loa.test", "password": PW})
+    log_in(admin, create_user("admin", email="boss@loa.test", password=PW), PW)
     assert admin.post(f"/users/{user.id}/{action}").status_code in (200, 303)
     if action == "deactivate":
         assert admin.post(f"/users/{user.id}/activate").status_code == 303
