@@ -20,7 +20,7 @@
     setText("p-rate", data.rate_per_second);
     setText("p-eta", data.eta_text);
     var bar = document.getElementById("p-bar");
-    if (bar) { bar.style.width = data.percent_done + "%"; }
+    if (bar) { bar.value = data.percent_done; }
     var paused = document.getElementById("p-paused");
     if (paused) { paused.hidden = !data.paused_reason; }
     setText("p-paused-reason", data.paused_reason || "");

@@ -135,8 +135,8 @@ class LoaServer:
 class Contexts:
     """Fresh browser contexts for one test, each a separate person with its own cookies.
 
-    Requests that leave the server are refused and recorded, and so are uncaught page errors:
-    the ``contexts`` fixture fails the test on either.
+    Requests that leave the server are refused and recorded, and so are uncaught page errors
+    and Content-Security-Policy violations: the ``contexts`` fixture fails the test on any.
     """
 
     def __init__(self, browser: Browser, server: LoaServer) -> None:
@@ -153,6 +153,15 @@ class Contexts:
         context.route(lambda url: not url.startswith(self.server.url + "/"), self._refuse)
         page = context.new_page()
         page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: {exc}"))
+        # The CSP allows no inline script or style: a page that needs one is an error too.
+        page.on(
+            "console",
+            lambda msg: (
+                self.errors.append(f"{page.url}: {msg.text}")
+                if "Content Security Policy" in msg.text
+                else None
+            ),
+        )
         return page
 
     def _refuse(self, route: Route) -> None:

@@ -243,3 +243,12 @@ def test_session_cookie_flags(
     cookie = client.get_cookie("session")
     assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
     assert cookie.secure is secure
+
+
+def test_pages_carry_a_strict_content_security_policy(client: Any) -> None:
+    """No inline script or style, no framing, no plugins, forms post only here."""
+    policy = client.get("/login").headers["Content-Security-Policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives["script-src"] == "'self'" and directives["style-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'" and directives["object-src"] == "'none'"
+    assert directives["form-action"] == "'self'"
