@@ -124,6 +124,12 @@ class Settings(BaseSettings):
     session_max_hours: int = Field(
         12, ge=1, le=24 * 30, description="hours after which a session ends anyway (1–720)"
     )
+    security_contact: str = Field(
+        "",
+        max_length=200,
+        description="where to report a security hole (an email or https URL); shown on the "
+        "login page and in /.well-known/security.txt",
+    )
     # SMPP 3.4 (``loa smpp`` holds the bind; workers hand it messages through Redis).
     smpp_host: str = Field("", description="the SMSC's host name or address")
     smpp_port: int = Field(2775, ge=1, le=65535, description="the SMSC's port, 1–65535")

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from flask import Blueprint, Flask, jsonify, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    url_for,
+)
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 
@@ -36,6 +47,19 @@ def index() -> Any:
     if user is None:
         return redirect(url_for("auth.login"))
     return render_template("home/index.html", user=user)
+
+
+@bp.route("/.well-known/security.txt")
+def security_txt() -> Any:
+    """RFC 9116: where to report a hole (404 until ``LOA_SECURITY_CONTACT`` is set)."""
+    contact = current_app.config["LOA_SETTINGS"].security_contact
+    if not contact:
+        abort(404)
+    if "@" in contact and not contact.startswith(("mailto:", "https://")):
+        contact = f"mailto:{contact}"
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=180)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = f"Contact: {contact}\nExpires: {expires}\nPreferred-Languages: vi, en\n"
+    return Response(body, mimetype="text/plain")
 
 
 @bp.route("/healthz")

@@ -252,3 +252,18 @@ def test_pages_carry_a_strict_content_security_policy(client: Any) -> None:
     assert directives["script-src"] == "'self'" and directives["style-src"] == "'self'"
     assert directives["frame-ancestors"] == "'none'" and directives["object-src"] == "'none'"
     assert directives["form-action"] == "'self'"
+
+
+def test_where_to_report_a_hole(settings: Any, db_engine: Any, redis_conn: Any) -> None:
+    """LOA_SECURITY_CONTACT is on the login page and in /.well-known/security.txt (RFC 9116)."""
+    off = create_app(settings, TESTING=True).test_client()
+    assert off.get("/.well-known/security.txt").status_code == 404
+    cfg = settings.model_copy(update={"security_contact": "antt@soctrang.gov.vn"})
+    app = create_app(cfg, TESTING=True)
+    client = app.test_client()
+    txt = client.get("/.well-known/security.txt")
+    assert txt.status_code == 200 and txt.mimetype == "text/plain"
+    assert "Contact: mailto:antt@soctrang.gov.vn\n" in txt.get_data(as_text=True)
+    assert "Expires: 20" in txt.get_data(as_text=True)
+    assert "antt@soctrang.gov.vn" in client.get("/login").get_data(as_text=True)
+    app.extensions["loa.engine"].dispose()
