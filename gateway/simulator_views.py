@@ -94,8 +94,13 @@ def _page(phone: str | None, error: str | None = None, body: str = "", status: i
 @bp.get("")
 @require("simulator.use")
 def phone() -> Any:
-    """The phone: a number picker and, for the chosen number, its SMS thread."""
-    return _page(_chosen(request.args))
+    """The phone: a number picker and, for the chosen number, its SMS thread (audited: it
+    shows what that number sent, tips included)."""
+    chosen = _chosen(request.args)
+    if chosen is not None:
+        audit.record("simulator.view", object_type="simulator", details={"phone": mask(chosen)})
+        db.session().commit()
+    return _page(chosen)
 
 
 @bp.post("/send")

@@ -195,3 +195,21 @@ def test_only_admins_use_the_citizen_phone(
     resp = client.post("/simulator/send", data={"phone": "0912345678", "body": "HUY"})
     assert resp.status_code == 403
     assert len(session.scalars(select(Tip)).all()) == 1
+
+
+def test_opening_a_number_on_the_phone_is_audited(
+    client: Any, auth: Any, session: Session
+) -> None:
+    """The phone shows what a number sent (tips too): each opening is in the audit log, with
+    the number masked there."""
+    from gateway.models import AuditEvent
+
+    admin = auth.login("admin")
+    assert client.get("/simulator", query_string={"phone": "0912345678"}).status_code == 200
+    event = session.scalar(
+        select(AuditEvent).where(
+            AuditEvent.action == "simulator.view", AuditEvent.actor_id == admin.id
+        )
+    )
+    assert event is not None
+    assert "0912345678" not in str(event.details) and "+84912345678" not in str(event.details)
