@@ -197,9 +197,7 @@ def test_only_admins_use_the_citizen_phone(
     assert len(session.scalars(select(Tip)).all()) == 1
 
 
-def test_opening_a_number_on_the_phone_is_audited(
-    client: Any, auth: Any, session: Session
-) -> None:
+def test_opening_a_number_on_the_phone_is_audited(client: Any, auth: Any, session: Session) -> None:
     """The phone shows what a number sent (tips too): each opening is in the audit log, with
     the number masked there."""
     from gateway.models import AuditEvent
