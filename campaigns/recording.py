@@ -71,21 +71,20 @@ def backoff(attempts: int, result: SendResult) -> float:
     return float(max(seconds, result.retry_after or 0.0))
 
 
+_IN_FLIGHT = (or_(D.c.status == st.SENDING, D.c.status == st.UNKNOWN), None)
 _SENT = (
     update(D)
     .where(D.c.id == bindparam("d_id"))
     .values(
         # Equalities, not IN: an expanding IN cannot run as executemany.
-        status=case(
-            (or_(D.c.status == st.SENDING, D.c.status == st.UNKNOWN), st.SENT),
-            else_=D.c.status,
-        ),
+        status=case((_IN_FLIGHT[0], st.SENT), else_=D.c.status),
         provider_message_id=func.coalesce(D.c.provider_message_id, bindparam("pmid")),
         sent_at=bindparam("at"),
         segments=bindparam("segs"),
         lease_until=None,
-        error_code=None,
-        error_message=None,
+        # A receipt that came first (failed, undelivered) keeps its status and its reason.
+        error_code=case(_IN_FLIGHT, else_=D.c.error_code),
+        error_message=case(_IN_FLIGHT, else_=D.c.error_message),
         updated_at=bindparam("at"),
     )
 )
