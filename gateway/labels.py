@@ -27,6 +27,19 @@ RESOLUTION_LABELS: dict[str, Any] = {
     "duplicate": _l("Trùng lặp"),
     "spam": _l("Tin rác"),
 }
+REPLY_KIND_LABELS: dict[str, Any] = {
+    "ack": _l("Xác nhận tự động"),
+    "reply": _l("Trả lời"),
+    "alert": _l("Báo động cán bộ"),
+}
+REPLY_STATUS_LABELS: dict[str, Any] = {
+    "queued": _l("Chờ gửi"),
+    "sending": _l("Đang gửi"),
+    "sent": _l("Đã gửi"),
+    "failed": _l("Gửi không được"),
+    "unknown": _l("Chưa rõ đã gửi hay chưa"),
+    "suppressed": _l("Không gửi (không liên lạc)"),
+}
 PASSWORD_PROBLEMS: dict[str, Any] = {
     "too_short": _l("Mật khẩu mới phải dài ít nhất 12 ký tự (có thể là một câu dễ nhớ)."),
     "too_long": _l("Mật khẩu mới dài quá 128 ký tự."),

@@ -15,7 +15,7 @@ from campaigns.db import utcnow
 from campaigns.sending import OutboundMessage, Outcome
 from gateway import queues
 from gateway.tips import replies, urgency
-from gateway.tips.intake import pending_replies
+from gateway.tips.intake import interrupt_stuck_replies, pending_replies
 from gateway.tips.models import Reply, Tip
 from workers import runtime
 
@@ -23,6 +23,9 @@ log = logging.getLogger("loa.worker")
 
 MAX_ATTEMPTS = 5
 STALE_REPLY = dt.timedelta(minutes=2)  # a reply still queued after this lost its job
+# A reply still sending after this lost its worker mid-send (a provider call gives up long
+# before): it becomes unknown.
+STUCK_SENDING = dt.timedelta(minutes=10)
 
 
 def _enqueue_replies(ids: list[int]) -> None:
@@ -42,7 +45,7 @@ def send_reply(reply_id: int) -> str:
         claimed = s.execute(
             update(Reply)
             .where(Reply.id == reply_id, Reply.status == "queued")
-            .values(status="sending", attempts=Reply.attempts + 1)
+            .values(status="sending", attempts=Reply.attempts + 1, claimed_at=utcnow())
         )
         s.commit()
         if not getattr(claimed, "rowcount", 0):
@@ -100,8 +103,16 @@ def notify_urgent(tip_id: int, now: dt.datetime | None = None) -> int:
 def check_urgency(now: dt.datetime | None = None) -> dict[str, int]:
     """The periodic job: catch up on work Redis lost, and escalate overdue urgent tips."""
     now = now or utcnow()
-    counts = {"notified": 0, "escalated": 0, "alerts": 0, "replies_requeued": 0}
+    counts = {
+        "notified": 0,
+        "escalated": 0,
+        "alerts": 0,
+        "replies_requeued": 0,
+        "replies_interrupted": 0,
+    }
     with runtime.session() as s:
+        counts["replies_interrupted"] = interrupt_stuck_replies(s, now - STUCK_SENDING)
+        s.commit()
         missed = list(
             s.scalars(select(Tip.id).where(Tip.notified_at.is_(None)).order_by(Tip.id).limit(500))
         )

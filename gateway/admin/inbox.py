@@ -173,6 +173,8 @@ def _label_tables() -> dict[str, Any]:
         "priority_labels": labels.PRIORITY_LABELS,
         "channel_labels": labels.CHANNEL_LABELS,
         "event_labels": labels.EVENT_LABELS,
+        "reply_kind_labels": labels.REPLY_KIND_LABELS,
+        "reply_status_labels": labels.REPLY_STATUS_LABELS,
         "states": states,
     }
 

@@ -29,6 +29,7 @@ from gateway.labels import (
     CHANNEL_LABELS,
     EVENT_LABELS,
     PRIORITY_LABELS,
+    REPLY_STATUS_LABELS,
     RESOLUTION_LABELS,
     STATE_LABELS,
     label,
@@ -122,7 +123,8 @@ def build_packet(
     messages = [[when(tip.received_at), _("Tin báo"), str(tip.id), tip.body]]
     messages += [[when(t.received_at), _("Tin trùng đã gộp"), str(t.id), t.body] for t in merged]
     for r in session.scalars(select(Reply).where(Reply.tip_id == tip.id).order_by(Reply.id)):
-        messages.append([when(r.created_at), _("Gửi người báo tin"), r.status, r.body])
+        status = label(REPLY_STATUS_LABELS, r.status)
+        messages.append([when(r.created_at), _("Gửi người báo tin"), status, r.body])
     timeline = [
         [
             when(e.at),

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -249,6 +249,17 @@ def _keyword(
     if silent:
         return None
     return text if inline_reply else None
+
+
+def interrupt_stuck_replies(session: Session, claimed_before: dt.datetime) -> int:
+    """Replies left in ``sending`` by a worker that died mid-send become ``unknown``: the
+    provider may have them, so they are never resent blindly (operators see them as such)."""
+    result = session.execute(
+        update(Reply)
+        .where(Reply.status == "sending", Reply.claimed_at < claimed_before)
+        .values(status="unknown", error_code="interrupted")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def pending_replies(session: Session, older_than: dt.datetime) -> list[int]:

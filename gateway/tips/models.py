@@ -117,6 +117,7 @@ class Reply(Base):
     error_code: Mapped[str | None] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column()  # the last move to ``sending``
     sent_at: Mapped[dt.datetime | None] = mapped_column()
 
 

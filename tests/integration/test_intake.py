@@ -161,6 +161,40 @@ def test_redis_down_then_periodic_job_catches_up(
     assert session.get(Reply, stale.id).status == "sent"  # type: ignore[union-attr]
 
 
+def test_a_reply_left_sending_by_a_dead_worker_becomes_unknown(
+    app: Any, session: Session, redis_conn: Any, rq_worker: Any
+) -> None:
+    """A worker died between claiming a reply and recording the provider's answer: the
+    periodic job marks it unknown after a while (never resent: the provider may have it)."""
+    from workers import notifications
+
+    stuck = replies.queue_reply(session, to_phone=SENDER, body="ack", kind="ack")
+    fresh = replies.queue_reply(session, to_phone=SENDER, body="ack 2", kind="ack")
+    assert stuck is not None and fresh is not None
+    now = utcnow()
+    stuck.status, stuck.claimed_at = "sending", now - dt.timedelta(minutes=11)
+    fresh.status, fresh.claimed_at = "sending", now - dt.timedelta(minutes=1)
+    session.commit()
+    counts = notifications.check_urgency(now=now)
+    assert counts["replies_interrupted"] == 1
+    rq_worker.run()
+    session.expire_all()
+    assert (stuck.status, stuck.error_code) == ("unknown", "interrupted")
+    assert fresh.status == "sending"  # its worker may still be waiting for the provider
+    assert stuck.sent_at is None
+
+
+def test_a_claimed_reply_records_when(app: Any, session: Session, rq_worker: Any) -> None:
+    reply = replies.queue_reply(session, to_phone=SENDER, body="ack", kind="ack")
+    assert reply is not None
+    session.commit()
+    from workers import notifications
+
+    assert notifications.send_reply(reply.id) == "sent"
+    session.expire_all()
+    assert reply.claimed_at is not None
+
+
 def test_do_not_contact_sender_gets_no_reply(app: Any, session: Session) -> None:
     """A sender marked do-not-contact: the tip is stored, nothing is answered or queued."""
     replies.mark_do_not_contact(session, SENDER, reason="an toàn")
@@ -310,3 +344,20 @@ def test_outside_flask_the_tip_line_reads_its_settings(
         (tip,) = _tips(s)
     assert ack == "Loa thử: đã nhận."
     assert tip.campaign_id is None  # 3 days ago is outside this process's 2-day window
+
+
+def test_reply_kind_and_state_show_as_labels(
+    app: Any, client: Any, login_as: Any, session: Session
+) -> None:
+    """The tip page names a reply's kind and state in words, never by internal code."""
+    from tests.factories import create_tip
+
+    tip = create_tip("tin báo", channel="sms", sender=SENDER, queue="hotline_111")
+    reply = replies.queue_reply(session, to_phone=SENDER, body="ack", kind="ack", tip_id=tip.id)
+    assert reply is not None
+    reply.status = "unknown"
+    session.commit()
+    login_as("admin")
+    html = client.get(f"/inbox/{tip.id}").get_data(as_text=True)
+    assert "Xác nhận tự động · Chưa rõ đã gửi hay chưa" in html
+    assert "· ack ·" not in html and "· unknown" not in html
