@@ -6,6 +6,7 @@ import importlib
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import logs
 from gateway.settings import ROOT, Settings, load_settings
@@ -64,6 +65,11 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.config.update(config)
+    if settings.trusted_proxies:
+        # Only the address and scheme: the host stays what the proxy asked for, and signatures
+        # use LOA_PUBLIC_BASE_URL anyway. Each proxy appends one hop; we trust that many.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     logs.install()
     for area in AREAS + tuple(config.get("LOA_EXTRA_AREAS", ())):
         importlib.import_module(area).init_app(app)

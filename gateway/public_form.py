@@ -1,19 +1,30 @@
 """The public tip form (``/bao-tin``, also ``/report``): no login, no JavaScript, anonymous.
 
 It is the one set of views without ``require``: anybody may report. CSRF stays on (the form
-carries the token; a cross-site post is refused), each client may post a few tips per window
-(Redis counter; with Redis down the form stays open, since losing a tip is worse than spam),
-and the request body is capped so a large post gets 413 before it is read.
+carries the token; a cross-site post is refused), and the request body is capped so a large post
+gets 413 before it is read.
+
+A tip is never refused for being one too many. Each client (its address after ``ProxyFix``, see
+``LOA_TRUSTED_PROXIES``) may post a few tips per window, and the whole form a few hundred; past
+either, the form comes back with the text kept, a signed wait token and "wait N seconds, then
+send again". A post with a token that is old enough and not used before is stored. A flood so
+costs a round trip and a wait per tip. With Redis down the form stays open, since losing a tip
+is worse than spam.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import math
+import secrets
 import time
 from typing import Any
 
-from flask import Blueprint, Flask, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from itsdangerous import BadData, URLSafeTimedSerializer
 from redis.exceptions import RedisError
 
 from gateway import db
@@ -26,31 +37,70 @@ bp = Blueprint("tips_public", __name__)
 MAX_BODY_CHARS = 2000
 MAX_REQUEST_BYTES = 16 * 1024
 RATE_LIMIT = 5  # tips per client …
-RATE_WINDOW = 600  # … per this many seconds
+FLOOD_LIMIT = 200  # … or from everybody together …
+RATE_WINDOW = 600  # … per this many seconds, before a post must wait
+TOKEN_MAX_AGE = 3600  # a wait token older than this earns a new one
+WAIT_SALT = "loa-tipform-wait"
 
 
-def _rate_limited() -> bool:
-    """Count this post against the client's address; True when over the limit."""
+def _busy() -> bool:
+    """Count this post for its client and for the whole form; True when either is over."""
     slot = int(time.time() // RATE_WINDOW)
-    key = f"loa:tipform:{request.remote_addr or '-'}:{slot}"
+    # A keyed hash: no tipster's address sits in Redis.
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    client = hmac.new(secret, (request.remote_addr or "-").encode(), hashlib.sha256)
+    keys = (f"loa:tipform:{client.hexdigest()[:32]}:{slot}", f"loa:tipform:all:{slot}")
     try:
-        r = db.redis()
-        pipe = r.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, RATE_WINDOW * 2)
-        count = int(pipe.execute()[0])
+        pipe = db.redis().pipeline()
+        for key in keys:
+            pipe.incr(key)
+            pipe.expire(key, RATE_WINDOW * 2)
+        counts = pipe.execute()
     except (RedisError, OSError) as exc:
         log.warning("tip form rate limiter unavailable (%s); allowing", type(exc).__name__)
         return False
-    return count > RATE_LIMIT
+    return int(counts[0]) > RATE_LIMIT or int(counts[2]) > FLOOD_LIMIT
 
 
-def _form(errors: list[str], status: int = 200) -> Any:
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=WAIT_SALT)
+
+
+def _new_token() -> str:
+    """A wait token: a random nonce, signed with the time it was issued."""
+    return str(_serializer().dumps({"n": secrets.token_urlsafe(16)}))
+
+
+def _still_waiting(token: str) -> tuple[int, str] | None:
+    """None when this token lets the post through (and is now spent); else the seconds still to
+    wait and the token to send back. A young token goes back unchanged (its clock keeps
+    running); a bad, stale or used one earns a new one."""
+    wait = current_app.config["LOA_SETTINGS"].tip_form_wait_seconds
+    try:
+        payload, issued = _serializer().loads(token, max_age=TOKEN_MAX_AGE, return_timestamp=True)
+        nonce = str(payload["n"])
+    except (BadData, TypeError, KeyError):
+        return wait, _new_token()
+    left = math.ceil(wait - (time.time() - issued.timestamp()))
+    if left > 0:
+        return left, token
+    try:
+        first = db.redis().set(f"loa:tipform:nonce:{nonce}", 1, nx=True, ex=TOKEN_MAX_AGE + 60)
+    except (RedisError, OSError):
+        return None  # as the limiter: without Redis the form stays open
+    return None if first else (wait, _new_token())
+
+
+def _form(errors: list[str], status: int = 200, wait_token: str | None = None) -> Any:
+    if wait_token is None:  # a tipster's token survives a correction of the form
+        wait_token = request.form.get("wait_token", "")[:500]
     return render_template(
         "tips/public_form.html",
         errors=errors,
         body=request.form.get("body", "")[: MAX_BODY_CHARS * 2],
         phone=request.form.get("phone", "")[:40],
+        confirm_sms=bool(request.form.get("confirm_sms")),
+        wait_token=wait_token,
         max_chars=MAX_BODY_CHARS,
     ), status
 
@@ -70,17 +120,17 @@ def form() -> Any:
         errors.append(_("Số điện thoại không hợp lệ. Bạn có thể để trống để báo tin ẩn danh."))
     if errors:
         return _form(errors, 400)
-    if _rate_limited():
-        # The text stays in the form: the citizen can retry later or call instead.
-        return _form(
-            [
-                _(
-                    "Bạn đã gửi nhiều tin trong ít phút. Vui lòng thử lại sau ít phút, "
-                    "hoặc gọi ngay 113 (Công an) hay 111 (miễn phí, 24/7)."
-                )
-            ],
-            429,
-        )
+    if _busy():
+        waiting = _still_waiting(request.form.get("wait_token", ""))
+        if waiting is not None:
+            seconds, token = waiting
+            log.info("tip form busy: a post was asked to wait %d s", seconds)
+            # The text stays in the form: the tipster waits, then presses send again.
+            message = _(
+                "Hệ thống đang nhận nhiều tin. Vui lòng đợi %(n)s giây rồi bấm Gửi lại.", n=seconds
+            )
+            page, status = _form([message], 429, wait_token=token)
+            return page, status, {"Retry-After": str(seconds)}
     s = db.session()
     line = db.tipline()
     tip, _created = intake.store_tip(s, line, channel="web", body=body, given_phone=sender)

@@ -124,6 +124,19 @@ class Settings(BaseSettings):
     session_max_hours: int = Field(
         12, ge=1, le=24 * 30, description="hours after which a session ends anyway (1–720)"
     )
+    trusted_proxies: int = Field(
+        0,
+        ge=0,
+        le=5,
+        description="how many reverse proxies stand in front of Loa, 0–5 (0: trust no "
+        "X-Forwarded-For; never more than there really are)",
+    )
+    tip_form_wait_seconds: int = Field(
+        10,
+        ge=0,
+        le=600,
+        description="seconds a busy public form asks a tipster to wait before sending again",
+    )
     security_contact: str = Field(
         "",
         max_length=200,

@@ -1,17 +1,20 @@
-"""The public tip form: CSRF on, rate limit per client, 413, text stored and shown escaped."""
+"""The public tip form: CSRF on, a wait (never a refusal) past the limit, 413, text stored and
+shown escaped."""
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway import create_app, db
-from gateway.public_form import MAX_BODY_CHARS, RATE_LIMIT
+from gateway import create_app, db, public_form
+from gateway.public_form import MAX_BODY_CHARS, RATE_LIMIT, TOKEN_MAX_AGE, WAIT_SALT
 from gateway.settings import Settings
 from gateway.tips.models import Reply, Tip
 
@@ -117,16 +120,121 @@ def test_too_large_request_is_413(client: Any) -> None:
     assert _count(Tip) == 0
 
 
-def test_rate_limited_per_client(client: Any) -> None:
-    """The sixth tip in the window from one address gets 429 (text kept); another address passes."""
+WAIT_TOKEN = re.compile(rb'name="wait_token" value="([^"]+)"')
+
+
+def _wait_token(resp: Any) -> str:
+    match = WAIT_TOKEN.search(resp.data)
+    assert match is not None, "no wait token in the answer"
+    return match.group(1).decode()
+
+
+def _fill_the_limit(client: Any) -> None:
     for i in range(RATE_LIMIT):
         assert client.post("/bao-tin", data={"body": f"tin {i}"}).status_code == 302
-    resp = client.post("/bao-tin", data={"body": "tin thừa"})
-    assert resp.status_code == 429
-    assert "tin thừa" in resp.get_data(as_text=True) and "113" in resp.get_data(as_text=True)
+
+
+def _waited(app: Any) -> None:
+    """As if the wait had passed: the app now asks for none."""
+    settings = app.config["LOA_SETTINGS"]
+    app.config["LOA_SETTINGS"] = settings.model_copy(update={"tip_form_wait_seconds": 0})
+
+
+def test_over_the_limit_the_form_asks_to_wait(client: Any) -> None:
+    """The sixth tip in the window from one address is not refused: the form comes back with
+    what was typed, a wait token and the wait; another address passes."""
+    _fill_the_limit(client)
+    data = {"body": "tin thừa", "phone": "0981230001", "confirm_sms": "1"}
+    resp = client.post("/bao-tin", data=data)
+    text = resp.get_data(as_text=True)
+    assert resp.status_code == 429 and resp.headers["Retry-After"] == "10"
+    assert "đợi 10 giây" in text and "Gửi lại" in text and "<script" not in text
+    assert "tin thừa" in text and 'value="0981230001"' in text and " checked>" in text
+    assert _wait_token(resp)
     other = client.post("/bao-tin", data={"body": "tin"}, environ_base={"REMOTE_ADDR": "10.0.0.9"})
     assert other.status_code == 302
     assert _count(Tip) == RATE_LIMIT + 1
+
+
+def test_a_waited_token_stores_the_tip_once(app: Any, client: Any, session: Session) -> None:
+    """Sent again at once, the token still waits (and comes back unchanged); after the wait it
+    stores the tip; the same token again waits and stores nothing."""
+    _fill_the_limit(client)
+    token = _wait_token(client.post("/bao-tin", data={"body": "tin thừa"}))
+    early = client.post("/bao-tin", data={"body": "tin thừa", "wait_token": token})
+    assert early.status_code == 429 and _wait_token(early) == token
+    assert _count(Tip) == RATE_LIMIT
+    _waited(app)
+    assert (
+        client.post("/bao-tin", data={"body": "tin thừa", "wait_token": token}).status_code == 302
+    )
+    assert _count(Tip) == RATE_LIMIT + 1
+    assert session.scalars(select(Tip.body).where(Tip.body == "tin thừa")).all() == ["tin thừa"]
+    replay = client.post("/bao-tin", data={"body": "tin lặp", "wait_token": token})
+    assert replay.status_code == 429 and "tin lặp" in replay.get_data(as_text=True)
+    fresh = _wait_token(replay)
+    assert fresh != token
+    assert _count(Tip) == RATE_LIMIT + 1
+    assert client.post("/bao-tin", data={"body": "tin lặp", "wait_token": fresh}).status_code == 302
+    assert _count(Tip) == RATE_LIMIT + 2
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "rác",
+        URLSafeTimedSerializer("another-key", salt=WAIT_SALT).dumps({"n": "x"}),
+        URLSafeTimedSerializer("test-secret-key-not-for-production", salt="x").dumps({"n": "x"}),
+    ],
+)
+def test_a_bad_token_waits_with_a_new_one(app: Any, client: Any, token: str) -> None:
+    """A token not signed by us for this form never passes, even with no wait to serve."""
+    _fill_the_limit(client)
+    _waited(app)
+    resp = client.post("/bao-tin", data={"body": "tin thừa", "wait_token": token})
+    assert resp.status_code == 429 and _wait_token(resp) != token
+    assert "tin thừa" in resp.get_data(as_text=True)
+    assert _count(Tip) == RATE_LIMIT
+
+
+def test_a_stale_token_waits_with_a_new_one(app: Any, client: Any) -> None:
+    """A token older than an hour earns a new one."""
+    _fill_the_limit(client)
+    _waited(app)
+    backdated = _backdated(TOKEN_MAX_AGE + 5)
+    signer = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt=WAIT_SALT, signer=backdated)
+    token = signer.dumps({"n": "old"})
+    resp = client.post("/bao-tin", data={"body": "tin thừa", "wait_token": token})
+    assert resp.status_code == 429 and _wait_token(resp) != token
+    assert _count(Tip) == RATE_LIMIT
+
+
+def _backdated(seconds: int) -> Any:
+    class Backdated(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - seconds
+
+    return Backdated
+
+
+def test_a_flood_makes_everybody_wait(app: Any, client: Any, monkeypatch: Any) -> None:
+    """Past the form's overall limit even a first post from a new address waits (nothing
+    refused), and gets through with a waited token."""
+    monkeypatch.setattr(public_form, "FLOOD_LIMIT", 3)
+    for i in range(3):
+        resp = client.post(
+            "/bao-tin", data={"body": "tin"}, environ_base={"REMOTE_ADDR": f"10.0.1.{i}"}
+        )
+        assert resp.status_code == 302
+    newcomer = {"REMOTE_ADDR": "10.0.2.1"}
+    resp = client.post("/bao-tin", data={"body": "tin mới"}, environ_base=newcomer)
+    assert resp.status_code == 429 and "tin mới" in resp.get_data(as_text=True)
+    assert _count(Tip) == 3
+    _waited(app)
+    data = {"body": "tin mới", "wait_token": _wait_token(resp)}
+    assert client.post("/bao-tin", data=data, environ_base=newcomer).status_code == 302
+    assert _count(Tip) == 4
 
 
 def test_redis_down_form_still_accepts(settings: Settings, db_engine: Any, redis_conn: Any) -> None:

@@ -122,3 +122,14 @@ def test_http_with_everything_set_loads(monkeypatch: pytest.MonkeyPatch) -> None
         "esms",
         "s",
     )
+
+
+def test_trusted_proxies_default_to_none_and_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy is trusted unless configured; a hop count past 5 or below 0 is refused."""
+    assert load_settings().trusted_proxies == 0
+    monkeypatch.setenv("LOA_TRUSTED_PROXIES", "1")
+    assert load_settings().trusted_proxies == 1
+    for bad in ("6", "-1", "yes"):
+        monkeypatch.setenv("LOA_TRUSTED_PROXIES", bad)
+        with pytest.raises(SettingsError, match="LOA_TRUSTED_PROXIES"):
+            load_settings()
