@@ -261,7 +261,8 @@ def test_launch_enqueues_the_dispatch_job(
     _act(client, campaign, "launch")
     job = queues.queue("bulk", redis_conn).fetch_job(f"launch-{campaign.id}")
     assert job is not None
-    assert (job.func_name, job.args) == ("workers.dispatch.launch", (campaign.id,))
+    # JSON stores the arguments as a list (jobs are JSON, never pickle).
+    assert (job.func_name, job.args) == ("workers.dispatch.launch", [campaign.id])
 
 
 def test_launch_of_a_changed_campaign_is_refused(

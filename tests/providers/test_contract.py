@@ -348,11 +348,11 @@ def test_simulator_outbox_and_receipt_job(
     assert h.seen() == [{"To": TO, "Body": "a", "delivery_id": 42, "status": "delivered"}]
     (job,) = queues.queue("events", redis_conn).get_jobs()
     assert job.func_name == "workers.statuses.process_receipt"
-    assert job.args == (
+    assert job.args == [  # a list: jobs are JSON, never pickle
         "simulator",
         {"MessageSid": result.provider_message_id, "MessageStatus": "delivered"},
         42,
-    )
+    ]
     assert h.provider.fetch_status(str(result.provider_message_id)) == "delivered"
 
 
