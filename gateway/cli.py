@@ -27,11 +27,11 @@ def db_group() -> None:
 @db_group.command("upgrade", help="Apply every migration (creates the database if needed).")
 @with_appcontext
 def db_upgrade() -> None:
-    from gateway import migrate
+    from gateway import migrate, var
 
     settings = _settings()
     if settings.effective_database_url.startswith("sqlite"):
-        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        var.ensure_var_dir(settings.var_dir)
     migrate.upgrade(settings.effective_database_url)
     click.echo("database migrated to the latest version")
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from campaigns import areas as areas_mod
 from campaigns.models import Area, Campaign, Contact, ContactList, ListMember
-from gateway import db
+from gateway import db, var
 from gateway.auth import create_user
 from gateway.models import User
 
@@ -112,9 +112,7 @@ def seed(contacts: int = 300) -> Iterator[str]:
     )
     s.commit()
     yield from _seed_tips()
-    creds.parent.mkdir(parents=True, exist_ok=True)
-    creds.write_text("\n".join(lines) + "\n")
-    creds.chmod(0o600)
+    var.write_secret(creds, "\n".join(lines) + "\n")
     yield from lines
 
 

@@ -1,4 +1,5 @@
-"""A last line of defence: phone numbers are masked in every log record Loa's loggers emit.
+"""A last line of defence: phone numbers (and the passwords in URLs, such as the Redis one) are
+masked in every log record Loa's loggers emit.
 
 Code never logs a tip body or a full number on purpose, but an exception can carry one: a
 PostgreSQL error's DETAIL quotes the conflicting value (``Key (phone)=(+8491…) already exists``).
@@ -17,6 +18,15 @@ from campaigns.phones import mask
 _NUMBER = re.compile(r"(?<![\w+])(?:(?:\+|00)\d{1,3}[ .\-]?|0)\d{2,4}(?:[ .\-]?\d{2,4}){1,4}(?!\w)")
 
 
+# The password of a URL with credentials: redis://:PASSWORD@host, postgresql://user:PASSWORD@host.
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^:/@\s]*:)[^@\s/]+@", re.IGNORECASE)
+
+
+def mask_url(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
+
+
 def _mask_match(match: re.Match[str]) -> str:
     digits = re.sub(r"[ .\-]", "", match.group(0))
     count = sum(ch.isdigit() for ch in digits)
@@ -24,7 +34,7 @@ def _mask_match(match: re.Match[str]) -> str:
 
 
 def _scrub(text: str) -> str:
-    return _NUMBER.sub(_mask_match, text)
+    return _NUMBER.sub(_mask_match, mask_url(text))
 
 
 def scrub_record(record: logging.LogRecord) -> logging.LogRecord:

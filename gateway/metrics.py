@@ -11,7 +11,6 @@ from typing import Any
 from flask import Blueprint, Flask, Response
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from rq import Queue
 from sqlalchemy import func, select
 
 from campaigns.models import Campaign, Delivery
@@ -31,7 +30,7 @@ def metrics() -> Any:
     registry = CollectorRegistry()
     depth = Gauge("loa_queue_jobs", "Jobs waiting in an RQ queue", ["queue"], registry=registry)
     for name in queues.ALL:
-        depth.labels(name).set(Queue(name, connection=db.redis()).count)
+        depth.labels(name).set(queues.queue(name, db.redis()).count)
     s = db.session()
     tips = Gauge(
         "loa_tips",

@@ -11,6 +11,7 @@ from typing import Any
 
 from redis import Redis
 from rq import Queue, Retry
+from rq.serializers import JSONSerializer
 
 # Invariant 11: what a tipster or an on-duty officer waits for runs on ``replies``, served
 # first and, in production, by workers that never take ``bulk`` (loa worker --queues
@@ -19,6 +20,16 @@ REPLIES = "replies"  # replies to tipsters, alerts to staff, urgent-tip notifica
 BULK = "bulk"  # broadcast batches
 EVENTS = "events"  # status receipts, periodic housekeeping (reconciler, schedules)
 ALL = (REPLIES, BULK, EVENTS)  # in the order a worker serves them
+
+# Jobs are JSON, never pickle: RQ's default unpickles whatever a job hash holds, so anyone who
+# could write to Redis would run code as the worker. Every Queue and Worker of Loa's uses this,
+# and job arguments and results are plain ints, strings, lists and dicts.
+SERIALIZER = JSONSerializer
+
+
+def queue(name: str, connection: Redis) -> Queue:
+    """The queue ``name`` on ``connection``, storing jobs as JSON."""
+    return Queue(name, connection=connection, serializer=SERIALIZER)
 
 
 def connect(url: str) -> Redis:
@@ -49,7 +60,7 @@ def enqueue(
     twice (deterministic ids make enqueueing idempotent). ``kwargs`` go to RQ (they may
     override the retry policy).
     """
-    q = Queue(queue, connection=connection)
+    q = Queue(queue, connection=connection, serializer=SERIALIZER)
     if job_id is not None and alive(q, job_id):
         return job_id
     kwargs.setdefault("retry", Retry(max=3, interval=[5, 30, 120]))

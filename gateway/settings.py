@@ -6,13 +6,14 @@ Every bad value is reported in one error, each with a hint, so an operator fixes
 from __future__ import annotations
 
 import ipaddress
-import secrets
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway import var
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -297,12 +298,7 @@ class Settings(BaseSettings):
         """The secret key; outside production one is generated once into ``var_dir``."""
         if self.secret_key is not None:
             return self.secret_key.get_secret_value()
-        path = self.var_dir / "secret_key"
-        if not path.exists():
-            self.var_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_hex(32))
-            path.chmod(0o600)
-        return path.read_text().strip()
+        return var.secret(self.var_dir / "secret_key")
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
+# Everything Loa writes here (the database and its WAL, logs, Redis's files, secrets) is 0600 in
+# a 0700 var/: tips and phone numbers are readable by this user only.
+umask 077
+mkdir -p -m 700 var && chmod -R go= var  # also what an older Loa left readable
 mkdir -p var/redis var/log
 port=${LOA_PORT:-5000}
 pids=()
@@ -20,12 +24,16 @@ free_port() { "$VENV/bin/python" -c 'import socket;s=socket.socket();s.bind(("12
 
 if [ -z "${LOA_REDIS_URL:-}" ]; then
   rport=$(free_port)
-  redis-server --port "$rport" --bind 127.0.0.1 --dir "$PWD/var/redis" --appendonly yes \
-    --save 60 1 --protected-mode yes >var/log/redis.log 2>&1 &
+  # A password generated once into var/redis.pass (0600): whoever reaches Redis can queue work.
+  # The config goes in on stdin, so the password is in no command line that `ps` shows.
+  rpass=$("$VENV/bin/python" -m gateway.var secret var/redis.pass)
+  printf '%s\n' "port $rport" "bind 127.0.0.1" "dir \"$PWD/var/redis\"" "appendonly yes" \
+    "save 60 1" "protected-mode yes" "requirepass $rpass" |
+    redis-server - >var/log/redis.log 2>&1 &
   pids+=($!)
-  export LOA_REDIS_URL="redis://127.0.0.1:$rport/0"
+  export LOA_REDIS_URL="redis://:$rpass@127.0.0.1:$rport/0"
   for _ in $(seq 100); do
-    "$VENV/bin/python" -c "import redis,sys; redis.Redis.from_url('$LOA_REDIS_URL').ping()" 2>/dev/null && break
+    "$VENV/bin/python" -c "import os, redis; redis.Redis.from_url(os.environ['LOA_REDIS_URL']).ping()" 2>/dev/null && break
     sleep 0.1
   done
 fi

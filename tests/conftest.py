@@ -225,14 +225,16 @@ def login_as(client: Any) -> Any:
 @pytest.fixture
 def rq_worker(app: Any, redis_conn: Redis) -> Any:
     """Run every queued job in this process, ``replies`` first (``run()`` returns when empty)."""
-    from rq import Queue, SimpleWorker
+    from rq import SimpleWorker
 
-    from gateway.queues import ALL
+    from gateway import queues
 
     class Runner:
         def run(self) -> bool:
             worker = SimpleWorker(
-                [Queue(q, connection=redis_conn) for q in ALL], connection=redis_conn
+                [queues.queue(q, redis_conn) for q in queues.ALL],
+                connection=redis_conn,
+                serializer=queues.SERIALIZER,
             )
             return bool(worker.work(burst=True, with_scheduler=False))
 

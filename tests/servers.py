@@ -53,9 +53,9 @@ def _binary(name: str) -> str:
 
 
 @contextmanager
-def redis_server() -> Iterator[str]:
-    """A throwaway Redis on a free port; yields its URL."""
-    if os.environ.get("LOA_TEST_REDIS_URL"):
+def redis_server(password: str | None = None) -> Iterator[str]:
+    """A throwaway Redis on a free port, requiring ``password`` if given; yields its URL."""
+    if os.environ.get("LOA_TEST_REDIS_URL") and password is None:
         yield os.environ["LOA_TEST_REDIS_URL"]
         return
     port = free_port()
@@ -75,13 +75,16 @@ def redis_server() -> Iterator[str]:
             tmp,
             "--protected-mode",
             "yes",
+            *(["--requirepass", password] if password else []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
         wait_for_port(port, proc=proc)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield (
+            f"redis://:{password}@127.0.0.1:{port}/0" if password else f"redis://127.0.0.1:{port}/0"
+        )
     finally:
         proc.terminate()
         proc.wait(10)

@@ -13,7 +13,6 @@ import logging
 from typing import Any
 
 from redis import Redis
-from rq import Queue
 from sqlalchemy.orm import Session
 
 from campaigns import dispatch, lifecycle
@@ -38,7 +37,7 @@ def batch_job_id(campaign_id: int, batch_no: int) -> str:
 
 def enqueue_batch(redis: Redis, campaign_id: int, batch_no: int) -> bool:
     """Enqueue a batch on the ``bulk`` lane unless it is queued or running; whether it was."""
-    q = Queue(queues.BULK, connection=redis)
+    q = queues.queue(queues.BULK, redis)
     job_id = batch_job_id(campaign_id, batch_no)
     if queues.alive(q, job_id):
         return False

@@ -120,7 +120,7 @@ def reply_sender() -> Sender:
 
 
 def queue(name: str) -> Queue:
-    return Queue(name, connection=redis())
+    return queues.queue(name, redis())
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,9 @@ def run_worker(cfg: Settings, queue_names: list[str], burst: bool = False) -> No
     unknown = [q for q in queue_names if q not in queues.ALL]
     if unknown:
         raise SystemExit(f"unknown queue(s): {', '.join(unknown)}; known: {', '.join(queues.ALL)}")
-    worker = Worker([queue(q) for q in queue_names], connection=redis())
+    worker = Worker(
+        [queue(q) for q in queue_names], connection=redis(), serializer=queues.SERIALIZER
+    )
     stop = threading.Event()
     if not burst:
         schedule_periodic()

@@ -198,7 +198,7 @@ class SimulatorProvider(Provider):
         if not jobs:
             return
         try:
-            Queue(queues.EVENTS, connection=self._redis()).enqueue_many(jobs)
+            queues.queue(queues.EVENTS, self._redis()).enqueue_many(jobs)
         except Exception:  # Redis down: the outbox knows; the reconciler asks fetch_status
             log.warning("simulator could not enqueue %d receipts", len(jobs), exc_info=True)
 

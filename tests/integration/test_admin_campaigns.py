@@ -8,11 +8,11 @@ import re
 from typing import Any
 
 import pytest
-from rq import Queue
 from sqlalchemy import select
 
 from campaigns import lifecycle
 from campaigns.models import Campaign, Delivery
+from gateway import queues
 from gateway.models import AuditEvent
 from tests.factories import OFFICIAL_TEXT, create_campaign, create_contact, create_list, create_user
 
@@ -259,9 +259,10 @@ def test_launch_enqueues_the_dispatch_job(
     session.commit()
     auth.login("editor")
     _act(client, campaign, "launch")
-    job = Queue("bulk", connection=redis_conn).fetch_job(f"launch-{campaign.id}")
+    job = queues.queue("bulk", redis_conn).fetch_job(f"launch-{campaign.id}")
     assert job is not None
-    assert (job.func_name, job.args) == ("workers.dispatch.launch", (campaign.id,))
+    # JSON stores the arguments as a list (jobs are JSON, never pickle).
+    assert (job.func_name, job.args) == ("workers.dispatch.launch", [campaign.id])
 
 
 def test_launch_of_a_changed_campaign_is_refused(
@@ -272,7 +273,7 @@ def test_launch_of_a_changed_campaign_is_refused(
     auth.login("editor")
     page = _act(client, campaign, "launch").get_data(as_text=True)
     assert "cần duyệt lại" in page
-    assert Queue("bulk", connection=redis_conn).fetch_job(f"launch-{campaign.id}") is None
+    assert queues.queue("bulk", redis_conn).fetch_job(f"launch-{campaign.id}") is None
 
 
 STATUSES = {
@@ -384,7 +385,7 @@ def test_test_send_goes_to_the_seed_list_through_replies(
         follow_redirects=True,
     ).get_data(as_text=True)
     assert "3 số" in page
-    assert Queue("replies", connection=redis_conn).count == 1
+    assert queues.queue("replies", redis_conn).count == 1
     rq_worker.run()
     session.expire_all()
     event = session.scalar(select(AuditEvent).where(AuditEvent.action == "campaign.test_sent"))

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 from redis import Redis
-from rq import Queue
 
 from campaigns.models import Delivery
+from gateway import queues
 from gateway.auth import create_token
 from tests.factories import OFFICIAL_TEXT, create_campaign, create_list, create_user
 
@@ -77,7 +77,7 @@ def test_full_lifecycle(editor: Api, approver: Api, redis_conn: Redis) -> None:
         resp = who.post(f"/campaigns/{cid}/{path}")
         assert resp.status_code == 200, (path, resp.json)
         assert resp.json["status"] == status
-    assert Queue("bulk", connection=redis_conn).job_ids == [f"launch-{cid}"]
+    assert queues.queue("bulk", redis_conn).job_ids == [f"launch-{cid}"]
     detail = editor.get(f"/campaigns/{cid}").json
     assert detail["status"] == "cancelled"
     assert detail["approved_by_id"] == approver.user.id

@@ -118,7 +118,7 @@ def test_reply_is_queued_on_the_replies_lane(
     client: Any, login_as: Any, session: Any, redis_conn: Any
 ) -> None:
     """A reply becomes a queued Reply row and a job on the replies queue."""
-    from rq import Queue
+    from gateway import queues
 
     tip = create_tip(queue="hotline_111", sender=SENDER)
     login_as("hotline_111")
@@ -126,7 +126,7 @@ def test_reply_is_queued_on_the_replies_lane(
     assert resp.status_code == 303
     reply = session.scalar(select(Reply))
     assert (reply.to_phone, reply.kind, reply.status) == (SENDER, "reply", "queued")
-    assert Queue("replies", connection=redis_conn).job_ids == [f"reply-{reply.id}"]
+    assert queues.queue("replies", redis_conn).job_ids == [f"reply-{reply.id}"]
 
 
 def test_reply_refused_for_do_not_contact_and_anonymous(

@@ -87,9 +87,9 @@ def test_the_console_script_runs_db_upgrade(tmp_path: Path, redis_url: str) -> N
 
 def test_worker_burst_runs_queued_jobs(runner: Any, redis_conn: Any) -> None:
     """`loa worker --burst` serves the queues and stops when they are empty."""
-    from rq import Queue
+    from gateway import queues
 
-    job = Queue("events", connection=redis_conn).enqueue("os.getpid")
+    job = queues.queue("events", redis_conn).enqueue("os.getpid")
     result = runner.invoke(args=["worker", "--burst"])
     assert result.exit_code == 0, result.output
     job.refresh()

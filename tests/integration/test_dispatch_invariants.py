@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from redis import Redis
-from rq import Queue
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -19,6 +18,7 @@ from campaigns import dispatch, lifecycle, reconcile, reports
 from campaigns import statuses as st
 from campaigns.db import make_sessionmaker
 from campaigns.models import Campaign, Delivery
+from gateway import queues
 from gateway.providers.simulator import SimulatorMessage
 from gateway.queues import BULK
 from tests.integration.dispatch_support import (
@@ -97,7 +97,7 @@ def test_enqueue_a_batch_twice_makes_one_job(
     dispatch.launch(session, campaign.id)
     assert jobs.enqueue_batch(redis_conn, campaign.id, 0) is True
     assert jobs.enqueue_batch(redis_conn, campaign.id, 0) is False
-    assert Queue(BULK, connection=redis_conn).job_ids == [jobs.batch_job_id(campaign.id, 0)]
+    assert queues.queue(BULK, redis_conn).job_ids == [jobs.batch_job_id(campaign.id, 0)]
     rq_worker.run()
     per_number = Counter(
         session.scalars(select(SimulatorMessage.phone).where(SimulatorMessage.direction == "out"))

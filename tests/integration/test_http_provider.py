@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 from redis import Redis
-from rq import Queue
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaigns import lifecycle, reports, statuses
 from campaigns.models import Campaign, Contact, Delivery
+from gateway import queues
 from gateway.settings import Settings
 from gateway.tips.models import Reply, Tip
 from tests.factories import mobile
@@ -247,7 +247,7 @@ def test_a_signed_mo_becomes_one_tip_and_an_ack_on_the_replies_lane(
     assert tip.received_at.replace(tzinfo=None).isoformat() == "2025-07-30T01:15:00"
     (reply,) = session.scalars(select(Reply)).all()
     assert (reply.kind, reply.to_phone, reply.status) == ("ack", CITIZEN, "queued")
-    assert [j.func_name for j in Queue("replies", connection=redis_conn).get_jobs()] == [
+    assert [j.func_name for j in queues.queue("replies", redis_conn).get_jobs()] == [
         "workers.notifications.send_reply"
     ]
     rq_worker.run()

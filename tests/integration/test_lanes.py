@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from campaigns import dispatch
 from campaigns.db import utcnow
-from gateway import db
+from gateway import db, queues
 from gateway.providers import InboundMessage
 from gateway.tips.intake import receive_inbound
 from gateway.tips.models import Reply, Roster
@@ -57,9 +57,9 @@ def test_an_urgent_alert_is_sent_within_seconds_during_a_broadcast(
     campaign = approved_campaign(session, rate_per_second=1.0)
     dispatch.launch(session, campaign.id)
     jobs.enqueue_planned(session, redis_conn, campaign.id)
-    assert Queue("bulk", connection=redis_conn).count >= 2  # a backlog of batches
+    assert queues.queue("bulk", redis_conn).count >= 2  # a backlog of batches
     receipt = ("simulator", {"MessageSid": "SIM0", "MessageStatus": "delivered"}, None)
-    Queue("events", connection=redis_conn).enqueue_many(
+    queues.queue("events", redis_conn).enqueue_many(
         [Queue.prepare_data("workers.statuses.process_receipt", args=receipt) for _ in range(1000)]
     )
     lanes = [q or "replies,bulk,events" for q in re.findall(r'loa" worker(?: --queues (\S+))?', RUN_SH.read_text())]  # fmt: skip
@@ -87,7 +87,7 @@ def test_an_urgent_alert_is_sent_within_seconds_during_a_broadcast(
     ]
     try:
         deadline = time.monotonic() + 30  # the bulk worker is busy with a batch
-        while Queue("bulk", connection=redis_conn).started_job_registry.count == 0:
+        while queues.queue("bulk", redis_conn).started_job_registry.count == 0:
             assert time.monotonic() < deadline, "the bulk worker never started a batch"
             time.sleep(0.1)
         inbound = InboundMessage("simulator", "SM-urgent", TIPSTER, BODY)
@@ -105,7 +105,7 @@ def test_an_urgent_alert_is_sent_within_seconds_during_a_broadcast(
         assert alert is not None, "no alert sent within 5 seconds"
         assert alert.to_phone == OFFICER
         assert BODY not in alert.body and TIPSTER[-6:] not in alert.body
-        assert Queue("bulk", connection=redis_conn).count >= 1  # the broadcast still waits
+        assert queues.queue("bulk", redis_conn).count >= 1  # the broadcast still waits
     finally:
         for w in workers:  # the bulk worker's batch waits for tokens: no warm shutdown
             os.killpg(w.pid, signal.SIGKILL)

@@ -6,12 +6,12 @@ import datetime as dt
 from typing import Any
 
 from redis import Redis
-from rq import Queue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns import lifecycle
 from campaigns.models import Campaign
+from gateway import queues
 from tests.factories import create_campaign, create_user
 from workers import runtime, schedule
 
@@ -42,7 +42,7 @@ def test_due_campaign_launches_once(app: Any, session: Session, redis_conn: Redi
     assert schedule.run_due(AT + dt.timedelta(seconds=30)) == []
     session.expire_all()
     assert session.get(Campaign, campaign.id).status == "running"  # type: ignore[union-attr]
-    bulk = Queue("bulk", connection=redis_conn)
+    bulk = queues.queue("bulk", redis_conn)
     assert bulk.job_ids == [f"launch-{campaign.id}"]
     assert bulk.fetch_job(f"launch-{campaign.id}").func_name == "workers.dispatch.launch"  # type: ignore[union-attr]
 
@@ -72,7 +72,7 @@ def test_changed_after_approval_goes_back_to_draft(
     session.expire_all()
     again = session.get(Campaign, campaign.id)
     assert again is not None and again.status == "draft" and again.approval_hash is None
-    assert Queue("bulk", connection=redis_conn).job_ids == []
+    assert queues.queue("bulk", redis_conn).job_ids == []
 
 
 def test_registered_as_periodic() -> None:

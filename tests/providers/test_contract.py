@@ -21,12 +21,11 @@ from urllib.parse import urlencode
 import pytest
 from pydantic import SecretStr
 from redis import Redis
-from rq import Queue
 from sqlalchemy import Engine, select
 
 from campaigns.db import make_sessionmaker
 from campaigns.sending import Effect, OutboundMessage, Outcome
-from gateway import providers
+from gateway import providers, queues
 from gateway.providers import InboundMessage, Provider, StatusUpdate, WebhookError
 from gateway.providers.aggregator import AggregatorProvider
 from gateway.providers.simulator import SimulatorMessage, SimulatorProvider, sign
@@ -347,13 +346,13 @@ def test_simulator_outbox_and_receipt_job(
     h = harness("simulator", 0.0)
     result = h.provider.send(OutboundMessage(to=TO, body="a", delivery_id=42))
     assert h.seen() == [{"To": TO, "Body": "a", "delivery_id": 42, "status": "delivered"}]
-    (job,) = Queue("events", connection=redis_conn).get_jobs()
+    (job,) = queues.queue("events", redis_conn).get_jobs()
     assert job.func_name == "workers.statuses.process_receipt"
-    assert job.args == (
+    assert job.args == [  # a list: jobs are JSON, never pickle
         "simulator",
         {"MessageSid": result.provider_message_id, "MessageStatus": "delivered"},
         42,
-    )
+    ]
     assert h.provider.fetch_status(str(result.provider_message_id)) == "delivered"
 
 
