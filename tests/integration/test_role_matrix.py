@@ -235,8 +235,17 @@ class World:
 def world(
     engine: Engine, database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
+    yield from open_world(engine, database_url, redis_url, tmp_path_factory)
+
+
+def open_world(
+    engine: Engine, database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """The module's world on a wiped database and Redis, wiped again after (also used by
+    test_route_coverage)."""
     from redis import Redis
 
+    from tests.fakes import aggregator_server as fake_aggregator
     from workers import runtime
 
     settings = Settings(  # type: ignore[call-arg]
@@ -246,6 +255,9 @@ def world(
         var_dir=Path(tmp_path_factory.mktemp("matrix")),
         secret_key="matrix-secret-not-for-production",  # type: ignore[arg-type]
         public_base_url="http://loa.test",
+        # an aggregator profile, so its webhooks answer (test_route_coverage forges them)
+        http_profile=str(fake_aggregator.FAKE_PROFILE),
+        http_webhook_secret=fake_aggregator.WEBHOOK_SECRET,  # type: ignore[arg-type]
     )
     _wipe(engine)
     r = Redis.from_url(redis_url)
