@@ -140,13 +140,44 @@ def create_user(
     return user, password
 
 
-def create_token(user: User, name: str = "") -> str:
-    """Create an API token for ``user`` and return it (only its hash is stored)."""
+TOKEN_DAYS = 90  # a token expires after this many days unless asked otherwise
+USED_EVERY = dt.timedelta(minutes=1)  # last_used_at is written at most this often
+
+
+def new_token(user: User, name: str = "", expires_days: int = TOKEN_DAYS) -> tuple[ApiToken, str]:
+    """Add (not commit) an API token for ``user``; returns it with its secret, which only
+    this answer holds. ``expires_days`` 0 means until revoked."""
     token = "loa_" + secrets.token_urlsafe(32)
+    expires = utcnow() + dt.timedelta(days=expires_days) if expires_days > 0 else None
+    row = ApiToken(user_id=user.id, token_hash=_token_hash(token), name=name, expires_at=expires)
     s = db.session()
-    s.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), name=name))
-    s.commit()
+    s.add(row)
+    s.flush()
+    return row, token
+
+
+def create_token(user: User, name: str = "", expires_days: int = TOKEN_DAYS) -> str:
+    """Create an API token for ``user`` and return it (only its hash is stored)."""
+    _, token = new_token(user, name, expires_days)
+    db.session().commit()
     return token
+
+
+def token_state(token: ApiToken, now: dt.datetime | None = None) -> str:
+    """``active``, ``revoked`` or ``expired``."""
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None and token.expires_at <= (now or utcnow()):
+        return "expired"
+    return "active"
+
+
+def revoke_token(token: ApiToken) -> bool:
+    """Revoke ``token`` (the caller commits); False when it was revoked already."""
+    if token.revoked_at is not None:
+        return False
+    token.revoked_at = utcnow()
+    return True
 
 
 def _token_hash(token: str) -> str:
@@ -154,23 +185,23 @@ def _token_hash(token: str) -> str:
 
 
 def user_from_bearer() -> User | None:
-    """The active user whose token is in the Authorization header, if any."""
+    """The active user whose live (neither revoked nor expired) token is in the Authorization
+    header, if any."""
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
     s = db.session()
-    token = s.scalar(
-        select(ApiToken).where(
-            ApiToken.token_hash == _token_hash(header[7:].strip()), ApiToken.revoked_at.is_(None)
-        )
-    )
-    if token is None:
+    token = s.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(header[7:].strip())))
+    now = utcnow()
+    if token is None or token_state(token, now) != "active":
         return None
     user = s.get(User, token.user_id)
     if user is None or not user.active:
         return None
-    token.last_used_at = utcnow()
-    s.commit()
+    # One write a minute at most, not one per request.
+    if token.last_used_at is None or now - token.last_used_at >= USED_EVERY:
+        token.last_used_at = now
+        s.commit()
     return user
 
 

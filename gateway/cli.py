@@ -111,17 +111,100 @@ def tokens_group() -> None:
 @tokens_group.command("create", help="Create an API token for a user and print it once.")
 @click.argument("email")
 @click.option("--name", default="", help="What the token is for.")
+@click.option(
+    "--expires-days",
+    type=click.IntRange(min=0),
+    default=90,
+    show_default=True,
+    help="Days until the token expires; 0 for never (discouraged).",
+)
 @with_appcontext
-def tokens_create(email: str, name: str) -> None:
+def tokens_create(email: str, name: str, expires_days: int) -> None:
     from sqlalchemy import select
 
-    from gateway.auth import create_token
+    from gateway import audit
+    from gateway.auth import new_token
     from gateway.models import User
 
-    user = db.session().scalar(select(User).where(User.email == email.strip().lower()))
+    s = db.session()
+    user = s.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
         raise click.ClickException(f"no user {email}")
-    click.echo(create_token(user, name))
+    token, secret = new_token(user, name, expires_days)
+    audit.record(
+        "token.create",
+        object_type="api_token",
+        object_id=token.id,
+        details={"user_id": user.id, "expires_days": expires_days},
+        session=s,
+    )
+    s.commit()
+    if expires_days == 0:
+        click.echo("warning: this token never expires; revoke it when no longer needed", err=True)
+    click.echo(secret)
+
+
+def _local(value: Any) -> str:
+    """A UTC time in Loa's time zone, to the minute; ``-`` for none."""
+    from zoneinfo import ZoneInfo
+
+    if value is None:
+        return "-"
+    return str(value.astimezone(ZoneInfo(_settings().timezone)).strftime("%Y-%m-%d %H:%M"))
+
+
+@tokens_group.command("list", help="List API tokens (never their secrets), of one user or all.")
+@click.argument("email", required=False)
+@with_appcontext
+def tokens_list(email: str | None) -> None:
+    from sqlalchemy import select
+
+    from campaigns.db import utcnow
+    from gateway.auth import token_state
+    from gateway.models import ApiToken, User
+
+    query = select(ApiToken, User.email).join(User, ApiToken.user_id == User.id)
+    if email:
+        query = query.where(User.email == email.strip().lower())
+    now = utcnow()
+    click.echo("id\tuser\tname\tcreated\tlast used\texpires\tstate")
+    for token, user_email in db.session().execute(query.order_by(ApiToken.id)):
+        fields = (
+            str(token.id),
+            user_email,
+            token.name or "-",
+            _local(token.created_at),
+            _local(token.last_used_at),
+            _local(token.expires_at) if token.expires_at else "never",
+            token_state(token, now),
+        )
+        click.echo("\t".join(fields))
+
+
+@tokens_group.command("revoke", help="Revoke an API token by its id (see `loa tokens list`).")
+@click.argument("token_id", type=int)
+@with_appcontext
+def tokens_revoke(token_id: int) -> None:
+    from gateway import audit
+    from gateway.auth import revoke_token
+    from gateway.models import ApiToken
+
+    s = db.session()
+    token = s.get(ApiToken, token_id)
+    if token is None:
+        raise click.ClickException(f"no token {token_id}")
+    if not revoke_token(token):
+        click.echo(f"token {token_id} was revoked already")
+        return
+    audit.record(
+        "token.revoke",
+        object_type="api_token",
+        object_id=token.id,
+        details={"user_id": token.user_id},
+        session=s,
+    )
+    s.commit()
+    click.echo(f"token {token_id} revoked")
 
 
 @click.group("areas", help="Places: districts, communes and wards, with aliases and police queues.")

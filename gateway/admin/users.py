@@ -1,4 +1,5 @@
-"""Users admin (admins only): list, create, deactivate, reset a password; on-duty rosters."""
+"""Users admin (admins only): list, create, deactivate, reset a password; API tokens;
+on-duty rosters."""
 
 from __future__ import annotations
 
@@ -32,7 +33,17 @@ from gateway.admin import (
     register_helpers,
     scope_error,
 )
-from gateway.auth import create_user, current, end_sessions, hash_password, require
+from gateway.auth import (
+    TOKEN_DAYS,
+    create_user,
+    current,
+    end_sessions,
+    hash_password,
+    new_token,
+    require,
+    revoke_token,
+    token_state,
+)
 from gateway.models import ApiToken, User
 from gateway.roles import ROLES, TIP_ROLES, may_see_queue
 from gateway.tips.models import Roster
@@ -199,6 +210,70 @@ def user_reset_2fa(user_id: int) -> Any:
         "success",
     )
     return redirect(url_for("users.user_list")), 303
+
+
+TOKEN_STATES = {
+    "active": _l("Đang dùng"),
+    "revoked": _l("Đã thu hồi"),
+    "expired": _l("Đã hết hạn"),
+}
+
+
+@bp.get("/<int:user_id>/tokens")
+@require("users.manage")
+def token_list(user_id: int) -> Any:
+    """A user's API tokens (never their secrets), with a form to create one."""
+    user = _user_or_404(user_id)
+    tokens = db.session().scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+    )
+    now = utcnow()
+    rows = [(t, token_state(t, now)) for t in tokens]
+    return render_template("users/token_list.html", user=user, rows=rows, states=TOKEN_STATES)
+
+
+@bp.post("/<int:user_id>/tokens/new")
+@require("users.manage")
+def token_create(user_id: int) -> Any:
+    """Create a token for a user; its secret is shown on this answer only."""
+    user = _user_or_404(user_id)
+    name = request.form.get("name", "").strip()[:100]
+    days = request.form.get("expires_days", "")
+    expires_days = int(days) if days.isdigit() and int(days) <= 3650 else TOKEN_DAYS
+    s = db.session()
+    token, secret = new_token(user, name, expires_days)
+    audit.record(
+        "token.create",
+        object_type="api_token",
+        object_id=token.id,
+        details={"user_id": user.id, "expires_days": expires_days},
+    )
+    s.commit()
+    resp = make_response(
+        render_template("users/token_created.html", user=user, token=token, secret=secret)
+    )
+    resp.headers["Cache-Control"] = "no-store"  # the secret must not outlive this page
+    return resp
+
+
+@bp.post("/<int:user_id>/tokens/<int:token_id>/revoke")
+@require("users.manage")
+def token_revoke(user_id: int, token_id: int) -> Any:
+    """Revoke one token of a user (again: nothing happens)."""
+    s = db.session()
+    token = s.get(ApiToken, token_id)
+    if token is None or token.user_id != user_id:
+        abort(404)
+    if revoke_token(token):
+        audit.record(
+            "token.revoke",
+            object_type="api_token",
+            object_id=token.id,
+            details={"user_id": user_id},
+        )
+        s.commit()
+    flash(_("Đã thu hồi token %(name)s.", name=token.name or token.id), "success")
+    return redirect(url_for("users.token_list", user_id=user_id)), 303
 
 
 def _local_datetime(value: str) -> dt.datetime | None:

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from campaigns.db import utcnow
 from campaigns.models import Area
 from gateway import create_app, db
-from gateway.auth import create_token
+from gateway.auth import create_token, new_token
 from gateway.models import User
 from gateway.settings import Settings
 from gateway.tips.models import Roster, RoutingRule, Tip
@@ -93,6 +93,9 @@ PAGE_URLS: tuple[tuple[str, str, dict[str, str], set[str], int], ...] = (
     ("POST", "/users/{target}/activate", {}, ADMIN, 303),
     ("POST", "/users/{target}/reset-password", {}, ADMIN, 200),
     ("POST", "/users/{target}/reset-2fa", {}, ADMIN, 303),
+    ("GET", "/users/{target}/tokens", {}, ADMIN, 200),
+    ("POST", "/users/{target}/tokens/new", {"name": "matrix"}, ADMIN, 200),
+    ("POST", "/users/{target}/tokens/{token}/revoke", {}, ADMIN, 303),
     ("GET", "/account/", {}, EVERYONE, 200),
     ("GET", "/account/2fa", {}, EVERYONE, 200),
     ("POST", "/account/password", {"password": "wrong"}, EVERYONE, 303),
@@ -214,11 +217,14 @@ class World:
             )
             s.add(roster)
             s.commit()
+            token, _ = new_token(target, "matrix")
+            s.commit()
             return {
                 "tip": str(tip.id),
                 "other": str(other.id),
                 "target": str(target.id),
                 "roster": str(roster.id),
+                "token": str(token.id),
                 "rule": str(self.rule),
                 "area": str(self.area),
                 "unique": f"matrix{n}",
@@ -229,8 +235,17 @@ class World:
 def world(
     engine: Engine, database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
+    yield from open_world(engine, database_url, redis_url, tmp_path_factory)
+
+
+def open_world(
+    engine: Engine, database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """The module's world on a wiped database and Redis, wiped again after (also used by
+    test_route_coverage)."""
     from redis import Redis
 
+    from tests.fakes import aggregator_server as fake_aggregator
     from workers import runtime
 
     settings = Settings(  # type: ignore[call-arg]
@@ -240,6 +255,9 @@ def world(
         var_dir=Path(tmp_path_factory.mktemp("matrix")),
         secret_key="matrix-secret-not-for-production",  # type: ignore[arg-type]
         public_base_url="http://loa.test",
+        # an aggregator profile, so its webhooks answer (test_route_coverage forges them)
+        http_profile=str(fake_aggregator.FAKE_PROFILE),
+        http_webhook_secret=fake_aggregator.WEBHOOK_SECRET,  # type: ignore[arg-type]
     )
     _wipe(engine)
     r = Redis.from_url(redis_url)
@@ -289,6 +307,7 @@ PLACEHOLDERS = {
     "{area}": "<int:area_id>",
     "{target}": "<int:user_id>",
     "{roster}": "<int:roster_id>",
+    "{token}": "<int:token_id>",
 }
 
 
