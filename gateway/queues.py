@@ -7,10 +7,13 @@ worker's ``workers.runtime.redis()``), so the tip line can enqueue from any proc
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from redis import Redis
 from rq import Queue, Retry
+from rq.job import Job
+from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 # Invariant 11: what a tipster or an on-duty officer waits for runs on ``replies``, served
@@ -40,10 +43,34 @@ def connect(url: str) -> Redis:
 _ALIVE = ("queued", "started", "scheduled", "deferred")
 
 
+# A running job's worker beats every 30 s (RQ's job monitoring interval) and its registry entry
+# lives 90 s past each beat; a "started" job silent for longer lost its worker (kill -9, a host
+# gone). RQ's own maintenance notices within ten minutes; Loa does not wait that long.
+ABANDONED_AFTER = 120  # seconds
+
+
 def alive(q: Queue, job_id: str) -> bool:
-    """Whether a job with ``job_id`` is queued, running or scheduled on ``q``."""
+    """Whether a job with ``job_id`` is queued, running or scheduled on ``q``; a job whose
+    worker died is settled first (retried if it has retries left, else failed)."""
     existing = q.fetch_job(job_id)
-    return existing is not None and existing.get_status(refresh=True) in _ALIVE
+    if existing is None:
+        return False
+    status = existing.get_status(refresh=True)
+    if status == "started" and _abandoned(existing):
+        # What RQ's maintenance would do later: and then its stale entry could fail a new job.
+        StartedJobRegistry(queue=q).cleanup()
+        status = existing.get_status(refresh=True)
+    return status in _ALIVE
+
+
+def _abandoned(job: Job) -> bool:
+    job.refresh()  # type: ignore[no-untyped-call]
+    beat = job.last_heartbeat or job.started_at
+    if beat is None:
+        return False
+    if beat.tzinfo is None:
+        beat = beat.replace(tzinfo=dt.UTC)
+    return (dt.datetime.now(dt.UTC) - beat).total_seconds() > ABANDONED_AFTER
 
 
 def enqueue(

@@ -127,3 +127,52 @@ def test_sigkill_mid_batch_never_resends(
     time.sleep(max(0.0, started + 9 - time.monotonic()))  # past the provider's 8 s answer
     counts = reports.counts(session, campaign.id)
     assert (counts[st.UNKNOWN], counts[st.SENT], reports.total(counts)) == (2, 3, 5)
+
+
+@pytest.mark.slow
+def test_a_killed_workers_job_can_be_enqueued_again(
+    app: Any, redis_conn: Redis, twilio_settings: Any, tmp_path: Path
+) -> None:
+    """A job whose worker was killed looks 'started' until RQ's maintenance (every ten
+    minutes) notices. Loa does not wait: once its heartbeat is older than a live worker's
+    would be, the same job id can be enqueued again, and RQ's stale entry cannot fail the new
+    job later."""
+    from rq.job import Job
+    from rq.registry import StartedJobRegistry
+
+    from gateway import queues
+
+    q = queues.queue(queues.BULK, redis_conn)
+    q.enqueue("time.sleep", 30, job_id="probe-1", job_timeout=120)
+    loa = str(Path(sys.executable).with_name("loa"))
+    worker = subprocess.Popen(
+        [loa, "worker", "--burst", "--queues", "bulk"],
+        env=_worker_env(twilio_settings, tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(lambda: q.fetch_job("probe-1").get_status(refresh=True) == "started", 30)  # type: ignore[union-attr]
+        _wait_for(lambda: bool(_children(worker.pid)), 10)
+        for pid in _children(worker.pid):
+            os.kill(pid, signal.SIGKILL)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert queues.alive(q, "probe-1")  # just killed: it cannot be told from a slow job yet
+
+    # Two minutes later, as far as RQ's traces tell: the heartbeat and the registry entry age.
+    job = Job.fetch("probe-1", connection=redis_conn, serializer=queues.SERIALIZER)
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=queues.ABANDONED_AFTER + 5)
+    job.heartbeat(old, ttl=60)
+    registry = StartedJobRegistry(queue=q)
+    for member in redis_conn.zrange(registry.key, 0, -1):
+        redis_conn.zadd(registry.key, {member: old.timestamp()})
+
+    assert not queues.alive(q, "probe-1")
+    assert q.fetch_job("probe-1").get_status(refresh=True) == "failed"  # type: ignore[union-attr]
+    assert redis_conn.zcard(registry.key) == 0  # nothing left to fail a new job later
+    q.enqueue("time.sleep", 0, job_id="probe-1")
+    assert queues.alive(q, "probe-1")
