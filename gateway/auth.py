@@ -145,14 +145,21 @@ USED_EVERY = dt.timedelta(minutes=1)  # last_used_at is written at most this oft
 
 
 def new_token(user: User, name: str = "", expires_days: int = TOKEN_DAYS) -> tuple[ApiToken, str]:
-    """Add (not commit) an API token for ``user``; returns it with its secret, which only
-    this answer holds. ``expires_days`` 0 means until revoked."""
+    """Add (not commit) an API token for ``user``, audited; returns it with its secret, which
+    only this answer holds. ``expires_days`` 0 means until revoked."""
     token = "loa_" + secrets.token_urlsafe(32)
     expires = utcnow() + dt.timedelta(days=expires_days) if expires_days > 0 else None
     row = ApiToken(user_id=user.id, token_hash=_token_hash(token), name=name, expires_at=expires)
     s = db.session()
     s.add(row)
     s.flush()
+    audit.record(
+        "token.create",
+        object_type="api_token",
+        object_id=row.id,
+        details={"user_id": user.id, "expires_days": expires_days},
+        session=s,
+    )
     return row, token
 
 
@@ -173,10 +180,17 @@ def token_state(token: ApiToken, now: dt.datetime | None = None) -> str:
 
 
 def revoke_token(token: ApiToken) -> bool:
-    """Revoke ``token`` (the caller commits); False when it was revoked already."""
+    """Revoke ``token``, audited (the caller commits); False when it was revoked already."""
     if token.revoked_at is not None:
         return False
     token.revoked_at = utcnow()
+    audit.record(
+        "token.revoke",
+        object_type="api_token",
+        object_id=token.id,
+        details={"user_id": token.user_id},
+        session=db.session(),
+    )
     return True
 
 

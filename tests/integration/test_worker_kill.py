@@ -58,6 +58,28 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _bulk_worker(settings: Any, tmp_path: Path) -> subprocess.Popen[bytes]:
+    """A real ``loa worker --burst`` on the bulk lane."""
+    loa = str(Path(sys.executable).with_name("loa"))
+    return subprocess.Popen(
+        [loa, "worker", "--burst", "--queues", "bulk"],
+        env=_worker_env(settings, tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _kill(worker: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the worker and its work horse. RQ forks a horse per job (in its own session) and
+    the horse holds the job: killing only the parent would leave the horse to finish it."""
+    horses = _children(worker.pid)
+    assert horses, "the worker forked no work horse"
+    for pid in horses:
+        os.kill(pid, signal.SIGKILL)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(10)
+
+
 def _wait_for(condition: Any, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -83,23 +105,10 @@ def test_sigkill_mid_batch_never_resends(
     fake_twilio.program(Behaviour.slow(8))
     jobs.enqueue_batch(redis_conn, campaign.id, 0)
     started = time.monotonic()
-    loa = str(Path(sys.executable).with_name("loa"))
-    worker = subprocess.Popen(
-        [loa, "worker", "--burst", "--queues", "bulk"],
-        env=_worker_env(twilio_settings, tmp_path),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    worker = _bulk_worker(twilio_settings, tmp_path)
     try:
         _wait_for(lambda: len(fake_twilio.requests) >= 2, timeout=30)
-        # RQ forks a work horse per job (in its own session) and the horse holds the
-        # requests: killing only the parent would leave the horse to finish the batch.
-        horses = _children(worker.pid)
-        assert horses, "the worker forked no work horse"
-        for pid in horses:
-            os.kill(pid, signal.SIGKILL)
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(10)
+        _kill(worker)
     finally:
         if worker.poll() is None:
             worker.kill()
@@ -144,20 +153,11 @@ def test_a_killed_workers_job_can_be_enqueued_again(
 
     q = queues.queue(queues.BULK, redis_conn)
     q.enqueue("time.sleep", 30, job_id="probe-1", job_timeout=120)
-    loa = str(Path(sys.executable).with_name("loa"))
-    worker = subprocess.Popen(
-        [loa, "worker", "--burst", "--queues", "bulk"],
-        env=_worker_env(twilio_settings, tmp_path),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    worker = _bulk_worker(twilio_settings, tmp_path)
     try:
         _wait_for(lambda: q.fetch_job("probe-1").get_status(refresh=True) == "started", 30)  # type: ignore[union-attr]
         _wait_for(lambda: bool(_children(worker.pid)), 10)
-        for pid in _children(worker.pid):
-            os.kill(pid, signal.SIGKILL)
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(10)
+        _kill(worker)
     finally:
         if worker.poll() is None:
             worker.kill()
