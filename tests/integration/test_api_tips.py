@@ -96,7 +96,11 @@ def test_tip_shape_masks_sender_and_audits(
         "given_phone",
     }  # fmt: skip
     assert resp.json["sender"] == "+84 98x xxx 001"
-    action = session.scalar(select(AuditEvent.action).where(AuditEvent.object_id == str(tip_id)))
+    action = session.scalar(
+        select(AuditEvent.action).where(
+            AuditEvent.object_type == "tip", AuditEvent.object_id == str(tip_id)
+        )
+    )
     assert action == "tip.view"
 
 
