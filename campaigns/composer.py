@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 from campaigns.encoding import UCS2, SmsInfo, analyze
 from campaigns.rendering import KNOWN_VARIABLES, render, sample_variables, unknown_variables
 from campaigns.text import fold
+from campaigns.windows import DEFAULT_END, DEFAULT_START, Window
 
 EMPTY_BODY = "empty_body"
 UNKNOWN_VARIABLES = "unknown_variables"
 REPLY_TO_BRANDNAME = "reply_to_brandname"
 UCS2_ENCODING = "ucs2"
 MANY_SEGMENTS = "many_segments"
+NIGHT_HOURS = "night_hours"
+DAY_HOURS = Window.parse(DEFAULT_START, DEFAULT_END)  # 07:00–22:00, the legal hours for ads
 
 # Phrases (folded: lowercase, no diacritics) that ask the reader to text back.
 REPLY_PHRASES = (
@@ -77,6 +80,7 @@ def check(
     body: str,
     sender: str | Iterable[str] | None = None,
     known_variables: Iterable[str] = KNOWN_VARIABLES,
+    window: tuple[str, str] | None = None,
 ) -> list[DraftWarning]:
     """Warn about a draft. Never raises.
 
@@ -84,10 +88,11 @@ def check(
         body: the message template.
         sender: the sender, or the pool of senders; None when the default is used and unknown.
         known_variables: the variables contacts can fill.
+        window: the daily window (``HH:MM`` start and end), when known.
 
     Returns:
         Warnings in a stable order: empty body, unknown variables, reply to a brandname,
-        UCS-2 encoding (with the no-diacritics segment count), many segments.
+        UCS-2 encoding (with the no-diacritics segment count), many segments, night hours.
     """
     warnings: list[DraftWarning] = []
     if not body.strip():
@@ -136,4 +141,22 @@ def check(
                 {"segments": info.segments},
             )
         )
+    if window is not None and sends_at_night(*window):
+        warnings.append(
+            DraftWarning(
+                NIGHT_HOURS,
+                f"Khung giờ {window[0]}–{window[1]} gửi cả ngoài 07:00–22:00: "
+                "tin có thể đến người nhận vào ban đêm.",
+                {"start": window[0], "end": window[1]},
+            )
+        )
     return warnings
+
+
+def sends_at_night(start: str, end: str) -> bool:
+    """Whether a (valid) window reaches outside 07:00–22:00; False for an invalid one."""
+    try:
+        w = Window.parse(start, end)
+    except ValueError:
+        return False
+    return not (DAY_HOURS.start <= w.start < w.end <= DAY_HOURS.end)

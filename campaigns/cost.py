@@ -16,11 +16,10 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
+from campaigns import localtime
 from campaigns.windows import DAY_MINUTES, Window
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 DEFAULT_WINDOW = ("07:00", "22:00")
 _DAY = dt.timedelta(days=1)
 
@@ -151,7 +150,7 @@ def plan(
     window_start: str = DEFAULT_WINDOW[0],
     window_end: str = DEFAULT_WINDOW[1],
 ) -> SendPlan:
-    """Lay `seconds` of sending over daily windows in Asia/Ho_Chi_Minh.
+    """Lay `seconds` of sending over daily windows in local time (:mod:`campaigns.localtime`).
 
     Args:
         seconds: from :func:`send_duration`.
@@ -169,11 +168,11 @@ def plan(
         raise ValueError("start must be timezone-aware")
     length = window_length(window_start, window_end)
     opens = dt.timedelta(minutes=Window.parse(window_start, window_end).start)
-    local = start.astimezone(TZ)
+    local = start.astimezone(localtime.zone())
     # The window that contains `local`, or the next one: yesterday's may still be open.
     day = local.date() - _DAY
     while True:
-        w_open = dt.datetime.combine(day, dt.time(), TZ) + opens
+        w_open = dt.datetime.combine(day, dt.time(), localtime.zone()) + opens
         if w_open + length > local:
             break
         day += _DAY

@@ -30,15 +30,13 @@ import datetime as dt
 import hashlib
 import json
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from campaigns import fields, localtime
 from campaigns.db import utcnow
 from campaigns.models import Campaign
-
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 DRAFT = "draft"
 PENDING_APPROVAL = "pending_approval"
@@ -144,7 +142,7 @@ def _local_schedule(campaign: Campaign) -> str | None:
     if at is None:
         return None
     if campaign.recurrence == "yearly":
-        return "yearly " + at.astimezone(TZ).strftime("%m-%d %H:%M")
+        return "yearly " + at.astimezone(localtime.zone()).strftime("%m-%d %H:%M")
     return at.astimezone(dt.UTC).isoformat()
 
 
@@ -302,7 +300,7 @@ def transition(
     return campaign
 
 
-MAX_RATE = 10_000.0  # segments per second per sender
+MAX_RATE = fields.MAX_RATE  # segments per second per sender
 
 
 def change_rate(session: Session, campaign: Campaign, rate: float) -> Campaign:
@@ -397,7 +395,7 @@ def edit(
 
 
 def _same_local_time_in(year: int, template: dt.datetime) -> dt.datetime:
-    local = template.astimezone(TZ)
+    local = template.astimezone(localtime.zone())
     day = local.day
     # 29 February falls back to 28 February in common years.
     if local.month == 2 and day == 29:
@@ -416,7 +414,7 @@ def next_occurrence(at: dt.datetime, after: dt.datetime) -> dt.datetime:
     Returns:
         An aware UTC datetime strictly after `after` and after `at`.
     """
-    year = max(at.astimezone(TZ).year, after.astimezone(TZ).year)
+    year = max(at.astimezone(localtime.zone()).year, after.astimezone(localtime.zone()).year)
     candidate = _same_local_time_in(year, at)
     while candidate <= after or candidate <= at:
         year += 1

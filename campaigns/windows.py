@@ -1,8 +1,7 @@
 """Sending windows: the local hours in which a campaign may hand messages to a provider.
 
-A window is a start and an end in local time (Asia/Ho_Chi_Minh, which has no daylight saving
-time), written ``HH:MM``; ``24:00`` means the end of the day, so ``00:00``–``24:00`` is always
-open. Decisions:
+A window is a start and an end in local time (:mod:`campaigns.localtime`), written ``HH:MM``;
+``24:00`` means the end of the day, so ``00:00``–``24:00`` is always open. Decisions:
 
 - The start is inclusive, the end exclusive: 07:00–22:00 sends at 21:59:59, not at 22:00.
 - A window may span midnight (``20:00``–``06:00``): an end earlier than the start closes on the
@@ -17,9 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+from campaigns import localtime
+
 DAY_MINUTES = 24 * 60
 DEFAULT_START = "07:00"
 DEFAULT_END = "22:00"
@@ -68,12 +67,13 @@ class Window:
 
     def _intervals_around(self, now: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
         """The open intervals (UTC) that start on the local day before, of, or after ``now``."""
-        today = now.astimezone(TZ).date()
+        zone = localtime.zone()
+        today = now.astimezone(zone).date()
         spans = []
         length = (self.end - self.start) % DAY_MINUTES or DAY_MINUTES
         for offset in (-1, 0, 1):
             day = today + dt.timedelta(days=offset)
-            midnight = dt.datetime.combine(day, dt.time(), tzinfo=TZ)
+            midnight = dt.datetime.combine(day, dt.time(), tzinfo=zone)
             opens = midnight + dt.timedelta(minutes=self.start)
             spans.append(
                 (

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from campaigns import localtime
 from gateway import logs
 from gateway.settings import ROOT, Settings, load_settings
 
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         the app; no database or Redis connection is opened until first use.
     """
     settings = settings or load_settings()
+    localtime.configure(settings.timezone)  # settings built directly (tests) skip load_settings
     app = Flask(
         "gateway",
         template_folder=str(ROOT / "templates"),

@@ -10,7 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from campaigns import encoding, phones
+from campaigns import encoding, localtime, phones
 from gateway import db
 from gateway.roles import ROLES
 
@@ -138,11 +138,9 @@ def tokens_create(email: str, name: str, expires_days: int) -> None:
 
 def _local(value: Any) -> str:
     """A UTC time in Loa's time zone, to the minute; ``-`` for none."""
-    from zoneinfo import ZoneInfo
-
     if value is None:
         return "-"
-    return str(value.astimezone(ZoneInfo(_settings().timezone)).strftime("%Y-%m-%d %H:%M"))
+    return str(value.astimezone(localtime.zone()).strftime("%Y-%m-%d %H:%M"))
 
 
 @tokens_group.command("list", help="List API tokens (never their secrets), of one user or all.")

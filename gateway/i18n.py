@@ -10,12 +10,13 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, request, session
 from flask_babel import Babel, format_datetime, get_locale, refresh
+
+from campaigns import localtime
 
 LOCALES = ("vi", "en")
 TRANSLATIONS = Path(__file__).parent / "translations"
@@ -51,7 +52,7 @@ def local_time(value: dt.datetime | None, fmt: str = "dd/MM/yyyy HH:mm") -> str:
     """A UTC time shown in Loa's time zone (Asia/Ho_Chi_Minh by default)."""
     if value is None:
         return ""
-    zone = ZoneInfo(current_app.config["LOA_SETTINGS"].timezone)
+    zone = localtime.zone()
     return str(format_datetime(value.astimezone(zone).replace(tzinfo=None), fmt))
 
 

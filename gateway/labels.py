@@ -10,6 +10,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
+from campaigns import fields
 from gateway.tips import states
 
 STATE_LABELS: dict[str, Any] = {
@@ -53,6 +54,21 @@ PASSWORD_PROBLEMS: dict[str, Any] = {
         "Hãy dùng một câu dài hơn, khó đoán hơn."
     ),
 }
+CAMPAIGN_FIELD_PROBLEMS: dict[str, Any] = {
+    fields.REQUIRED: _l("Không được để trống."),
+    fields.TOO_LONG: _l("Dài quá %(limit)d ký tự."),
+    fields.NOT_A_NUMBER: _l("Phải là một số (phần tin nhắn mỗi giây)."),
+    fields.RATE_RANGE: _l("Tốc độ phải lớn hơn 0 và không quá %(max)g phần/giây."),
+    fields.BAD_WINDOW: _l(
+        "Khung giờ gửi có dạng GG:PP, từ 00:00 đến 24:00; giờ bắt đầu khác giờ kết thúc "
+        "(kết thúc trước giờ bắt đầu nghĩa là qua nửa đêm)."
+    ),
+    fields.BAD_TIME: _l("Thời điểm gửi không hợp lệ (ví dụ 2025-07-30T08:00)."),
+    fields.BAD_RECURRENCE: _l("Lịch lặp chỉ là “không lặp” hoặc “hằng năm”."),
+    fields.YEARLY_NEEDS_TIME: _l("Lịch lặp hằng năm cần một thời điểm gửi."),
+    fields.BAD_SENDER: _l("Mỗi tên người gửi dài từ 1 đến %(limit)d ký tự."),
+    fields.BAD_PROVIDERS: _l("Chỉ chọn các nhà cung cấp khác nhau trong: %(known)s."),
+}
 PRIORITY_LABELS: dict[str, Any] = {states.URGENT: _l("Khẩn"), states.NORMAL: _l("Thường")}
 CHANNEL_LABELS: dict[str, Any] = {
     "sms": _l("SMS"),
@@ -86,3 +102,8 @@ PROVIDER_LABELS: dict[str, Any] = {
 def label(table: dict[str, Any], key: str | None) -> str:
     """The label of ``key`` in ``table`` (the key itself when unknown, "" for None)."""
     return "" if key is None else str(table.get(key, key))
+
+
+def field_problem(problem: fields.Invalid) -> str:
+    """What is wrong with a campaign's field, in the user's language."""
+    return str(CAMPAIGN_FIELD_PROBLEMS[problem.code]) % problem.params

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from campaigns import localtime
 from gateway import var
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,9 +81,7 @@ class Settings(BaseSettings):
     http_allowed_ips: str = Field(
         "", description="CIDRs the aggregator calls from, comma-separated (empty: any address)"
     )
-    timezone: str = Field(
-        "Asia/Ho_Chi_Minh", description="an IANA time zone, e.g. Asia/Ho_Chi_Minh"
-    )
+    timezone: str = Field(localtime.DEFAULT, description="an IANA time zone, e.g. Asia/Ho_Chi_Minh")
     default_locale: Literal["vi", "en"] = Field("vi", description="vi or en")
     simulator_latency_ms: int = Field(0, ge=0, le=60_000, description="0–60000 milliseconds")
     simulator_failure_rate: float = Field(0.0, ge=0.0, le=1.0, description="a fraction from 0 to 1")
@@ -308,7 +307,7 @@ def load_settings(**overrides: object) -> Settings:
         SettingsError: listing every invalid value with its hint.
     """
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
@@ -318,3 +317,5 @@ def load_settings(**overrides: object) -> Settings:
             hint = f" (expected {field.description})" if field and field.description else ""
             lines.append(f"  {name}: {err['msg']}{hint}")
         raise SettingsError("Invalid Loa settings:\n" + "\n".join(lines)) from None
+    localtime.configure(settings.timezone)
+    return settings

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, g, request
+from flask import abort, g, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from campaigns import phones
+from campaigns import localtime, phones
 from campaigns.models import Area
 
 PER_PAGE = 50
@@ -59,7 +58,7 @@ def local_day(value: str | None) -> dt.date | None:
 
 def day_start_utc(day: dt.date) -> dt.datetime:
     """Midnight of ``day`` in Loa's time zone, as a UTC time (filters speak local days)."""
-    zone = ZoneInfo(current_app.config["LOA_SETTINGS"].timezone)
+    zone = localtime.zone()
     return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
 
 

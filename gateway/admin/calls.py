@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
     Flask,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -19,6 +17,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from campaigns import localtime
 from campaigns.db import utcnow
 from gateway import audit, db
 from gateway.auth import current, require
@@ -38,7 +37,7 @@ def _received_at(raw: str) -> dt.datetime | None:
         local = dt.datetime.fromisoformat(raw)
     except ValueError:
         return None
-    zone = ZoneInfo(current_app.config["LOA_SETTINGS"].timezone)
+    zone = localtime.zone()
     when = local.replace(tzinfo=zone).astimezone(dt.UTC) if local.tzinfo is None else local
     return when if when <= utcnow() + dt.timedelta(minutes=5) else None
 

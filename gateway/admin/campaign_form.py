@@ -8,25 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import current_app
-from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from campaigns import encoding
+from campaigns import encoding, fields, localtime
 from campaigns.models import Campaign
 from campaigns.text import nfc, to_ascii_variant
+from campaigns.windows import DEFAULT_END, DEFAULT_START
+from gateway.labels import field_problem
 from gateway.settings import PROVIDERS
-
-BODY_MAX = 2000  # about 30 UCS-2 segments: far beyond any sensible broadcast
-NAME_MAX = 200
-SENDER_MAX = 40
-_HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
-RECURRENCES = ("none", "yearly")
 
 
 def sms_info(text: str) -> dict[str, Any]:
@@ -63,15 +56,11 @@ class CampaignForm:
         return not self.errors
 
 
-def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["LOA_SETTINGS"].timezone)
-
-
 def local_input(value: dt.datetime | None) -> str:
     """A UTC time as the value of a ``datetime-local`` input, in Loa's time zone."""
     if value is None:
         return ""
-    return value.astimezone(_zone()).strftime("%Y-%m-%dT%H:%M")
+    return value.astimezone(localtime.zone()).strftime("%Y-%m-%dT%H:%M")
 
 
 def _ints(values: list[str]) -> list[int]:
@@ -84,59 +73,40 @@ def _words(text: str, limit: int) -> list[str]:
     return list(dict.fromkeys(w for w in items if w))
 
 
-def _providers(form: MultiDict[str, str], errors: dict[str, str]) -> str:
-    """The chosen provider and its fallback, as the campaign stores them (``"http,smpp"``)."""
-    chosen = [form.get("provider", "").strip(), form.get("fallback_provider", "").strip()]
-    names = list(dict.fromkeys(n for n in chosen if n))
-    if any(n not in PROVIDERS for n in names):
-        errors["provider"] = _("Nhà cung cấp không hợp lệ.")
-        return ""
-    return ",".join(names)
-
-
 def read_form(form: MultiDict[str, str]) -> CampaignForm:
-    """Read the composer's fields; never raises, problems go to ``errors``."""
+    """Read the composer's fields by the campaign rules (:mod:`campaigns.fields`); never raises,
+    problems go to ``errors`` keyed by field."""
     errors: dict[str, str] = {}
-    name = form.get("name", "").strip()
-    body = nfc(form.get("body", "").replace("\r\n", "\n").strip())
-    if not name:
-        errors["name"] = _("Hãy đặt tên cho chiến dịch.")
-    elif len(name) > NAME_MAX:
-        errors["name"] = _("Tên quá dài (tối đa %(n)d ký tự).", n=NAME_MAX)
-    if not body:
-        errors["body"] = _("Nội dung tin nhắn không được để trống.")
-    elif len(body) > BODY_MAX:
-        errors["body"] = _("Nội dung quá dài (tối đa %(n)d ký tự).", n=BODY_MAX)
-    rate: float | None = None
-    raw_rate = form.get("rate_per_second", "").strip().replace(",", ".")
-    if raw_rate:
+
+    def read(key: str, reader: Callable[[], Any], fallback: Any) -> Any:
         try:
-            rate = float(raw_rate)
-            if not 0 < rate <= 10_000:
-                raise ValueError
-        except ValueError:
-            errors["rate_per_second"] = _("Tốc độ phải là một số từ 0 đến 10000 (phần/giây).")
-            rate = None
-    start = form.get("window_start", "07:00").strip() or "07:00"
-    end = form.get("window_end", "22:00").strip() or "22:00"
-    if not (_HHMM.fullmatch(start) and _HHMM.fullmatch(end)) or start >= end:
-        errors["window"] = _("Khung giờ gửi phải có dạng GG:PP, giờ bắt đầu trước giờ kết thúc.")
-    recurrence = form.get("recurrence", "none")
-    if recurrence not in RECURRENCES:
-        errors["recurrence"] = _("Lịch lặp không hợp lệ.")
-        recurrence = "none"
-    scheduled_at = None
-    raw_when = form.get("scheduled_at", "").strip()
-    if raw_when:
-        try:
-            local = dt.datetime.fromisoformat(raw_when)
-            if local.tzinfo is None:
-                local = local.replace(tzinfo=_zone())
-            scheduled_at = local.astimezone(dt.UTC)
-        except ValueError:
-            errors["scheduled_at"] = _("Thời điểm gửi không hợp lệ.")
-    if recurrence == "yearly" and scheduled_at is None:
-        errors["scheduled_at"] = _("Lịch lặp hằng năm cần một thời điểm gửi.")
+            return reader()
+        except fields.Invalid as problem:
+            errors.setdefault(problem.field, field_problem(problem))
+            return fallback
+
+    raw_name, raw_body = form.get("name", ""), form.get("body", "")
+    name = read("name", lambda: fields.name(raw_name), raw_name.strip()[: fields.NAME_MAX])
+    body = read("body", lambda: fields.body(raw_body), nfc(raw_body)[: fields.BODY_MAX])
+    rate = read("rate_per_second", lambda: fields.rate(form.get("rate_per_second")), None)
+    start = form.get("window_start", "").strip() or DEFAULT_START
+    end = form.get("window_end", "").strip() or DEFAULT_END
+    read("window", lambda: fields.window(start, end), None)
+    scheduled_at = read("scheduled_at", lambda: fields.scheduled_at(form.get("scheduled_at")), None)
+    raw_recurrence = form.get("recurrence", "none")
+    recurrence = raw_recurrence if raw_recurrence in fields.RECURRENCES else "none"
+    read("recurrence", lambda: fields.recurrence(raw_recurrence, scheduled_at), None)
+    chosen = [form.get("provider", ""), form.get("fallback_provider", "")]
+    provider = read(
+        "provider",
+        lambda: fields.providers(list(dict.fromkeys(n.strip() for n in chosen)), PROVIDERS),
+        "",
+    )
+    senders = read(
+        "senders",
+        lambda: fields.senders(_words(form.get("senders", ""), fields.SENDER_MAX)),
+        [],
+    )
     audience = {
         "lists": list(dict.fromkeys(v.strip() for v in form.getlist("lists") if v.strip())),
         "districts": _ints(form.getlist("districts")),
@@ -146,11 +116,11 @@ def read_form(form: MultiDict[str, str]) -> CampaignForm:
     if form.get("all_contacts"):
         audience["all"] = True
     values = {
-        "name": name[:NAME_MAX],
-        "body": body[:BODY_MAX],
+        "name": name,
+        "body": body,
         "audience": audience,
-        "senders": _words(form.get("senders", ""), SENDER_MAX),
-        "provider": _providers(form, errors),
+        "senders": senders,
+        "provider": provider,
         "rate_per_second": rate,
         "window_start": start,
         "window_end": end,

@@ -168,7 +168,9 @@ def compose_facts(session: Session, values: Mapping[str, Any]) -> dict[str, Any]
         "senders": max(1, len(senders)),
         "plan": sending,
         "duration": dt.timedelta(seconds=round(seconds)),
-        "warnings": composer.check(body, senders or None),
+        "warnings": composer.check(
+            body, senders or None, window=(values["window_start"], values["window_end"])
+        ),
         "samples": samples,
     }
 

@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from campaigns import lifecycle
+from campaigns import fields, lifecycle
 from campaigns.models import Area, Campaign, ContactList
 from gateway import audit, db, labels, queues
 from gateway.admin import campaign_form as forms
@@ -186,8 +186,8 @@ def sms_info() -> Any:
         text = payload.get("text") if isinstance(payload, dict) else None
     if not isinstance(text, str):
         return jsonify(error="bad_request", detail="text is required"), 400
-    if len(text) > forms.BODY_MAX:
-        return jsonify(error="too_long", detail=f"at most {forms.BODY_MAX} characters"), 413
+    if len(text) > fields.BODY_MAX:
+        return jsonify(error="too_long", detail=f"at most {fields.BODY_MAX} characters"), 413
     return jsonify(forms.sms_info(text))
 
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
     Flask,
     Response,
     abort,
-    current_app,
     flash,
     jsonify,
     make_response,
@@ -30,6 +28,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from campaigns import localtime
 from campaigns.db import utcnow
 from campaigns.models import Area
 from gateway import audit, db, labels
@@ -367,16 +366,12 @@ def tip_merge(tip_id: int) -> Any:
 # --- the case packet and the hand-off ---------------------------------------------------------
 
 
-def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["LOA_SETTINGS"].timezone)
-
-
 @bp.get("/<int:tip_id>/handoff")
 @require("tips.work")
 def tip_handoff(tip_id: int) -> Any:
     """The hand-off page: the packet's SHA-256, its downloads and the hand-off form."""
     tip = _tip(tip_id, "tips.work")
-    built = packet.build_packet(db.session(), tip, _user(), _zone())
+    built = packet.build_packet(db.session(), tip, _user(), localtime.zone())
     return render_template(
         "inbox/tip_handoff.html",
         tip=tip,
@@ -401,7 +396,7 @@ def tip_packet(tip_id: int) -> Any:
         except CaseworkError as exc:
             s.rollback()
             return _render_detail(tip, error=str(exc), status=422)
-    built = packet.build_packet(s, tip, user, _zone(), revealed_number=number)
+    built = packet.build_packet(s, tip, user, localtime.zone(), revealed_number=number)
     audit.record(
         "tip.export",
         actor=user,
@@ -410,7 +405,7 @@ def tip_packet(tip_id: int) -> Any:
         details={"sha256": built.sha256, "revealed": built.revealed},
     )
     s.commit()
-    now = utcnow().astimezone(_zone()).strftime("%d/%m/%Y %H:%M:%S")
+    now = utcnow().astimezone(localtime.zone()).strftime("%d/%m/%Y %H:%M:%S")
     data = packet.to_xlsx(built, f"{user.name} <{user.email}>", now)
     resp = Response(data, mimetype=packet.XLSX_MIME)
     resp.headers["Content-Disposition"] = f'attachment; filename="ho-so-tin-bao-{tip.id}.xlsx"'

@@ -6,13 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
     Flask,
     abort,
-    current_app,
     flash,
     make_response,
     redirect,
@@ -24,7 +22,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
-from campaigns import phones
+from campaigns import localtime, phones
 from campaigns.db import utcnow
 from gateway import audit, db, mfa
 from gateway.admin import (
@@ -266,7 +264,7 @@ def _local_datetime(value: str) -> dt.datetime | None:
         return None
     if naive.tzinfo is not None:
         return None
-    zone = ZoneInfo(current_app.config["LOA_SETTINGS"].timezone)
+    zone = localtime.zone()
     return naive.replace(tzinfo=zone).astimezone(dt.UTC)
 
 

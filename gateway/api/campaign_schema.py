@@ -3,28 +3,27 @@
 Decisions:
 - Input is validated strictly: unknown fields, a bad ``HH:MM``, an unknown list, an empty body or
   a rate ≤ 0 are 422 with a message naming the field.
-- ``scheduled_at`` is ISO 8601; a time without an offset is read as Asia/Ho_Chi_Minh (how the
-  information department writes times), and stored in UTC.
+- ``scheduled_at`` is ISO 8601; a time without an offset is read in Loa's time zone
+  (``LOA_TIMEZONE``, how the information department writes times), and stored in UTC.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 
-from campaigns import audiences, composer, cost, lifecycle, reports
+from campaigns import audiences, composer, cost, fields, lifecycle, reports
 from campaigns import statuses as st
 from campaigns.models import Campaign
 from campaigns.sending import provider_names
-from campaigns.windows import Window
 from gateway import db
 from gateway.api import schema
+from gateway.labels import field_problem
 from gateway.settings import PROVIDERS
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 FIELDS = frozenset(
     {
         "name",
@@ -49,16 +48,12 @@ class Invalid(ValueError):
     """A request field is invalid; the message is shown to the caller."""
 
 
-# --- validation ---------------------------------------------------------------------------
-
-
-def _text(data: dict[str, Any], key: str, limit: int) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise Invalid(f"'{key}' không được để trống.")
-    if len(value) > limit:
-        raise Invalid(f"'{key}' dài quá {limit} ký tự.")
-    return value.strip() if key == "name" else value
+def _field(read: Callable[..., Any], *args: Any) -> Any:
+    """Apply a campaign rule (:mod:`campaigns.fields`), its refusal worded for the API."""
+    try:
+        return read(*args)
+    except fields.Invalid as problem:
+        raise Invalid(f"'{problem.field}': {field_problem(problem)}") from None
 
 
 def _str_list(data: dict[str, Any], key: str) -> list[Any]:
@@ -70,21 +65,11 @@ def _str_list(data: dict[str, Any], key: str) -> list[Any]:
     return value
 
 
-def _when(value: Any) -> dt.datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise Invalid("'scheduled_at' phải là thời điểm ISO 8601.")
-    try:
-        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise Invalid(f"'scheduled_at' không phải thời điểm ISO 8601: {value!r}.") from None
-    when = when if when.tzinfo else when.replace(tzinfo=TZ)
-    return when.astimezone(dt.UTC)
-
-
-def parse_campaign(data: Any, partial: bool = False) -> dict[str, Any]:
-    """Validate a create (or partial edit) request into Campaign column values.
+def parse_campaign(
+    data: Any, partial: bool = False, current: Campaign | None = None
+) -> dict[str, Any]:
+    """Validate a create (or partial edit of ``current``) request into Campaign column values,
+    by the same rules as the composer form (:mod:`campaigns.fields`).
 
     Raises:
         Invalid: naming the first bad field.
@@ -95,9 +80,14 @@ def parse_campaign(data: Any, partial: bool = False) -> dict[str, Any]:
     if unknown:
         raise Invalid(f"Trường không được hỗ trợ: {', '.join(sorted(unknown))}.")
     values: dict[str, Any] = {}
-    for key, limit in (("name", 200), ("body", 2000)):
-        if key in data or not partial:
-            values[key] = _text(data, key, limit)
+
+    def current_value(column: str) -> Any:
+        return getattr(current, column, None) if partial else None
+
+    if "name" in data or not partial:
+        values["name"] = _field(fields.name, data.get("name"))
+    if "body" in data or not partial:
+        values["body"] = _field(fields.body, data.get("body"))
     audience_keys = {"lists", "all", "districts", "wards", "tags"} & set(data)
     if audience_keys or not partial:
         spec: dict[str, Any] = {
@@ -113,55 +103,38 @@ def parse_campaign(data: Any, partial: bool = False) -> dict[str, Any]:
     if "sender" in data and "senders" in data:
         raise Invalid("Chỉ dùng 'sender' hoặc 'senders', không cả hai.")
     if "sender" in data:
-        sender = data["sender"]
-        if not isinstance(sender, str) or not 1 <= len(sender.strip()) <= 40:
-            raise Invalid("'sender' phải là chuỗi 1–40 ký tự.")
-        values["senders"] = [sender.strip()]
+        values["senders"] = _field(fields.senders, [data["sender"]])
     if "senders" in data:
-        senders = data["senders"]
-        if not isinstance(senders, list) or not all(
-            isinstance(x, str) and 1 <= len(x.strip()) <= 40 for x in senders
-        ):
-            raise Invalid("'senders' phải là danh sách chuỗi 1–40 ký tự.")
-        values["senders"] = [x.strip() for x in senders]
+        if not isinstance(data["senders"], list):
+            raise Invalid("'senders' phải là danh sách chuỗi.")
+        values["senders"] = _field(fields.senders, data["senders"])
     if "providers" in data:
-        values["provider"] = ",".join(_providers(data["providers"]))
+        if not isinstance(data["providers"], list):
+            raise Invalid("'providers' phải là danh sách tên nhà cung cấp.")
+        values["provider"] = _field(fields.providers, data["providers"], PROVIDERS)
     if "rate_per_second" in data:
         rate = data["rate_per_second"]
-        if rate is not None and (
-            isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 10_000
-        ):
-            raise Invalid("'rate_per_second' phải là số lớn hơn 0 (tối đa 10000).")
-        values["rate_per_second"] = None if rate is None else float(rate)
+        if isinstance(rate, str):  # JSON numbers only: "10" is a client's bug, not a rate
+            raise Invalid("'rate_per_second' phải là một số.")
+        values["rate_per_second"] = _field(fields.rate, rate)
     if "window" in data:
         window = data["window"]
         if not isinstance(window, dict) or set(window) != {"start", "end"}:
             raise Invalid('\'window\' phải có dạng {"start": "HH:MM", "end": "HH:MM"}.')
-        if not all(isinstance(window[k], str) for k in ("start", "end")):
-            raise Invalid("'window' cần giờ dạng HH:MM.")
-        try:
-            Window.parse(window["start"], window["end"])
-        except ValueError as exc:
-            raise Invalid(f"'window' không hợp lệ: {exc}.") from None
-        values["window_start"], values["window_end"] = window["start"], window["end"]
+        values["window_start"], values["window_end"] = _field(
+            fields.window, window["start"], window["end"]
+        )
     if "scheduled_at" in data:
-        values["scheduled_at"] = _when(data["scheduled_at"])
-    if "recurrence" in data:
-        if data["recurrence"] not in ("none", "yearly"):
-            raise Invalid("'recurrence' là 'none' hoặc 'yearly'.")
-        values["recurrence"] = data["recurrence"]
+        values["scheduled_at"] = _field(fields.scheduled_at, data["scheduled_at"])
+    if "recurrence" in data or "scheduled_at" in data or not partial:
+        # yearly needs a time: the new one, or the one stored when an edit leaves it
+        when = values["scheduled_at"] if "scheduled_at" in data else current_value("scheduled_at")
+        recurrence = _field(
+            fields.recurrence, data.get("recurrence", current_value("recurrence")), when
+        )
+        if "recurrence" in data or not partial:
+            values["recurrence"] = recurrence
     return values
-
-
-def _providers(value: Any) -> list[str]:
-    """A list of provider names, in order of failover (empty: LOA_PROVIDER)."""
-    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
-        raise Invalid("'providers' phải là danh sách tên nhà cung cấp.")
-    names = [x.strip() for x in value if x.strip()]
-    unknown = [n for n in names if n not in PROVIDERS]
-    if unknown or len(set(names)) != len(names):
-        raise Invalid(f"'providers' chỉ gồm các tên khác nhau trong: {', '.join(PROVIDERS)}.")
-    return names
 
 
 # --- output -------------------------------------------------------------------------------
@@ -242,7 +215,11 @@ def _detail(campaign: Campaign) -> dict[str, Any]:
         }
     except ValueError:
         duration = {"seconds": round(seconds), "windows": None, "finishes_at": None}
-    warnings = composer.check(campaign.body, list(campaign.senders or []) or _default_senders())
+    warnings = composer.check(
+        campaign.body,
+        list(campaign.senders or []) or _default_senders(),
+        window=(campaign.window_start, campaign.window_end),
+    )
     return {
         "audience_size": size,
         "counts": {k: counts.get(k, 0) for k in st.ALL},

@@ -130,7 +130,7 @@ document(
         "summary": "Create a draft campaign",
         "description": (
             "Audience: the union of `lists`, narrowed by `districts`/`wards` and `tags` when "
-            "given. `scheduled_at` without an offset is Asia/Ho_Chi_Minh."
+            "given. `scheduled_at` without an offset is in LOA_TIMEZONE (Asia/Ho_Chi_Minh)."
         ),
         "requestBody": {
             "required": True,
@@ -179,7 +179,7 @@ def edit_campaign(campaign_id: int) -> Any:
         return error(404, "Không có chiến dịch này.")
     s = db.session()
     try:
-        values = parse_campaign(request.get_json(silent=True), partial=True)
+        values = parse_campaign(request.get_json(silent=True), partial=True, current=campaign)
         if "audience" in values:
             audiences.resolve_lists(s, values["audience"].get("lists", []))
             values["audience_size"] = audiences.size(s, values["audience"])

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from campaigns import statuses
+from campaigns import localtime, statuses
 from campaigns.sending import Effect, Outcome
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
@@ -146,7 +146,7 @@ class Inbound:
     to_field: str = ""
     time_field: str = ""
     time_format: str = ""
-    time_zone: str = "Asia/Ho_Chi_Minh"
+    time_zone: str = localtime.DEFAULT
     answer: str = ""  # the body that acknowledges an MO; placeholders {message_id} {sender}
     answer_content_type: str = "text/plain; charset=utf-8"
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from campaigns import localtime
 from campaigns.sending import Effect, Outcome
 from gateway.providers.aggregator_profile import (
     AUTH_KINDS,
@@ -115,7 +116,7 @@ def parse_profile(data: Mapping[str, Any], source: str = "<profile>") -> Profile
         to_field=r.text("inbound.to_field", required=False),
         time_field=r.text("inbound.time_field", required=False),
         time_format=r.text("inbound.time_format", required=False),
-        time_zone=r.text("inbound.time_zone", required=False) or "Asia/Ho_Chi_Minh",
+        time_zone=r.text("inbound.time_zone", required=False) or localtime.DEFAULT,
         answer=r.text("inbound.answer", required=False),
         answer_content_type=r.text("inbound.answer_content_type", required=False)
         or "text/plain; charset=utf-8",

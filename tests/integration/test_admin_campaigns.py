@@ -179,7 +179,8 @@ def test_composer_saves_a_draft_then_edits_it(client: Any, auth: Any, session: A
     [
         ({"name": ""}, "name"),
         ({"body": ""}, "body"),
-        ({"window_start": "23:00"}, "window"),
+        ({"window_start": "22:00"}, "window"),
+        ({"window_end": "24:30"}, "window"),
         ({"rate_per_second": "nhanh"}, "rate_per_second"),
         ({"scheduled_at": "ngày mai"}, "scheduled_at"),
     ],

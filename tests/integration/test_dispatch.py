@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from redis import Redis
@@ -14,7 +15,6 @@ from campaigns import dispatch, lifecycle, optouts, reconcile, reports
 from campaigns import statuses as st
 from campaigns.models import Area, Campaign, Contact, Delivery, OptOut
 from campaigns.sending import Effect, OutboundMessage, Outcome, SendResult
-from campaigns.windows import TZ
 from gateway import killswitch
 from gateway.tips.models import SenderFlag
 from tests.factories import mobile
@@ -25,6 +25,8 @@ from tests.integration.dispatch_support import (
     bulk_contacts,
     dispatcher,
 )
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def deliveries(session: Session, campaign_id: int) -> list[Delivery]:

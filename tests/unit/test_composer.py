@@ -90,3 +90,20 @@ def test_many_segments() -> None:
 def test_is_brandname(sender: str, brand: bool) -> None:
     """Digits (with an optional +) are numbers; anything with letters is a brandname."""
     assert composer.is_brandname(sender) is brand
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "night"),
+    [
+        ("07:00", "22:00", False),
+        ("08:00", "17:30", False),
+        ("00:00", "24:00", True),
+        ("20:00", "06:00", True),
+        ("06:30", "21:00", True),
+        ("07:00", "22:30", True),
+    ],
+)
+def test_night_hours_warned(start: str, end: str, night: bool) -> None:
+    """A window reaching outside 07:00–22:00 is allowed but warned about."""
+    codes = [w.code for w in composer.check("Xin chao", window=(start, end))]
+    assert (composer.NIGHT_HOURS in codes) is night

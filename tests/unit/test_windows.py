@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from campaigns.windows import TZ, Window, window_of
+from campaigns.windows import Window, window_of
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def local(day: int, hour: int, minute: int = 0, second: int = 0) -> dt.datetime:
