@@ -21,28 +21,15 @@ from sqlalchemy.orm import Session
 from campaigns import lifecycle
 from campaigns.db import utcnow
 from campaigns.models import Campaign
-from gateway import queues
+from gateway import jobs
 from workers import runtime
 
 log = logging.getLogger("loa.worker")
 
-LAUNCH_JOB = "workers.dispatch.launch"
-
-
-def launch_job_id(campaign_id: int) -> str:
-    """The deterministic id of a campaign's launch job."""
-    return f"launch-{campaign_id}"
-
 
 def enqueue_launch(campaign_id: int) -> str:
     """Enqueue the dispatch engine's launch of a campaign unless it is already queued."""
-    return queues.enqueue(
-        queues.BULK,
-        LAUNCH_JOB,
-        campaign_id,
-        job_id=launch_job_id(campaign_id),
-        connection=runtime.redis(),
-    )
+    return jobs.LAUNCH.enqueue(runtime.redis(), campaign_id, key=(campaign_id,))
 
 
 def run_due(now: dt.datetime | None = None) -> list[int]:

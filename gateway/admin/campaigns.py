@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 
 from campaigns import fields, lifecycle
 from campaigns.models import Area, Campaign, ContactList
-from gateway import audit, db, labels, queues
+from gateway import audit, db, jobs, labels, queues
 from gateway.admin import campaign_form as forms
 from gateway.admin import campaign_panel as panel
 from gateway.admin import one_page
@@ -281,13 +281,7 @@ def act(campaign_id: int, action: str) -> Any:
     )
     s.commit()
     if action == lifecycle.LAUNCH:
-        queues.enqueue(
-            queues.BULK,
-            "workers.dispatch.launch",
-            campaign.id,
-            job_id=f"launch-{campaign.id}",
-            connection=db.redis(),
-        )
+        jobs.LAUNCH.enqueue(db.redis(), campaign.id, key=(campaign.id,))
     flash(_("Đã thực hiện: %(action)s.", action=panel.ACTION_LABELS[action]), "success")
     return redirect(target)
 

@@ -25,7 +25,7 @@ from campaigns import audiences, composer, lifecycle
 from campaigns import statuses as st
 from campaigns.models import Campaign, Delivery
 from campaigns.phones import mask
-from gateway import audit, db, queues
+from gateway import audit, db, jobs
 from gateway.api import bp, document, error
 from gateway.api.campaign_schema import (
     CampaignInSchema,
@@ -234,13 +234,7 @@ def _refused(exc: lifecycle.IllegalTransition, campaign: Campaign) -> Any:
 
 def _enqueue_launch(campaign_id: int) -> bool:
     try:
-        queues.enqueue(
-            queues.BULK,
-            "workers.dispatch.launch",
-            campaign_id,
-            job_id=f"launch-{campaign_id}",
-            connection=db.redis(),
-        )
+        jobs.LAUNCH.enqueue(db.redis(), campaign_id, key=(campaign_id,))
     except RedisError:
         log.warning("campaign %s: launch not enqueued (Redis unavailable)", campaign_id)
         return False

@@ -21,7 +21,7 @@ from campaigns.db import utcnow
 from campaigns.models import Area
 from campaigns.phones import normalize
 from campaigns.text import nfc
-from gateway import queues
+from gateway import jobs
 from gateway.providers import InboundMessage
 from gateway.tips import keywords, links, replies, routing
 from gateway.tips.line import TipLine
@@ -151,13 +151,8 @@ def notify_after_commit(line: TipLine, tip: Tip, reply_ids: list[int] | None = N
     ok = True
     if tip.priority == URGENT and tip.notified_at is None:
         try:
-            queues.enqueue(
-                queues.REPLIES,  # never behind a broadcast or its receipts (invariant 11)
-                "workers.notifications.notify_urgent",
-                tip.id,
-                job_id=f"notify-tip-{tip.id}",
-                connection=line.redis,
-            )
+            # on the replies lane: never behind a broadcast or its receipts (invariant 11)
+            jobs.NOTIFY_URGENT.enqueue(line.redis, tip.id, key=(tip.id,))
         except (RedisError, OSError) as exc:
             log.warning("tip %s: notification not enqueued (%s)", tip.id, type(exc).__name__)
             ok = False
