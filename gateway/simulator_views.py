@@ -105,8 +105,7 @@ def _recent_numbers() -> list[tuple[str, str]]:
         ("d", select(Delivery.id, Delivery.phone, Delivery.sent_at)
             .where(Delivery.status.in_(HANDED_OVER), Delivery.sent_at.is_not(None))
             .order_by(Delivery.sent_at.desc())),
-        ("r", select(Reply.id, Reply.to_phone, Reply.created_at)
-            .where(Reply.kind != "alert").order_by(Reply.id.desc())),
+        ("r", select(Reply.id, Reply.to_phone, Reply.created_at).order_by(Reply.id.desc())),
         ("t", select(Tip.id, Tip.sender, Tip.received_at)
             .where(Tip.provider == "simulator", Tip.sender.is_not(None))
             .order_by(Tip.id.desc())),
@@ -154,7 +153,7 @@ def _thread(phone: str) -> list[Item]:
     s = db.session()
     replies = s.scalars(
         select(Reply)
-        .where(Reply.to_phone == phone, Reply.kind != "alert")
+        .where(Reply.to_phone == phone)  # staff alerts too: a phone shows all it received
         .order_by(Reply.id.desc())
         .limit(THREAD_SIZE)
     )

@@ -149,8 +149,8 @@ def test_phone_page_needs_login(client: Any) -> None:
 def test_phone_page_shows_what_loa_sent_from_its_records(
     client: Any, auth: Any, session: Session, rq_worker: Any, live: str
 ) -> None:
-    """A number's thread is its deliveries (rendered for the contact) and replies, newest
-    first; other numbers' messages are not in it and the picker masks numbers."""
+    """A number's thread is its deliveries (rendered for the contact) and replies (staff
+    alerts too), newest first; other numbers' messages are not in it; the picker masks numbers."""
     auth.login("admin")
     first = _launch(session, 2, body="Tin thứ nhất")
     rq_worker.run()
@@ -159,12 +159,14 @@ def test_phone_page_shows_what_loa_sent_from_its_records(
     rq_worker.run()
     mine, other = _deliveries(session, first)
     session.add(Reply(to_phone=other.phone, body="Tin cho người khác", kind="reply", status="sent"))
+    session.add(Reply(to_phone=mine.phone, body="Báo động: tin khẩn", kind="alert", status="sent"))
     session.commit()
     page = client.get("/simulator").get_data(as_text=True)
     assert mine.phone not in page and other.phone not in page  # the picker shows masked numbers
     text = client.get("/simulator", query_string={"m": f"d{mine.id}"}).get_data(as_text=True)
     assert text.index("Tin thứ hai cho +84 98x xxx 000") < text.index("Tin thứ nhất")
     assert "Tin cho người khác" not in text
+    assert text.index("Báo động: tin khẩn") < text.index("Tin thứ hai")  # an alert, newest
     assert "Đã giao" in text  # the delivery's status, labelled
 
 
