@@ -40,6 +40,7 @@ REPLY_STATUS_LABELS: dict[str, Any] = {
     "failed": _l("Gửi không được"),
     "unknown": _l("Chưa rõ đã gửi hay chưa"),
     "suppressed": _l("Không gửi (không liên lạc)"),
+    "inline": _l("Đã trả lời ngay"),  # in the webhook's answer (TwiML, the simulator)
 }
 TOKEN_STATE_LABELS: dict[str, Any] = {
     "active": _l("Đang dùng"),

@@ -117,7 +117,6 @@ _register_tip_tables()
 
 
 def _register_provider_tables() -> None:
-    import gateway.providers.simulator
     import gateway.providers.smpp_models  # noqa: F401  (submitted parts, inbound PDUs)
 
 

@@ -1,4 +1,4 @@
-"""Delivery receipts that arrive by queue (the simulator's, and any provider's deferred ones)."""
+"""Delivery receipts that arrive by queue (any provider's deferred ones)."""
 
 from __future__ import annotations
 

@@ -1,42 +1,43 @@
-"""The simulator: an offline provider that keeps every message in an outbox table.
+"""The simulator: an offline provider that plays a carrier, for demos and tests.
 
-It accepts sends (after ``settings.simulator_latency_ms``, failing a fraction
-``settings.simulator_failure_rate`` of them with error ``SIM-30003``), writes each message to
-``simulator_messages``, and produces delivery receipts through the same status path as a real
-provider: for every accepted message it enqueues ``workers.statuses.process_receipt`` on the
-``events`` queue, which parses the receipt with :meth:`SimulatorProvider.parse_status` and applies
-it like a status webhook. The citizen phone page (``gateway.simulator_views``) reads the outbox
-and sends a citizen's reply into the tip line.
+It is an adapter like the others and keeps no table of its own. It accepts sends (after
+``settings.simulator_latency_ms``, failing a fraction ``settings.simulator_failure_rate`` of them
+with error ``SIM-30003``, like Twilio's "handset unreachable") and, like a real provider, calls
+back with a delivery receipt: a signed POST (``X-Loa-Signature``) to Loa's own status webhook,
+``{public_base_url}/webhooks/simulator/status/<delivery id>``, which applies it as it applies
+every provider's receipt. A receipt that cannot be posted (the web app is down) is lost, as a
+real provider's may be: the delivery stays ``sent``, and :meth:`SimulatorProvider.fetch_status`
+answers the reconciler, since every message the simulated carrier accepts is delivered.
 
-Connections: the provider runs in web and worker processes alike, outside any Flask context, so
-it opens its own database engine (``campaigns.db.make_engine``) and Redis client lazily, cached
-per process and URL (and forgotten after a fork). Tests may pass a ``sessionmaker`` instead.
+The receipts are posted before ``send_many`` returns, concurrently: a worker's job runs in a
+forked work horse that ends with the job, so a receipt left to a background thread would die
+with it. Loa records a receipt that arrives before the send's own ``sent`` (a fast provider).
+
+What a simulated phone received is read from Loa's own records (deliveries and replies) by the
+citizen phone page (``gateway.simulator_views``); what was handed to the simulated carrier in this
+process is also kept, bounded, in :attr:`SimulatorProvider.received` (the far end's view, as a
+fake server keeps the requests it saw).
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import collections
 import hashlib
 import hmac
 import logging
-import os
 import random
+import re
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from redis import Redis
-from rq import Queue
-from sqlalchemy import Index, Integer, String, Text, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+import requests
 
 from campaigns import statuses
-from campaigns.db import Base, make_engine, make_sessionmaker, utcnow
 from campaigns.phones import mask
 from campaigns.sending import OutboundMessage, Outcome, SendResult
-from gateway import queues
 from gateway.providers import (
     InboundMessage,
     Provider,
@@ -50,43 +51,15 @@ log = logging.getLogger("loa.providers.simulator")
 
 SIGNATURE_HEADER = "X-Loa-Signature"
 FAILURE_CODE = "SIM-30003"  # like Twilio's "handset unreachable"
-RECEIPT_JOB = "workers.statuses.process_receipt"
-DEFAULT_SENDER = "LOA"
-IN, OUT = "in", "out"
+RECEIPT_TIMEOUT = 10.0  # seconds for Loa's webhook to answer one receipt
+RECEIPT_THREADS = 8
+RECEIVED_KEPT = 10_000  # the far end's memory of the messages handed to it, newest last
+_MESSAGE_ID = re.compile(r"SIM[0-9a-f]{32}")
 
 # Receipt status -> Loa status: the simulator speaks Loa's own vocabulary.
 STATUSES: dict[str, str] = {
     s: s for s in (statuses.SENT, statuses.DELIVERED, statuses.UNDELIVERED, statuses.FAILED)
 }
-
-_sessionmakers: dict[str, sessionmaker[Session]] = {}
-_redis_clients: dict[str, Redis] = {}
-
-
-def _forget_connections() -> None:
-    _sessionmakers.clear()
-    _redis_clients.clear()
-
-
-os.register_at_fork(after_in_child=_forget_connections)
-
-
-class SimulatorMessage(Base):
-    """One message in the simulator's outbox: to a citizen (``out``) or from one (``in``)."""
-
-    __tablename__ = "simulator_messages"
-    __table_args__ = (Index("ix_simulator_messages_phone_id", "phone", "id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    direction: Mapped[str] = mapped_column(String(3))  # in, out
-    phone: Mapped[str] = mapped_column(String(32))  # the citizen's number
-    sender: Mapped[str | None] = mapped_column(String(40))  # brandname (out) or None (in)
-    body: Mapped[str] = mapped_column(Text)
-    delivery_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    provider_message_id: Mapped[str] = mapped_column(String(64), unique=True)
-    status: Mapped[str] = mapped_column(String(12))
-    error_code: Mapped[str | None] = mapped_column(String(20))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 def new_message_id() -> str:
@@ -102,35 +75,20 @@ def sign(secret: str, url: str, params: Mapping[str, str]) -> str:
 
 @register("simulator")
 class SimulatorProvider(Provider):
-    """Sends into the outbox table; receipts arrive through the ``events`` queue."""
+    """Accepts sends; posts each accepted message's receipt to Loa's status webhook."""
 
     name = "simulator"
 
-    def __init__(
-        self, settings: Any, *, session_factory: sessionmaker[Session] | None = None
-    ) -> None:
+    def __init__(self, settings: Any) -> None:
         self.settings = settings
         self.latency = settings.simulator_latency_ms / 1000.0
         self.failure_rate = settings.simulator_failure_rate
-        self._session_factory = session_factory
         self._random = random.Random()  # a simulation, not a secret
-
-    # --- connections ----------------------------------------------------------------------
-
-    def session(self) -> Session:
-        """A new session on the database the simulator writes its outbox to."""
-        if self._session_factory is None:
-            url = self.settings.effective_database_url
-            if url not in _sessionmakers:
-                _sessionmakers[url] = make_sessionmaker(make_engine(url))
-            self._session_factory = _sessionmakers[url]
-        return self._session_factory()
-
-    def _redis(self) -> Redis:
-        url = self.settings.redis_url
-        if url not in _redis_clients:
-            _redis_clients[url] = queues.connect(url)
-        return _redis_clients[url]
+        self._http = requests.Session()
+        # (message, result) of what this process handed over: for tests and debugging only.
+        self.received: collections.deque[tuple[OutboundMessage, SendResult]] = collections.deque(
+            maxlen=RECEIVED_KEPT
+        )
 
     # --- sending --------------------------------------------------------------------------
 
@@ -138,7 +96,7 @@ class SimulatorProvider(Provider):
         return self.send_many([message])[0]
 
     def send_many(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
-        """Accept (or fail) every message, write the outbox in one go, enqueue the receipts."""
+        """Accept (or fail) every message, then call back with the accepted ones' receipts."""
         if not messages:
             return []
         if self.latency and len(messages) > 1:
@@ -146,8 +104,15 @@ class SimulatorProvider(Provider):
                 results = list(pool.map(self._decide, messages))
         else:
             results = [self._decide(m) for m in messages]
-        self._record(messages, results)
-        self._enqueue_receipts(messages, results)
+        accepted = [
+            (m, r.provider_message_id)
+            for m, r in zip(messages, results, strict=True)
+            if r.outcome is Outcome.ACCEPTED and r.provider_message_id
+        ]
+        self.received.extend(zip(messages, results, strict=True))
+        self._post_receipts(
+            [(m, sid) for m, sid in accepted if m.delivery_id is not None or m.status_callback]
+        )
         return results
 
     def _decide(self, message: OutboundMessage) -> SendResult:
@@ -160,55 +125,47 @@ class SimulatorProvider(Provider):
             )
         return SendResult(Outcome.ACCEPTED, provider_message_id=new_message_id())
 
-    def _record(self, messages: Sequence[OutboundMessage], results: list[SendResult]) -> None:
-        rows = [
-            SimulatorMessage(
-                direction=OUT,
-                phone=m.to[:32],
-                sender=(m.sender or self.settings.twilio_from or DEFAULT_SENDER)[:40],
-                body=m.body,
-                delivery_id=m.delivery_id,
-                provider_message_id=r.provider_message_id or new_message_id(),
-                # The outbox holds the outcome the receipt will report (fetch_status reads it).
-                status=statuses.DELIVERED if r.outcome is Outcome.ACCEPTED else statuses.FAILED,
-                error_code=r.error_code,
-            )
-            for m, r in zip(messages, results, strict=True)
-        ]
-        with self.session() as s:
-            s.add_all(rows)
-            s.commit()
+    # --- receipts, as the carrier sends them ----------------------------------------------
 
-    def _enqueue_receipts(
-        self, messages: Sequence[OutboundMessage], results: list[SendResult]
-    ) -> None:
-        jobs = [
-            Queue.prepare_data(
-                RECEIPT_JOB,
-                args=(
-                    self.name,
-                    {"MessageSid": r.provider_message_id, "MessageStatus": statuses.DELIVERED},
-                    m.delivery_id,
-                ),
-                job_id=f"receipt-{r.provider_message_id}",
-            )
-            for m, r in zip(messages, results, strict=True)
-            if r.outcome is Outcome.ACCEPTED and m.delivery_id is not None
-        ]
-        if not jobs:
+    def callback_url(self, delivery_id: int) -> str:
+        """Where the receipt of Loa's delivery ``delivery_id`` is posted."""
+        return f"{self.settings.public_base_url}/webhooks/simulator/status/{delivery_id}"
+
+    def receipt(
+        self, message: OutboundMessage, provider_message_id: str
+    ) -> tuple[str, dict[str, str]]:
+        """The URL and form of the receipt for an accepted message (it is always delivered)."""
+        url = message.status_callback or self.callback_url(int(message.delivery_id or 0))
+        return url, {"MessageSid": provider_message_id, "MessageStatus": statuses.DELIVERED}
+
+    def _post_receipts(self, accepted: list[tuple[OutboundMessage, str]]) -> None:
+        if not accepted:
             return
+        with ThreadPoolExecutor(min(RECEIPT_THREADS, len(accepted))) as pool:
+            answers = list(pool.map(lambda a: self._post_receipt(*a), accepted))
+        if not all(answers):
+            log.warning(
+                "simulator: %d of %d receipts were not taken by Loa's webhook",
+                answers.count(False), len(answers),
+            )  # fmt: skip
+
+    def _post_receipt(self, message: OutboundMessage, provider_message_id: str) -> bool:
+        url, form = self.receipt(message, provider_message_id)
+        headers = {SIGNATURE_HEADER: sign(self.settings.secret(), url, form)}
         try:
-            queues.queue(queues.EVENTS, self._redis()).enqueue_many(jobs)
-        except Exception:  # Redis down: the outbox knows; the reconciler asks fetch_status
-            log.warning("simulator could not enqueue %d receipts", len(jobs), exc_info=True)
+            resp = self._http.post(url, data=form, headers=headers, timeout=RECEIPT_TIMEOUT)
+        except requests.RequestException as exc:
+            log.debug("simulator receipt not posted (%s)", type(exc).__name__)
+            return False
+        return resp.status_code < 300
 
     def fetch_status(self, provider_message_id: str) -> str | None:
-        with self.session() as s:
-            return s.scalar(
-                select(SimulatorMessage.status).where(
-                    SimulatorMessage.provider_message_id == provider_message_id
-                )
-            )
+        """What the reconciler learns: every message the simulated carrier accepted (an id of
+        its form) is delivered; an id it never gave is unknown to it."""
+        return statuses.DELIVERED if _MESSAGE_ID.fullmatch(provider_message_id) else None
+
+    def close(self) -> None:
+        self._http.close()
 
     # --- webhooks -------------------------------------------------------------------------
 

@@ -84,6 +84,9 @@ def test_simulator_shows_broadcast_and_acknowledges_reply(
     thread = page.locator("ul.thread")
     expect(page.locator("main h2")).to_contain_text(mask(phone))
     expect(thread.locator("li.out .text").filter(has_text=sent_campaign["body"])).to_have_count(1)
+    # The simulator's receipt came back through Loa's status webhook (over HTTP, from the worker).
+    broadcast = thread.locator("li.out").filter(has_text=sent_campaign["body"])
+    expect(broadcast.locator(".meta")).to_contain_text("Đã giao")
 
     reply = f"Toi thay nguoi la tuyen lao dong o cho {secrets.token_hex(3)}"
     page.fill("textarea[name=body]", reply)

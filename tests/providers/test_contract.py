@@ -12,23 +12,24 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from unittest.mock import ANY
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from pydantic import SecretStr
 from redis import Redis
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from campaigns.db import make_sessionmaker
 from campaigns.sending import Effect, OutboundMessage, Outcome
-from gateway import providers, queues
+from gateway import providers
 from gateway.providers import InboundMessage, Provider, StatusUpdate, WebhookError
 from gateway.providers.aggregator import AggregatorProvider
-from gateway.providers.simulator import SimulatorMessage, SimulatorProvider, sign
+from gateway.providers.simulator import SimulatorProvider, sign
 from gateway.providers.smpp import SmppProvider
 from gateway.providers.twilio import TwilioProvider
 from gateway.settings import Settings
@@ -138,21 +139,19 @@ def _http(settings: Settings, fake: FakeAggregator, behaviour: Any) -> Harness:
     )
 
 
-def _simulator(settings: Settings, engine: Engine, failure_rate: Any) -> Harness:
+def _simulator(settings: Settings, failure_rate: Any) -> Harness:
     settings = settings.model_copy(update={"simulator_failure_rate": failure_rate or 0.0})
-    factory = make_sessionmaker(engine)
+    provider = SimulatorProvider(settings)
 
     def seen() -> list[dict[str, Any]]:
-        with factory() as s:
-            rows = s.scalars(select(SimulatorMessage).order_by(SimulatorMessage.id)).all()
-            return [
-                {"To": r.phone, "Body": r.body, "delivery_id": r.delivery_id, "status": r.status}
-                for r in rows
-            ]
+        return [
+            {"To": m.to, "Body": m.body, "delivery_id": m.delivery_id, "outcome": r.outcome}
+            for m, r in provider.received
+        ]
 
     return Harness(
         "simulator",
-        SimulatorProvider(settings, session_factory=factory),
+        provider,
         seen=seen,
         sign=lambda url, p: {"X-Loa-Signature": sign(settings.secret(), url, p)},
         secrets=[settings.secret()],
@@ -182,7 +181,7 @@ def harness(
                 behaviour,
             )
         else:
-            h = _simulator(request.getfixturevalue("settings"), db_engine, behaviour)
+            h = _simulator(request.getfixturevalue("settings"), behaviour)
         built.append(h)
         return h
 
@@ -339,21 +338,46 @@ def test_twilio_request_shape(
     assert req.authorized
 
 
-def test_simulator_outbox_and_receipt_job(
-    harness: Callable[..., Harness], redis_conn: Redis
+def test_simulator_posts_a_signed_receipt_to_the_status_webhook(
+    settings: Settings, redis_conn: Redis
 ) -> None:
-    """The simulator stores the message and enqueues its receipt on the events queue."""
-    h = harness("simulator", 0.0)
-    result = h.provider.send(OutboundMessage(to=TO, body="a", delivery_id=42))
-    assert h.seen() == [{"To": TO, "Body": "a", "delivery_id": 42, "status": "delivered"}]
-    (job,) = queues.queue("events", redis_conn).get_jobs()
-    assert job.func_name == "workers.statuses.process_receipt"
-    assert job.args == [  # a list: jobs are JSON, never pickle
-        "simulator",
-        {"MessageSid": result.provider_message_id, "MessageStatus": "delivered"},
-        42,
-    ]
-    assert h.provider.fetch_status(str(result.provider_message_id)) == "delivered"
+    """Like a real provider, the simulator calls back: a POST to Loa's status webhook for the
+    delivery, signed so that the webhook accepts it; it queues no job of its own."""
+    seen: list[tuple[str, dict[str, str], dict[str, str]]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            form = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            seen.append((self.path, dict(parse_qsl(form)), dict(self.headers.items())))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    p = SimulatorProvider(settings.model_copy(update={"public_base_url": base}))
+    try:
+        result = p.send(OutboundMessage(to=TO, body="a", delivery_id=42))
+        assert (
+            p.send(OutboundMessage(to=TO, body="no delivery, no receipt")).outcome
+            is Outcome.ACCEPTED
+        )
+    finally:
+        p.close()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    ((path, form, headers),) = seen
+    assert path == "/webhooks/simulator/status/42"
+    assert form == {"MessageSid": result.provider_message_id, "MessageStatus": "delivered"}
+    assert p.validate_signature(base + path, form, headers)
+    assert p.parse_status(form, 42) == StatusUpdate("delivered", 42, result.provider_message_id)
+    assert p.fetch_status(str(result.provider_message_id)) == "delivered"
+    assert redis_conn.keys("rq:*") == []
 
 
 @pytest.mark.parametrize("name", PROVIDERS)
