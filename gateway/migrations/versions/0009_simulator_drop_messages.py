@@ -1,6 +1,6 @@
 """the simulator keeps no outbox: its phone page reads deliveries, replies and tips
 
-Revision ID: 0010_simulator_drop_messages
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-03 07:30:00
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import campaigns.db
 
 
-revision = '0010_simulator_drop_messages'
+revision = '0009'
 down_revision = '0008'
 branch_labels = None
 depends_on = None
