@@ -144,6 +144,14 @@ class Settings(BaseSettings):
         description="where to report a security hole (an email or https URL); shown on the "
         "login page and in /.well-known/security.txt",
     )
+    log_format: Literal["", "json", "text"] = Field(
+        "",
+        description="json (one JSON object per line) or text (readable); empty: json when "
+        "LOA_ENV=production, else text",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="DEBUG, INFO, WARNING or ERROR"
+    )
     # SMPP 3.4 (``loa smpp`` holds the bind; workers hand it messages through Redis).
     smpp_host: str = Field("", description="the SMSC's host name or address")
     smpp_port: int = Field(2775, ge=1, le=65535, description="the SMSC's port, 1–65535")
