@@ -277,6 +277,28 @@ def demo_cmd(contacts: int) -> None:
         click.echo(line)
 
 
+@click.group("retention", help="Anonymise tips, replies and deliveries past their period.")
+def retention_group() -> None:
+    pass
+
+
+@retention_group.command(
+    "run", help="Anonymise now what LOA_RETENTION_*_DAYS have expired (audited, counts only)."
+)
+@click.option("--dry-run", is_flag=True, help="Only count what would be anonymised.")
+@with_appcontext
+def retention_run(dry_run: bool) -> None:
+    from gateway import retention
+
+    periods = retention.Periods.from_settings(_settings())
+    report = retention.run(db.session(), periods, dry_run=dry_run)
+    verb = "would anonymise" if dry_run else "anonymised"
+    click.echo(
+        f"{verb}: {report.tips} tips ({report.notes} notes), {report.replies} replies, "
+        f"{report.deliveries} deliveries; {report.held} tips kept by a legal hold"
+    )
+
+
 COMMANDS = (
     db_group,
     users_group,
@@ -287,6 +309,7 @@ COMMANDS = (
     worker_cmd,
     smpp_cmd,
     demo_cmd,
+    retention_group,
 )
 
 

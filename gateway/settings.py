@@ -144,6 +144,28 @@ class Settings(BaseSettings):
         description="where to report a security hole (an email or https URL); shown on the "
         "login page and in /.well-known/security.txt",
     )
+    # Retention (gateway.retention): days after which personal content is anonymised; 0 = keep.
+    retention_tips_days: int = Field(
+        1825,
+        ge=0,
+        le=36_500,
+        description="days after a tip is closed before its text, numbers and notes are removed "
+        "(0: keep forever); tips on legal hold are kept",
+    )
+    retention_replies_days: int = Field(
+        365,
+        ge=0,
+        le=36_500,
+        description="days after an SMS reply or alert was sent before its text and number are "
+        "removed (0: keep forever)",
+    )
+    retention_deliveries_days: int = Field(
+        365,
+        ge=0,
+        le=36_500,
+        description="days after a campaign ended before its recipients' numbers are removed "
+        "(0: keep forever)",
+    )
     log_format: Literal["", "json", "text"] = Field(
         "",
         description="json (one JSON object per line) or text (readable); empty: json when "

@@ -141,6 +141,8 @@ PERIODIC: list[Periodic] = [
     Periodic("check_urgency", "workers.notifications.check_urgency", 30, queues.REPLIES),
     Periodic("run_due", "workers.schedule.run_due", 30),
     Periodic("reconcile", "workers.reconciler.run", 30),
+    # Hourly: a day's worth is small, and a run stopped half-way is finished within the hour.
+    Periodic("retention", "workers.schedule.run_retention", 3600),
 ]
 
 
