@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -299,6 +300,46 @@ def retention_run(dry_run: bool) -> None:
     )
 
 
+@click.command(
+    "backup",
+    help="Copy the database to PATH while Loa runs (SQLite: online backup "
+    "API; PostgreSQL: pg_dump -Fc).",
+)
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_cmd(path: Path) -> None:
+    from gateway import audit, backup
+
+    try:
+        done = backup.backup(_settings().effective_database_url, path)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    s = db.session()
+    audit.record("db.backup", object_type="database", details={"file": path.name}, session=s)
+    s.commit()
+    click.echo(done)
+
+
+@click.command(
+    "restore",
+    help="Replace the database with the backup at PATH and migrate it; "
+    "refused while workers run unless --force.",
+)
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Restore even while workers are registered in Redis.")
+@with_appcontext
+def restore_cmd(path: Path, force: bool) -> None:
+    from gateway import backup
+
+    settings = _settings()
+    db.engine().dispose()  # this process holds no connection to the database being replaced
+    try:
+        done = backup.restore(settings.effective_database_url, path, settings.redis_url, force)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(done)
+
+
 COMMANDS = (
     db_group,
     users_group,
@@ -310,6 +351,8 @@ COMMANDS = (
     smpp_cmd,
     demo_cmd,
     retention_group,
+    backup_cmd,
+    restore_cmd,
 )
 
 

@@ -7,9 +7,7 @@ import datetime as dt
 import io
 import json
 import logging
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from gateway.tips.models import Reply, Roster, Tip
 from gateway.tips.routing import seed_default_rules
 from tests.factories import create_user, mobile
 from tests.integration.dispatch_support import approved_campaign, bulk_contacts
+from tests.integration.ops_support import LOA, loa_env
 from workers import dispatch as jobs
 
 TOKEN = "twilio-token-for-log-tests"
@@ -160,20 +159,9 @@ def test_no_body_or_number_in_the_logs_of_web_and_worker(
     dispatch.launch(session, campaign.id)
     jobs.enqueue_planned(session, redis_conn, campaign.id)
 
-    env = dict(os.environ)
-    env.update(
-        LOA_ENV="test",
-        LOA_DATABASE_URL=settings.database_url,
-        LOA_REDIS_URL=settings.redis_url,
-        LOA_VAR_DIR=str(tmp_path / "var"),
-        LOA_SECRET_KEY="test-secret-key-not-for-production",
-        LOA_PUBLIC_BASE_URL=BASE,
-        LOA_PROVIDER="simulator",
-        LOA_LOG_FORMAT="json",
-    )
-    loa = str(Path(sys.executable).with_name("loa"))
+    env = loa_env(settings, tmp_path, LOA_LOG_FORMAT="json")
     worker = subprocess.run(
-        [loa, "worker", "--burst", "--queues", "replies,bulk,events"],
+        [LOA, "worker", "--burst", "--queues", "replies,bulk,events"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert worker.returncode == 0, worker.stderr[-2000:]
