@@ -143,7 +143,8 @@ def run(
         session: a session with nothing pending (each chunk is committed).
         periods: the days to keep each kind (``Periods.from_settings(settings)``).
         now: the current time (tests pass one).
-        dry_run: count only; nothing changes and nothing is audited.
+        dry_run: count only; nothing changes and nothing is audited (nor is a run that
+            found nothing to do: the hourly job would fill the audit log with zeros).
 
     Returns:
         The counts of this run.
@@ -197,7 +198,7 @@ def run(
                 )
                 report.deliveries += len(ids)
                 session.commit()
-    if not dry_run:
+    if not dry_run and (report.tips or report.replies or report.deliveries):
         audit.record(
             "retention.run",
             object_type="retention",

@@ -129,6 +129,8 @@ def test_a_second_run_finds_nothing_and_a_dry_run_changes_nothing(session: Sessi
     )  # fmt: skip
     again = retention.run(session, PERIODS, now=NOW)
     assert (again.tips, again.notes, again.replies, again.deliveries) == (0, 0, 0, 0)
+    runs = select(func.count(AuditEvent.id)).where(AuditEvent.action == "retention.run")
+    assert session.scalar(runs) == 1  # a run with nothing to do leaves no audit event
 
 
 def test_a_period_of_zero_keeps_that_kind_forever(session: Session) -> None:
