@@ -40,7 +40,9 @@ class Settings(BaseSettings):
         "", description="an SQLAlchemy URL, e.g. sqlite:///var/loa.db or postgresql+psycopg://…"
     )
     redis_url: str = Field(
-        "redis://127.0.0.1:6379/0", description="a Redis URL, e.g. redis://127.0.0.1:6379/0"
+        "redis://127.0.0.1:6379/0",
+        description="a Redis URL, e.g. redis://127.0.0.1:6379/0, or Sentinel: "
+        "redis+sentinel://:PASSWORD@HOST:26379,HOST:26379/SERVICE/0",
     )
     secret_key: SecretStr | None = Field(
         None,
@@ -242,8 +244,13 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
+        from gateway import sentinel
+
+        if sentinel.is_sentinel(value):
+            sentinel.parse(value)  # a ValueError says what is wrong
+            return value
         if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+            raise ValueError("must start with redis://, rediss://, unix:// or redis+sentinel://")
         return value
 
     @model_validator(mode="after")
