@@ -78,8 +78,9 @@ def install() -> None:
 
     def masked(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = scrub_record(factory(*args, **kwargs))
-        record.request_id = request_id.get()
-        record.job_id = job_id.get()
+        # Prefixed: RQ passes ``extra={"job_id": …}`` itself, and logging refuses to overwrite.
+        record.loa_request_id = request_id.get()
+        record.loa_job_id = job_id.get()
         return record
 
     masked.loa_masks_numbers = True  # type: ignore[attr-defined]
@@ -105,8 +106,16 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "asctime",
     "request_id",
     "job_id",
+    "loa_request_id",
+    "loa_job_id",
     "context",
 }
+
+
+def _context(record: logging.LogRecord, key: str) -> str | None:
+    """The record's request or job id: Loa's context variable, else one passed as ``extra``."""
+    value = getattr(record, f"loa_{key}", None) or getattr(record, key, None)
+    return str(value) if value else None
 
 
 class JsonFormatter(logging.Formatter):
@@ -126,7 +135,7 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         for key in ("request_id", "job_id"):
-            if value := getattr(record, key, None):
+            if value := _context(record, key):
                 line[key] = value
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
@@ -146,10 +155,8 @@ class _TextFormatter(logging.Formatter):
     """``make run``'s readable lines, with ``[request id]`` or ``[job=id]`` after the logger."""
 
     def format(self, record: logging.LogRecord) -> str:
-        job = getattr(record, "job_id", None)
-        record.__dict__["context"] = (
-            f"job={job}" if job else getattr(record, "request_id", None) or "-"
-        )
+        job = _context(record, "job_id")
+        record.__dict__["context"] = f"job={job}" if job else _context(record, "request_id") or "-"
         return super().format(record)
 
 

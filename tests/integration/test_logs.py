@@ -185,3 +185,16 @@ def test_no_body_or_number_in_the_logs_of_web_and_worker(
     for number in numbers:
         for written in _forms(number):
             assert written not in everything, written
+
+
+def test_a_library_passing_its_own_job_id_is_logged(
+    settings: Settings, captured: io.StringIO
+) -> None:
+    """RQ logs some failures with ``extra={"job_id": …}``: the record is kept (no KeyError) and
+    its id shows, while Loa's own job context wins when both exist."""
+    rq_log = logging.getLogger("loa.test.library")  # as rq.worker does
+    rq_log.error("job failed to deserialize", extra={"job_id": "from-rq"})
+    with logs.job_context("from-loa"):
+        rq_log.error("job failed", extra={"job_id": "from-rq"})
+    first, second = _lines(captured.getvalue())
+    assert first["job_id"] == "from-rq" and second["job_id"] == "from-loa"
