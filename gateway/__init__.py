@@ -14,6 +14,7 @@ from gateway.settings import ROOT, Settings, load_settings
 
 # Each area is a module with ``init_app(app)``; the order is the order of registration.
 AREAS = (
+    "gateway.logs",  # first: every later hook logs with the request's id
     "gateway.i18n",
     "gateway.db",
     "gateway.security",

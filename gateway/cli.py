@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -275,6 +276,68 @@ def demo_cmd(contacts: int) -> None:
         click.echo(line)
 
 
+@click.group("retention", help="Anonymise tips, replies and deliveries past their period.")
+def retention_group() -> None:
+    pass
+
+
+@retention_group.command(
+    "run", help="Anonymise now what LOA_RETENTION_*_DAYS have expired (audited, counts only)."
+)
+@click.option("--dry-run", is_flag=True, help="Only count what would be anonymised.")
+@with_appcontext
+def retention_run(dry_run: bool) -> None:
+    from gateway import retention
+
+    periods = retention.Periods.from_settings(_settings())
+    report = retention.run(db.session(), periods, dry_run=dry_run)
+    verb = "would anonymise" if dry_run else "anonymised"
+    click.echo(
+        f"{verb}: {report.tips} tips ({report.notes} notes), {report.replies} replies, "
+        f"{report.deliveries} deliveries; {report.held} tips kept by a legal hold"
+    )
+
+
+@click.command(
+    "backup",
+    help="Copy the database to PATH while Loa runs (SQLite: online backup "
+    "API; PostgreSQL: pg_dump -Fc).",
+)
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_cmd(path: Path) -> None:
+    from gateway import audit, backup
+
+    try:
+        done = backup.backup(_settings().effective_database_url, path)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    s = db.session()
+    audit.record("db.backup", object_type="database", details={"file": path.name}, session=s)
+    s.commit()
+    click.echo(done)
+
+
+@click.command(
+    "restore",
+    help="Replace the database with the backup at PATH and migrate it; "
+    "refused while workers run unless --force.",
+)
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Restore even while workers are registered in Redis.")
+@with_appcontext
+def restore_cmd(path: Path, force: bool) -> None:
+    from gateway import backup
+
+    settings = _settings()
+    db.engine().dispose()  # this process holds no connection to the database being replaced
+    try:
+        done = backup.restore(settings.effective_database_url, path, settings.redis_url, force)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(done)
+
+
 COMMANDS = (
     db_group,
     users_group,
@@ -285,6 +348,9 @@ COMMANDS = (
     worker_cmd,
     smpp_cmd,
     demo_cmd,
+    retention_group,
+    backup_cmd,
+    restore_cmd,
 )
 
 

@@ -89,6 +89,8 @@ EVENT_LABELS: dict[str, Any] = {
     "reply": _l("Trả lời người gửi"),
     "merged": _l("Gộp tin trùng"),
     "escalated": _l("Báo động"),
+    "legal_hold": _l("Lưu giữ phục vụ điều tra"),
+    "legal_hold_released": _l("Bỏ lưu giữ phục vụ điều tra"),
 }
 
 

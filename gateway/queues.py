@@ -36,7 +36,12 @@ def queue(name: str, connection: Redis) -> Queue:
 
 
 def connect(url: str) -> Redis:
-    """A Redis client for ``url`` with short timeouts, so an outage fails fast."""
+    """A Redis client for ``url`` with short timeouts, so an outage fails fast
+    (``redis+sentinel://…``: the primary that the sentinels name, see gateway.sentinel)."""
+    from gateway import sentinel
+
+    if sentinel.is_sentinel(url):
+        return sentinel.connect(url)
     return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
 
 

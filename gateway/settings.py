@@ -41,7 +41,9 @@ class Settings(BaseSettings):
         "", description="an SQLAlchemy URL, e.g. sqlite:///var/loa.db or postgresql+psycopg://…"
     )
     redis_url: str = Field(
-        "redis://127.0.0.1:6379/0", description="a Redis URL, e.g. redis://127.0.0.1:6379/0"
+        "redis://127.0.0.1:6379/0",
+        description="a Redis URL, e.g. redis://127.0.0.1:6379/0, or Sentinel: "
+        "redis+sentinel://:PASSWORD@HOST:26379,HOST:26379/SERVICE/0",
     )
     secret_key: SecretStr | None = Field(
         None,
@@ -143,6 +145,36 @@ class Settings(BaseSettings):
         description="where to report a security hole (an email or https URL); shown on the "
         "login page and in /.well-known/security.txt",
     )
+    # Retention (gateway.retention): days after which personal content is anonymised; 0 = keep.
+    retention_tips_days: int = Field(
+        1825,
+        ge=0,
+        le=36_500,
+        description="days after a tip is closed before its text, numbers and notes are removed "
+        "(0: keep forever); tips on legal hold are kept",
+    )
+    retention_replies_days: int = Field(
+        365,
+        ge=0,
+        le=36_500,
+        description="days after an SMS reply or alert was sent before its text and number are "
+        "removed (0: keep forever)",
+    )
+    retention_deliveries_days: int = Field(
+        365,
+        ge=0,
+        le=36_500,
+        description="days after a campaign ended before its recipients' numbers are removed "
+        "(0: keep forever)",
+    )
+    log_format: Literal["", "json", "text"] = Field(
+        "",
+        description="json (one JSON object per line) or text (readable); empty: json when "
+        "LOA_ENV=production, else text",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="DEBUG, INFO, WARNING or ERROR"
+    )
     # SMPP 3.4 (``loa smpp`` holds the bind; workers hand it messages through Redis).
     smpp_host: str = Field("", description="the SMSC's host name or address")
     smpp_port: int = Field(2775, ge=1, le=65535, description="the SMSC's port, 1–65535")
@@ -211,8 +243,13 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
+        from gateway import sentinel
+
+        if sentinel.is_sentinel(value):
+            sentinel.parse(value)  # a ValueError says what is wrong
+            return value
         if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+            raise ValueError("must start with redis://, rediss://, unix:// or redis+sentinel://")
         return value
 
     @model_validator(mode="after")

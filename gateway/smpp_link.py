@@ -526,10 +526,7 @@ class Link:
 
 def serve(settings: Settings, mode: str | None = None) -> None:
     """Run one bind until SIGTERM or SIGINT (``loa smpp``)."""
-    logs.install()
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(settings)
     mode = mode or ("transceiver" if settings.smpp_bind_mode == "transceiver" else "")
     if not mode:
         raise SystemExit(

@@ -17,6 +17,8 @@ from typing import Any, cast
 
 from redis import Redis
 from rq import Queue, Worker
+from rq.executions import Execution
+from rq.job import Job
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -139,6 +141,8 @@ PERIODIC: list[Periodic] = [
     Periodic("check_urgency", "workers.notifications.check_urgency", 30, queues.REPLIES),
     Periodic("run_due", "workers.schedule.run_due", 30),
     Periodic("reconcile", "workers.reconciler.run", 30),
+    # Hourly: a day's worth is small, and a run stopped half-way is finished within the hour.
+    Periodic("retention", "workers.schedule.run_retention", 3600),
 ]
 
 
@@ -165,14 +169,23 @@ def _tick_forever(stop: threading.Event, interval: float = 5.0) -> None:
             log.warning("periodic scheduling failed; retrying", exc_info=True)
 
 
+class LoaWorker(Worker):
+    """RQ's worker, whose jobs log with their job id (``LOA_LOG_FORMAT=json``: ``job_id``)."""
+
+    def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
+        with logs.job_context(job.id):
+            return super().perform_job(job, queue, execution)
+
+
 def run_worker(cfg: Settings, queue_names: list[str], burst: bool = False) -> None:
     """Serve ``queue_names`` in order (``replies`` first) with RQ's scheduler."""
     configure(cfg)
-    logs.install()
+    # Before RQ sets up its own: RQ then adds no handler of its own and its records reach ours.
+    logs.configure(cfg)
     unknown = [q for q in queue_names if q not in queues.ALL]
     if unknown:
         raise SystemExit(f"unknown queue(s): {', '.join(unknown)}; known: {', '.join(queues.ALL)}")
-    worker = Worker(
+    worker = LoaWorker(
         [queue(q) for q in queue_names], connection=redis(), serializer=queues.SERIALIZER
     )
     stop = threading.Event()

@@ -86,3 +86,14 @@ def _back_to_draft(s: Session, campaign_id: int, now: dt.datetime) -> None:
         log.warning("campaign %s changed after approval: back to draft", campaign_id)
     except lifecycle.IllegalTransition:
         s.rollback()
+
+
+def run_retention() -> dict[str, int | bool]:
+    """The periodic retention run (hourly; ``gateway.retention``): anonymise what is past its
+    period and audit the counts. Overlapping runs are harmless: each chunk skips rows already
+    anonymised."""
+    from gateway import retention
+
+    with runtime.session() as s:
+        report = retention.run(s, retention.Periods.from_settings(runtime.settings()))
+    return report.as_dict()

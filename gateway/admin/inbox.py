@@ -337,6 +337,21 @@ def tip_do_not_contact(tip_id: int) -> Any:
     )
 
 
+@bp.post("/<int:tip_id>/legal-hold")
+@require("tips.work")
+def tip_legal_hold(tip_id: int) -> Any:
+    """Put the tip under legal hold (value=1, with a reason) or release it (value=0): retention
+    keeps a held tip whole."""
+    from gateway import retention
+
+    hold, reason = _form("value", 1) != "0", _form("reason", 300)
+    return _act(
+        tip_id,
+        lambda s, tip, user: retention.set_legal_hold(s, tip, user, hold, reason),
+        _("Đã cập nhật lưu giữ phục vụ điều tra."),
+    )
+
+
 @bp.post("/<int:tip_id>/unread")
 @require("tips.view")
 def tip_unread(tip_id: int) -> Any:

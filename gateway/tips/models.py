@@ -5,7 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaigns.db import Base, utcnow
@@ -65,6 +75,13 @@ class Tip(Base):
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     last_escalated_at: Mapped[dt.datetime | None] = mapped_column()
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # A legal hold (a tip under investigation) keeps the tip whole past its retention period.
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    legal_hold_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    legal_hold_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    legal_hold_at: Mapped[dt.datetime | None] = mapped_column()
+    # Set by retention (gateway.retention): body, numbers and notes are gone; counts remain.
+    anonymised_at: Mapped[dt.datetime | None] = mapped_column()
 
 
 class TipNote(Base):
@@ -119,6 +136,7 @@ class Reply(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[dt.datetime | None] = mapped_column()  # the last move to ``sending``
     sent_at: Mapped[dt.datetime | None] = mapped_column()
+    anonymised_at: Mapped[dt.datetime | None] = mapped_column()  # retention emptied it
 
 
 class SenderFlag(Base):

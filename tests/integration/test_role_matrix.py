@@ -57,6 +57,7 @@ TIP_URLS: tuple[tuple[str, str, dict[str, str], int], ...] = (
     ("POST", "/inbox/{tip}/reply", {"body": "Cảm ơn bạn."}, 303),
     ("POST", "/inbox/{tip}/reveal", {"reason": "xác minh vụ việc"}, 200),
     ("POST", "/inbox/{tip}/do-not-contact", {"value": "1"}, 303),
+    ("POST", "/inbox/{tip}/legal-hold", {"value": "1", "reason": "vụ án 12/2026"}, 303),
     ("POST", "/inbox/{tip}/unread", {}, 303),
     ("POST", "/inbox/{tip}/merge", {"primary_id": "{other}"}, 303),
     ("POST", "/inbox/{tip}/hand-off", {"recipient": "Đồn Công an"}, 303),

@@ -92,6 +92,7 @@ EXPECTED: dict[str, str | set[str]] = {
     "inbox.tip_detail": TIPS,
     "inbox.tip_assign": TIPS,
     "inbox.tip_do_not_contact": TIPS,
+    "inbox.tip_legal_hold": TIPS,
     "inbox.tip_hand_off": TIPS,
     "inbox.tip_handoff": TIPS,
     "inbox.tip_merge": TIPS,
