@@ -10,7 +10,7 @@ import datetime as dt
 import os
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -69,6 +69,21 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _sqlite_savepoint(conn: Connection, _name: str) -> None:
+    """Open the transaction a SAVEPOINT belongs to.
+
+    pysqlite (Python < 3.12) begins a transaction only before an INSERT, UPDATE or DELETE. A
+    savepoint taken before the first write of a transaction (intake's dedupe of a new tip) would
+    then start one of its own, and its RELEASE would commit the row at once, alone: a tip
+    visible without its "created" event and routing, which a rollback could no longer take
+    back. BEGIN IMMEDIATE takes the write lock now (waiting up to the busy timeout), as the
+    write inside the savepoint would; pysqlite sees the open transaction and commits it later.
+    """
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is not None and not dbapi.in_transaction:
+        dbapi.execute("BEGIN IMMEDIATE")
+
+
 def _private_sqlite_file(url: str) -> None:
     """Create the SQLite file 0600 if it is missing: SQLite gives its WAL and shared-memory files
     the database file's mode, so tips and numbers stay unreadable to other users whatever the
@@ -97,6 +112,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _private_sqlite_file(url)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "savepoint", _sqlite_savepoint)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     if "poolclass" not in kwargs:

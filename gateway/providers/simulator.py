@@ -53,6 +53,7 @@ SIGNATURE_HEADER = "X-Loa-Signature"
 FAILURE_CODE = "SIM-30003"  # like Twilio's "handset unreachable"
 RECEIPT_TIMEOUT = 10.0  # seconds for Loa's webhook to answer one receipt
 RECEIPT_THREADS = 8
+UNREACHABLE_PAUSE = 30.0  # seconds without posting once Loa's webhook cannot be reached
 RECEIVED_KEPT = 10_000  # the far end's memory of the messages handed to it, newest last
 _MESSAGE_ID = re.compile(r"SIM[0-9a-f]{32}")
 
@@ -85,6 +86,7 @@ class SimulatorProvider(Provider):
         self.failure_rate = settings.simulator_failure_rate
         self._random = random.Random()  # a simulation, not a secret
         self._http = requests.Session()
+        self._unreachable_until = 0.0  # monotonic time until which receipts are not posted
         # (message, result) of what this process handed over: for tests and debugging only.
         self.received: collections.deque[tuple[OutboundMessage, SendResult]] = collections.deque(
             maxlen=RECEIVED_KEPT
@@ -150,10 +152,19 @@ class SimulatorProvider(Provider):
             )  # fmt: skip
 
     def _post_receipt(self, message: OutboundMessage, provider_message_id: str) -> bool:
+        # A carrier whose callback host does not resolve or answer stops calling it for a
+        # while: a worker with no web beside it (a test, a misconfigured base URL) must not
+        # spend a name lookup on every message. The reconciler settles those deliveries.
+        if time.monotonic() < self._unreachable_until:
+            return False
         url, form = self.receipt(message, provider_message_id)
         headers = {SIGNATURE_HEADER: sign(self.settings.secret(), url, form)}
         try:
             resp = self._http.post(url, data=form, headers=headers, timeout=RECEIPT_TIMEOUT)
+        except requests.ConnectionError as exc:
+            self._unreachable_until = time.monotonic() + UNREACHABLE_PAUSE
+            log.warning("simulator: Loa's webhook is unreachable (%s)", type(exc).__name__)
+            return False
         except requests.RequestException as exc:
             log.debug("simulator receipt not posted (%s)", type(exc).__name__)
             return False

@@ -146,8 +146,7 @@ def test_round_trip_while_loa_writes(
     head = ScriptDirectory.from_config(migrate.config(target)).get_current_head()
     assert str(got["version"]).zfill(4) == head
     assert before["tips"] <= got["tips"] <= after["tips"]
-    if not backup.is_sqlite(target):  # SQLite: see test_a_savepoint_commits_nothing_early
-        assert got["created"] == got["tips"]  # each tip came with its event, in one transaction
+    assert got["created"] == got["tips"]  # each tip came with its event, in one transaction
     assert before["done"] <= got["done"] <= after["done"]
     assert got["deliveries"] == AUDIENCE  # invariant 3 holds in the copy
     if backup.is_sqlite(target):
@@ -201,14 +200,6 @@ def test_pg_dump_missing_prints_the_command(
     assert "s3cret-pw" not in message and "PGPASSWORD=" in message
 
 
-@pytest.mark.xfail(
-    condition="config.getoption('--db') == 'sqlite'",
-    strict=True,
-    reason="pysqlite starts no transaction before a SAVEPOINT, so releasing the first savepoint "
-    "commits: intake's dedupe savepoint commits a tip before its 'created' event (and routing), "
-    "and a backup taken in between holds the tip alone. SQLAlchemy's fix: isolation_level=None "
-    "on connect and an explicit BEGIN on begin (campaigns/db.py, for the lead to decide).",
-)
 def test_a_savepoint_commits_nothing_early(db_engine: Any, tmp_path: Path) -> None:
     """A row written under a savepoint is not visible to anyone else before the commit, and a
     rollback takes it back (what intake's dedupe relies on)."""

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from pydantic import SecretStr
 from redis import Redis
 from sqlalchemy import select
@@ -22,7 +23,7 @@ from campaigns.db import Base
 from campaigns.models import Delivery, OptOut
 from campaigns.sending import OutboundMessage, Outcome
 from gateway import create_app
-from gateway.providers.simulator import SimulatorProvider
+from gateway.providers.simulator import RECEIPT_THREADS, SimulatorProvider
 from gateway.settings import Settings
 from gateway.tips.models import Reply, Tip
 from gateway.tips.replies import DEFAULT_ACK
@@ -358,3 +359,26 @@ def test_redis_is_not_the_simulators_business(
         [OutboundMessage(to="+84981234567", body="x", delivery_id=999_999)]
     )
     assert redis_conn.keys("rq:queue:*") == []
+
+
+def test_an_unreachable_webhook_is_not_called_for_every_message(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once Loa's webhook cannot be reached, the simulated carrier stops calling it for a while:
+    a batch costs one failed connection, not one per message (the reconciler settles them)."""
+    tried: list[str] = []
+    provider = SimulatorProvider(
+        settings.model_copy(update={"public_base_url": "http://127.0.0.1:9"})
+    )
+
+    def refuse(url: str, **_kw: Any) -> Any:
+        tried.append(url)
+        raise requests.ConnectionError("refused")
+
+    monkeypatch.setattr(provider._http, "post", refuse)
+    messages = [
+        OutboundMessage(to=f"+8491234{i:04d}", body="x", delivery_id=i + 1) for i in range(40)
+    ]
+    results = provider.send_many(messages)
+    assert all(r.outcome == Outcome.ACCEPTED for r in results)
+    assert 1 <= len(tried) <= RECEIPT_THREADS  # only the posts already under way
