@@ -87,7 +87,10 @@ class Settings(BaseSettings):
     simulator_latency_ms: int = Field(0, ge=0, le=60_000, description="0–60000 milliseconds")
     simulator_failure_rate: float = Field(0.0, ge=0.0, le=1.0, description="a fraction from 0 to 1")
     rate_per_second: float = Field(
-        10.0, gt=0, le=10_000, description="default segments per second per sender (Twilio: 10)"
+        10.0,
+        gt=0,
+        le=10_000,
+        description="each sender's limit in segments per second; a campaign's rate can only lower it (Twilio: 10)",
     )
     carrier_prices: dict[str, float] = Field(
         default_factory=dict,
