@@ -245,6 +245,7 @@ def claim(
         .values(
             status=st.SENDING,
             lease_until=now + dt.timedelta(seconds=lease_seconds),
+            claimed_at=now,
             attempts=Delivery.attempts + 1,
             sender=sender,
             updated_at=now,

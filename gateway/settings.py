@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     pause_after_errors: int = Field(
         50, ge=1, le=100_000, description="consecutive provider errors that pause a campaign"
     )
+    dispatch_lease_seconds: int = Field(
+        300,
+        ge=5,
+        le=3600,
+        description="seconds a claimed delivery is leased before the reconciler settles it",
+    )
     price_per_segment: float = Field(
         350.0, ge=0, description="default price of one segment in VND, used for cost estimates"
     )

@@ -96,6 +96,7 @@ def dispatcher(s: Session, campaign: Campaign, redis: Redis) -> dispatch.Dispatc
         killed=lambda: killswitch.reason_from_flag(redis),
         sender_rate=settings.rate_per_second,
         pause_after_errors=settings.pause_after_errors,
+        lease_seconds=settings.dispatch_lease_seconds,
         provider_name=sender.name,
     )
 
