@@ -57,7 +57,7 @@ from campaigns.materialise import (
     skip_reason,
 )
 from campaigns.models import Area, Campaign, Contact, Delivery
-from campaigns.recording import Prepared, pause, record
+from campaigns.recording import BACKOFF_BASE, Prepared, pause, record
 from campaigns.rendering import contact_variables_from_row, render
 from campaigns.sending import OutboundMessage, Sender
 from campaigns.windows import window_of
@@ -342,6 +342,7 @@ class Dispatcher:
     sender_rate: float = DEFAULT_RATE  # the sender's limit (provider settings), segments/s
     pause_after_errors: int = PAUSE_AFTER_ERRORS
     lease_seconds: float = LEASE_SECONDS
+    backoff_base: float = BACKOFF_BASE  # seconds before a refused message is tried again
     max_chunk: int = MAX_CHUNK
     provider_name: str = field(default="")
 
@@ -451,6 +452,7 @@ class Dispatcher:
             skipped,
             self.clock(),
             self.pause_after_errors,
+            self.backoff_base,
         )
         self.session.commit()
         report.sent += outcome.sent

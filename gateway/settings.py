@@ -110,6 +110,12 @@ class Settings(BaseSettings):
         le=3600,
         description="seconds a claimed delivery is leased before the reconciler settles it",
     )
+    dispatch_backoff_seconds: float = Field(
+        30.0, gt=0, le=3600, description="seconds before a refused message is first tried again"
+    )
+    twilio_read_timeout_seconds: float = Field(
+        20.0, gt=0, le=120, description="seconds to wait for Twilio's answer once a request is sent"
+    )
     price_per_segment: float = Field(
         350.0, ge=0, description="default price of one segment in VND, used for cost estimates"
     )

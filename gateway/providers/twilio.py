@@ -202,9 +202,11 @@ class TwilioProvider(Provider):
         *,
         concurrency: int = 32,
         connect_timeout: float = 5.0,
-        read_timeout: float = 20.0,
+        read_timeout: float | None = None,
     ) -> None:
         self.settings = settings
+        if read_timeout is None:
+            read_timeout = float(getattr(settings, "twilio_read_timeout_seconds", 20.0))
         self.concurrency = concurrency
         self._token = settings.twilio_auth_token.get_secret_value()
         self._http = _HttpClient(

@@ -121,6 +121,7 @@ class Recorded:
     form: dict[str, str]
     authorized: bool
     headers: dict[str, str] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 class FakeTwilio:
@@ -257,6 +258,11 @@ class FakeTwilio:
         """The messages created for ``to`` (what the recipient's phone would show)."""
         with self._lock:
             return [m for m in self._stored if m["to"] == to]
+
+    def sent_to_all(self) -> list[dict[str, Any]]:
+        """Every message created, in order."""
+        with self._lock:
+            return list(self._stored)
 
     def list_messages(self, query: dict[str, str]) -> dict[str, Any]:
         """A page of the Messages list, filtered and paged as Twilio does: newest first;
