@@ -13,6 +13,7 @@ one of production, only faster.
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -167,7 +168,7 @@ def test_provider_outage_backs_off_and_completes(
     for to in outage:
         times = tries[to]
         assert 2 <= len(times) <= MAX_ATTEMPTS, (to, len(times))
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         assert min(gaps) >= 0.9, (to, gaps)
     # The unknowns were never resent blindly: the slow ones were requested once (Twilio had
     # created them), the lost ones twice (the reconciler learned Twilio had created nothing).
