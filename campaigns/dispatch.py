@@ -20,7 +20,16 @@ How the invariants hold:
    with reason :data:`PAUSED_WINDOW`, which the reconciler resumes at the next opening;
    ``validity_seconds`` makes the provider drop what it could not deliver before the close;
 10. tokens are segments, taken per chunk of about one second of the campaign's rate, read from
-    the campaign row before every chunk so a rate change applies while running.
+    the campaign row before every chunk so a rate change applies while running. Two buckets
+    are taken: the sender's (``{provider}:{sender}``, at the sender's limit, a provider
+    setting shared by every campaign on that sender) and the campaign's (``campaign:{id}``, at
+    its own rate, which can only lower the sender's). A chunk waits for the longer of the two
+    and gives unused tokens back to both. (One bucket keyed by sender but filled at the
+    campaign's rate let two campaigns on one sender refill it at whichever rate called last.)
+
+No database transaction spans a provider call: the chunk's reads and writes are committed
+before ``send_many`` and again after recording, so a long campaign never holds a read snapshot
+open across the network (on SQLite in WAL mode that would hold back checkpoints).
 """
 
 from __future__ import annotations
@@ -48,7 +57,7 @@ from campaigns.materialise import (
     skip_reason,
 )
 from campaigns.models import Area, Campaign, Contact, Delivery
-from campaigns.recording import Prepared, pause, record
+from campaigns.recording import BACKOFF_BASE, Prepared, pause, record
 from campaigns.rendering import contact_variables_from_row, render
 from campaigns.sending import OutboundMessage, Sender
 from campaigns.windows import window_of
@@ -236,6 +245,7 @@ def claim(
         .values(
             status=st.SENDING,
             lease_until=now + dt.timedelta(seconds=lease_seconds),
+            claimed_at=now,
             attempts=Delivery.attempts + 1,
             sender=sender,
             updated_at=now,
@@ -329,9 +339,10 @@ class Dispatcher:
     clock: Callable[[], dt.datetime] = utcnow
     sleep: Callable[[float], None] = time.sleep
     killed: Callable[[], str | None] = lambda: None  # the kill switch's reason, if engaged
-    default_rate: float = DEFAULT_RATE
+    sender_rate: float = DEFAULT_RATE  # the sender's limit (provider settings), segments/s
     pause_after_errors: int = PAUSE_AFTER_ERRORS
     lease_seconds: float = LEASE_SECONDS
+    backoff_base: float = BACKOFF_BASE  # seconds before a refused message is tried again
     max_chunk: int = MAX_CHUNK
     provider_name: str = field(default="")
 
@@ -370,7 +381,7 @@ class Dispatcher:
 
     def _campaign(self, campaign_id: int) -> Any:
         self.session.commit()  # a fresh snapshot: the rate or status may have changed
-        return self.session.execute(
+        row = self.session.execute(
             select(
                 Campaign.id,
                 Campaign.status,
@@ -383,6 +394,12 @@ class Dispatcher:
                 Campaign.segments_per_message,
             ).where(Campaign.id == campaign_id)
         ).first()
+        self.session.commit()  # no snapshot held while waiting for tokens
+        return row
+
+    def _take(self, buckets: Sequence[tuple[str, float]], tokens: float) -> float:
+        """Take ``tokens`` from every bucket; the longest wait (negative tokens give back)."""
+        return max(self.throttle.take(key, tokens, rate) for key, rate in buckets)
 
     def _chunk(self, campaign_id: int, batch_no: int, report: BatchReport) -> str | None:
         campaign = self._campaign(campaign_id)
@@ -390,28 +407,30 @@ class Dispatcher:
         stop = self._stop_reason(campaign, now)
         if stop is not None:
             return stop
-        rate = float(campaign.rate_per_second or self.default_rate)
+        limit = float(self.sender_rate)
+        rate = min(limit, float(campaign.rate_per_second or limit))
         sender = sender_for(campaign.senders, batch_no)
-        key = f"{campaign.provider or self.provider_name or self.sender.name}:{sender or 'default'}"
+        provider = campaign.provider or self.provider_name or self.sender.name
+        buckets = [(f"{provider}:{sender or 'default'}", limit), (f"campaign:{campaign_id}", rate)]
         per_message = max(1, campaign.segments_per_message or estimate_segments(campaign.body))
         size = max(1, min(self.max_chunk, int(rate * CHUNK_SECONDS / per_message)))
         reserved = size * per_message
-        wait = self.throttle.take(key, reserved, rate)
+        wait = self._take(buckets, reserved)
         if wait > 0:
             self.sleep(wait)
             now = self.clock()
             stop = self._stop_reason(self._campaign(campaign_id), now)
             if stop is not None:
-                self.throttle.take(key, -reserved, rate)
+                self._take(buckets, -reserved)
                 return stop
         ids = claim(self.session, campaign_id, batch_no, size, now, sender, self.lease_seconds)
         if not ids:
-            self.throttle.take(key, -reserved, rate)
+            self._take(buckets, -reserved)
             return None if has_due(self.session, campaign_id, batch_no, now) else "done"
         ready, skipped = prepare(self.session, campaign.body, ids)
         used = sum(p.segments for p in ready)
         if used != reserved:  # the next chunk pays (or gains) the difference
-            self.throttle.take(key, used - reserved, rate)
+            self._take(buckets, used - reserved)
         left = window_of(campaign).seconds_left(now)
         messages = [
             OutboundMessage(
@@ -423,6 +442,7 @@ class Dispatcher:
             )
             for p in ready
         ]
+        self.session.commit()  # invariant 6 of this module: no transaction spans the call
         results = self.sender.send_many(messages) if messages else []
         outcome = record(
             self.session,
@@ -432,6 +452,7 @@ class Dispatcher:
             skipped,
             self.clock(),
             self.pause_after_errors,
+            self.backoff_base,
         )
         self.session.commit()
         report.sent += outcome.sent

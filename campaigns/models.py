@@ -178,6 +178,8 @@ class Delivery(Base):
     segments: Mapped[int] = mapped_column(Integer, default=1)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[dt.datetime | None] = mapped_column()
+    # The last move to ``sending``: the reconciler asks the provider what it created since.
+    claimed_at: Mapped[dt.datetime | None] = mapped_column()
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column()
     sent_at: Mapped[dt.datetime | None] = mapped_column()
     finished_at: Mapped[dt.datetime | None] = mapped_column()

@@ -1,8 +1,13 @@
 """What the periodic reconciler decides, from SQL alone (``workers.reconciler`` runs it).
 
 - A delivery left in ``sending`` past its lease (its worker died, hung, or the provider's answer
-  was UNKNOWN) is never resent: the provider is asked where Loa holds its message id, else the
-  delivery becomes ``unknown`` and the report counts it (invariant 2).
+  was UNKNOWN: a 5xx that may come after creating, a timeout) is never resent blindly: the
+  provider is asked for the message where Loa holds its id; otherwise a provider that can be
+  asked (``Sender.find_sent``: Twilio lists the messages to that number since the claim) says
+  whether it created one. Found: ``sent`` (or its later status) with the provider's id;
+  certainly none: ``pending`` again, to be sent by the engine (``failed`` after
+  :data:`~campaigns.recording.MAX_ATTEMPTS` claims, ``skipped`` if the campaign was cancelled);
+  a provider that cannot say: ``unknown``, which the report counts (invariant 2).
 - Running campaigns whose window closed are paused; campaigns the engine paused for the window
   are resumed once it opens again (invariant 7).
 """
@@ -20,7 +25,8 @@ from campaigns import lifecycle
 from campaigns import statuses as st
 from campaigns.dispatch import MIN_WINDOW_LEFT, PAUSED_WINDOW, resume_after_window
 from campaigns.models import Campaign, Delivery
-from campaigns.recording import pause
+from campaigns.recording import MAX_ATTEMPTS, pause
+from campaigns.sending import Sighting
 from campaigns.windows import window_of
 
 D = cast(Table, Delivery.__table__)
@@ -42,11 +48,54 @@ _RESOLVE = (
     )
 )
 
+_FOUND = (
+    update(D)
+    .where(
+        D.c.id == bindparam("d_id"), D.c.status == st.SENDING, D.c.lease_until < bindparam("now")
+    )
+    .values(
+        status=bindparam("new_status"),
+        provider_message_id=bindparam("pmid"),
+        sent_at=bindparam("now"),
+        lease_until=None,
+        finished_at=bindparam("finished"),
+        updated_at=bindparam("now"),
+    )
+)
+_NOT_CREATED = (
+    update(D)
+    .where(
+        D.c.id == bindparam("d_id"), D.c.status == st.SENDING, D.c.lease_until < bindparam("now")
+    )
+    .values(
+        status=bindparam("new_status"),
+        skip_reason=bindparam("skip"),
+        lease_until=None,
+        next_attempt_at=bindparam("now"),
+        finished_at=bindparam("finished"),
+        updated_at=bindparam("now"),
+    )
+)
+
 Lookup = Callable[[str, str], str | None]  # (provider name, provider message id) -> status
+# (provider name, phone, claimed at) -> what the provider created since (None: cannot say)
+Find = Callable[[str, str, dt.datetime], Sighting | None]
+
+
+def _never_created(attempts: int, campaign_status: str) -> tuple[str, str | None]:
+    """Where a delivery goes that the provider certainly did not create, with a skip reason."""
+    if campaign_status == lifecycle.CANCELLED:
+        return st.SKIPPED, st.SKIP_CANCELLED
+    return (st.FAILED if attempts >= MAX_ATTEMPTS else st.PENDING), None
 
 
 def resolve_expired_leases(
-    session: Session, lookup: Lookup, now: dt.datetime, default_provider: str, limit: int = 1000
+    session: Session,
+    lookup: Lookup,
+    now: dt.datetime,
+    default_provider: str,
+    limit: int = 1000,
+    find: Find | None = None,
 ) -> dict[str, int]:
     """Settle up to ``limit`` deliveries whose lease ended; the caller commits.
 
@@ -56,12 +105,22 @@ def resolve_expired_leases(
         now: the current time.
         default_provider: the provider of campaigns that name none.
         limit: how many to settle in one run.
+        find: asks a provider what it created for a number since the claim (None: nobody
+            is asked, every delivery without a message id becomes ``unknown``).
     Returns:
-        how many became each status, e.g. ``{"unknown": 3, "delivered": 1}``.
+        how many became each status, e.g. ``{"unknown": 3, "delivered": 1, "pending": 2}``.
     """
     launched = select(Campaign.id).where(Campaign.launched_at.is_not(None))
     rows = session.execute(
-        select(Delivery.id, Delivery.provider_message_id, Campaign.provider)
+        select(
+            Delivery.id,
+            Delivery.provider_message_id,
+            Delivery.phone,
+            Delivery.claimed_at,
+            Delivery.attempts,
+            Campaign.provider,
+            Campaign.status,
+        )
         .join(Campaign, Campaign.id == Delivery.campaign_id)
         .where(
             Delivery.campaign_id.in_(launched),
@@ -71,16 +130,31 @@ def resolve_expired_leases(
         .order_by(Delivery.id)
         .limit(limit)
     ).all()
-    params: list[dict[str, Any]] = []
+    session.commit()  # no snapshot held while the providers are asked
+    batches: dict[Any, list[dict[str, Any]]] = {_RESOLVE: [], _FOUND: [], _NOT_CREATED: []}
     counts: dict[str, int] = {}
-    for d_id, pmid, provider in rows:
-        status = lookup(provider or default_provider, pmid) if pmid else None
-        new = status if status in _KNOWN else st.UNKNOWN
-        finished = now if new in st.FINAL else None
-        params.append({"d_id": d_id, "now": now, "new_status": new, "finished": finished})
+    for d_id, pmid, phone, claimed_at, attempts, provider, campaign_status in rows:
+        name = provider or default_provider
+        params: dict[str, Any] = {"d_id": d_id, "now": now}
+        if pmid:
+            status = lookup(name, pmid)
+            statement, new = _RESOLVE, (status if status in _KNOWN else st.UNKNOWN)
+        else:
+            seen = find(name, phone, claimed_at) if find and claimed_at else None
+            if seen is None:
+                statement, new = _RESOLVE, st.UNKNOWN
+            elif seen.provider_message_id:
+                statement, new = _FOUND, (seen.status if seen.status in _KNOWN else st.SENT)
+                params["pmid"] = seen.provider_message_id[:64]
+            else:
+                statement = _NOT_CREATED
+                new, params["skip"] = _never_created(attempts, campaign_status)
+        params.update(new_status=new, finished=now if new in st.FINAL else None)
+        batches[statement].append(params)
         counts[new] = counts.get(new, 0) + 1
-    if params:
-        session.connection().execute(_RESOLVE, params)
+    for statement, params_list in batches.items():
+        if params_list:
+            session.connection().execute(statement, params_list)
     return counts
 
 

@@ -63,9 +63,9 @@ class Recorded:
     paused: str | None = None
 
 
-def backoff(attempts: int, result: SendResult) -> float:
+def backoff(attempts: int, result: SendResult, base: float = BACKOFF_BASE) -> float:
     """Seconds before the next attempt of a delivery tried ``attempts`` times."""
-    seconds = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** max(0, attempts - 1))
+    seconds = min(BACKOFF_MAX, base * 2 ** max(0, attempts - 1))
     if result.effect == Effect.SLOW_DOWN:
         seconds = max(seconds, SLOW_DOWN_SECONDS)
     return float(max(seconds, result.retry_after or 0.0))
@@ -155,6 +155,7 @@ def record(
     skipped: Mapping[int, str],
     now: dt.datetime,
     pause_after: int,
+    backoff_base: float = BACKOFF_BASE,
 ) -> Recorded:
     """Record one chunk: skipped rows, then each result in input order; the caller commits.
 
@@ -166,6 +167,7 @@ def record(
         skipped: ``{delivery id: reason}`` of claimed rows not sent (opted out meanwhile…).
         now: the time of recording.
         pause_after: consecutive provider errors that pause the campaign.
+        backoff_base: seconds before the first retry (doubled per attempt).
     Returns:
         the counts, and the pause reason when this chunk paused the campaign.
     """
@@ -190,7 +192,7 @@ def record(
         if r.outcome == Outcome.ACCEPTED:
             rows["sent"].append({**params, "pmid": (r.provider_message_id or "")[:64] or None})
         elif r.outcome == Outcome.RETRY and attempts.get(p.delivery_id, 0) < MAX_ATTEMPTS:
-            wait = backoff(attempts.get(p.delivery_id, 1), r)
+            wait = backoff(attempts.get(p.delivery_id, 1), r, backoff_base)
             rows["retry"].append({**params, "next_at": now + dt.timedelta(seconds=wait)})
         elif r.outcome in (Outcome.RETRY, Outcome.FAILED):
             rows["failed"].append(params)

@@ -6,6 +6,7 @@ dispatch engine may do next (DESIGN.md invariant 2).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -54,6 +55,14 @@ class SendResult:
     provider: str | None = None  # who answered, when several were tried (FailoverSender)
 
 
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """What a provider holds for one number since a time (:meth:`Sender.find_sent`)."""
+
+    provider_message_id: str | None  # the message found; None: it certainly created none
+    status: str | None = None  # that message's status in Loa's terms
+
+
 class Sender(Protocol):
     """Sends messages. ``send_many`` may send concurrently; results keep the input order."""
 
@@ -65,6 +74,18 @@ class Sender(Protocol):
 
     def fetch_status(self, provider_message_id: str) -> str | None:
         """The provider's current status of a message (for the reconciler), or None."""
+        ...
+
+    def find_sent(self, to: str, since: dt.datetime) -> Sighting | None:
+        """Ask the provider whether it created a message to ``to`` since ``since`` (a claim).
+
+        A capability: a provider that cannot be asked (SMPP, most aggregators, the simulator)
+        returns None, and the reconciler leaves the delivery ``unknown`` (never resends it).
+
+        Returns:
+            a :class:`Sighting` with the message's id when one was created, one with no id when
+            the provider certainly created none, or None when it cannot say.
+        """
         ...
 
 
@@ -120,3 +141,11 @@ class FailoverSender:
 
     def fetch_status(self, provider_message_id: str) -> str | None:
         return self.senders[0].fetch_status(provider_message_id)
+
+    def find_sent(self, to: str, since: dt.datetime) -> Sighting | None:
+        """Found by any sender: found; certainly absent only when every sender says so."""
+        answers = [sender.find_sent(to, since) for sender in self.senders]
+        found = next((a for a in answers if a is not None and a.provider_message_id), None)
+        if found is not None:
+            return found
+        return Sighting(None) if all(a is not None for a in answers) else None

@@ -88,7 +88,10 @@ class Settings(BaseSettings):
     simulator_latency_ms: int = Field(0, ge=0, le=60_000, description="0–60000 milliseconds")
     simulator_failure_rate: float = Field(0.0, ge=0.0, le=1.0, description="a fraction from 0 to 1")
     rate_per_second: float = Field(
-        10.0, gt=0, le=10_000, description="default segments per second per sender (Twilio: 10)"
+        10.0,
+        gt=0,
+        le=10_000,
+        description="each sender's limit in segments per second; a campaign's rate can only lower it (Twilio: 10)",
     )
     carrier_prices: dict[str, float] = Field(
         default_factory=dict,
@@ -101,6 +104,18 @@ class Settings(BaseSettings):
     )
     pause_after_errors: int = Field(
         50, ge=1, le=100_000, description="consecutive provider errors that pause a campaign"
+    )
+    dispatch_lease_seconds: int = Field(
+        300,
+        ge=5,
+        le=3600,
+        description="seconds a claimed delivery is leased before the reconciler settles it",
+    )
+    dispatch_backoff_seconds: float = Field(
+        30.0, gt=0, le=3600, description="seconds before a refused message is first tried again"
+    )
+    twilio_read_timeout_seconds: float = Field(
+        20.0, gt=0, le=120, description="seconds to wait for Twilio's answer once a request is sent"
     )
     price_per_segment: float = Field(
         350.0, ge=0, description="default price of one segment in VND, used for cost estimates"

@@ -94,8 +94,10 @@ def dispatcher(s: Session, campaign: Campaign, redis: Redis) -> dispatch.Dispatc
         sender=sender,
         throttle=TokenBucket(redis),
         killed=lambda: killswitch.reason_from_flag(redis),
-        default_rate=settings.rate_per_second,
+        sender_rate=settings.rate_per_second,
         pause_after_errors=settings.pause_after_errors,
+        lease_seconds=settings.dispatch_lease_seconds,
+        backoff_base=settings.dispatch_backoff_seconds,
         provider_name=sender.name,
     )
 

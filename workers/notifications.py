@@ -1,23 +1,28 @@
 """Jobs of the tip line: send a reply or alert, alert on an urgent tip, run the urgency clock.
 
 Replies are claimed (``queued`` → ``sending``) with a conditional UPDATE before the provider is
-called, so a job run twice sends once. Logs carry ids and masked numbers, never a text.
+called, so a job run twice sends once, and take their segments from the sender's token bucket
+(``workers.ratelimit``) like broadcasts. Logs carry ids and masked numbers, never a text.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from campaigns.db import utcnow
+from campaigns.encoding import analyze
 from campaigns.sending import OutboundMessage, Outcome
 from gateway import queues
 from gateway.tips import replies, urgency
 from gateway.tips.intake import interrupt_stuck_replies, pending_replies
 from gateway.tips.models import Reply, Tip
 from workers import runtime
+from workers.ratelimit import TokenBucket
 
 log = logging.getLogger("loa.worker")
 
@@ -39,16 +44,32 @@ def _enqueue_replies(ids: list[int]) -> None:
         )
 
 
+def claim_reply(s: Session, reply_id: int) -> bool:
+    """Claim a queued reply (``queued → sending``) in one conditional UPDATE; commits."""
+    claimed = s.execute(
+        update(Reply)
+        .where(Reply.id == reply_id, Reply.status == "queued")
+        .values(status="sending", attempts=Reply.attempts + 1, claimed_at=utcnow())
+    )
+    s.commit()
+    return bool(getattr(claimed, "rowcount", 0))
+
+
+def take_tokens(provider: str, sender: str | None, body: str) -> None:
+    """Take the text's segments from the sender's bucket (the one campaigns share) and wait:
+    a reply or a test send counts against the sender's limit like a broadcast does. A chunk
+    of a broadcast reserves about a second of the limit, so a reply waits a second at most."""
+    segments = max(1, analyze(body).segments)
+    key = f"{provider}:{sender or 'default'}"
+    wait = TokenBucket(runtime.redis()).take(key, segments, runtime.settings().rate_per_second)
+    if wait > 0:
+        time.sleep(wait)
+
+
 def send_reply(reply_id: int) -> str:
     """Send one ``Reply`` through the provider and record the outcome on the row."""
     with runtime.session() as s:
-        claimed = s.execute(
-            update(Reply)
-            .where(Reply.id == reply_id, Reply.status == "queued")
-            .values(status="sending", attempts=Reply.attempts + 1, claimed_at=utcnow())
-        )
-        s.commit()
-        if not getattr(claimed, "rowcount", 0):
+        if not claim_reply(s, reply_id):
             return "not-queued"
         reply = s.get(Reply, reply_id)
         assert reply is not None
@@ -58,10 +79,11 @@ def send_reply(reply_id: int) -> str:
             return reply.status
         provider = runtime.reply_sender()
         sender = runtime.settings().reply_sender or None
+        body, to = reply.body, reply.to_phone
+        s.commit()  # no transaction spans the wait for tokens or the provider call
+        take_tokens(provider.name, sender, body)
         try:
-            result = provider.send(
-                OutboundMessage(to=reply.to_phone, body=reply.body, sender=sender)
-            )
+            result = provider.send(OutboundMessage(to=to, body=body, sender=sender))
         except Exception as exc:  # the provider may or may not have it: never resend blindly
             log.warning("reply %s: provider raised %s", reply_id, type(exc).__name__)
             reply.status, reply.error_code = "unknown", "exception"

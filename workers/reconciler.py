@@ -1,8 +1,9 @@
 """The periodic reconciler (``workers.runtime.PERIODIC``): rebuilds work from SQL.
 
 Each run, under a Redis lock that makes an overlapping run skip rather than wait:
-1. settles deliveries stuck in ``sending`` past their lease (asks the provider, else
-   ``unknown``; never resends);
+1. settles deliveries stuck in ``sending`` past their lease (asks the provider: found is
+   ``sent``, certainly never created is ``pending`` again, else ``unknown``; never resends
+   blindly);
 2. pauses running campaigns whose window closed and resumes those the engine paused for the
    window once it opens (not while the kill switch is engaged);
 3. for every running campaign: materialises it if its launch job was lost, completes it when
@@ -21,6 +22,7 @@ from redis.exceptions import LockError
 
 from campaigns import dispatch, reconcile
 from campaigns.db import utcnow
+from campaigns.sending import Sighting
 from gateway import killswitch
 from workers import runtime
 from workers.dispatch import enqueue_planned
@@ -37,6 +39,15 @@ def lookup(provider_name: str, provider_message_id: str) -> str | None:
         return runtime.sender(provider_name).fetch_status(provider_message_id)
     except Exception:  # an unreachable provider must not stop the other repairs
         log.warning("fetch_status failed on %s", provider_name, exc_info=True)
+        return None
+
+
+def find(provider_name: str, phone: str, since: dt.datetime) -> Sighting | None:
+    """What the provider created for ``phone`` since ``since``; None when it cannot say."""
+    try:
+        return runtime.sender(provider_name).find_sent(phone, since)
+    except Exception:  # an unreachable provider must not stop the other repairs
+        log.warning("find_sent failed on %s", provider_name, exc_info=True)
         return None
 
 
@@ -60,7 +71,9 @@ def _run(now: dt.datetime) -> dict[str, Any]:
     out: dict[str, Any] = {"skipped": False, "completed": [], "enqueued": {}}
     with runtime.session() as s:
         stopped = killswitch.sync(redis, s)
-        out["settled"] = reconcile.resolve_expired_leases(s, lookup, now, settings.provider)
+        out["settled"] = reconcile.resolve_expired_leases(
+            s, lookup, now, settings.provider, find=find
+        )
         s.commit()
         out.update(reconcile.follow_windows(s, now, resume=stopped is None))
         s.commit()

@@ -26,8 +26,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from campaigns import fields, lifecycle
+from campaigns.db import utcnow
 from campaigns.models import Area, Campaign, ContactList
-from gateway import audit, db, jobs, labels, queues
+from campaigns.windows import window_of
+from gateway import audit, db, jobs, labels, queues, roles
 from gateway.admin import campaign_form as forms
 from gateway.admin import campaign_panel as panel
 from gateway.admin import one_page
@@ -237,6 +239,7 @@ def show(campaign_id: int) -> Any:
         test_lists=lists,
         test_list_default=TEST_LIST if TEST_LIST in lists else (lists[0] if lists else ""),
         can_test=may_edit,
+        can_override_window=user is not None and user.role == roles.ADMIN,
         can_edit=may_edit and lifecycle.can(campaign.status, lifecycle.EDIT),
         can_change_rate=user is not None
         and allowed(user.role, "campaigns.operate")
@@ -327,14 +330,38 @@ def test_send(campaign_id: int) -> Any:
     if size > panel.TEST_SEND_MAX:
         flash(_("Danh sách thử nghiệm quá lớn (tối đa %(n)d số).", n=panel.TEST_SEND_MAX), "error")
         return redirect(url_for(".show", campaign_id=campaign_id))
+    # Test sends respect the campaign's sending window (legal hours) like the campaign; only
+    # an admin may override it, and the override is audited.
+    override = request.form.get("override_window") == "1"
+    if not window_of(campaign).is_open(utcnow()):
+        user = current()
+        if not override or user is None or user.role != roles.ADMIN:
+            flash(_("Ngoài khung giờ gửi của chiến dịch: không gửi thử."), "error")
+            return redirect(url_for(".show", campaign_id=campaign_id), 303)
+        audit.record(
+            "campaign.test_window_override",
+            object_type="campaign",
+            object_id=campaign.id,
+            details={"list": name, "recipients": size},
+        )
+    else:
+        override = False
+    # No RQ retry: a rerun after a failure could only repeat what was sent (each message is
+    # claimed; what was left queued is picked up by the replies lane's catch-up).
     job_id = queues.enqueue(
-        queues.REPLIES, panel.TEST_SEND_JOB, campaign.id, lst.id, connection=db.redis()
+        queues.REPLIES,
+        panel.TEST_SEND_JOB,
+        campaign.id,
+        lst.id,
+        override,
+        connection=db.redis(),
+        retry=None,
     )
     audit.record(
         "campaign.test_send",
         object_type="campaign",
         object_id=campaign.id,
-        details={"list": name, "recipients": size, "job": job_id},
+        details={"list": name, "recipients": size, "job": job_id, "override_window": override},
     )
     s.commit()
     flash(_("Đã xếp lịch gửi thử tới %(n)d số của “%(name)s”.", n=size, name=name), "success")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from campaigns.sending import OutboundMessage, SendResult
+from campaigns.sending import OutboundMessage, SendResult, Sighting
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +82,10 @@ class Provider:
         return [self.send(m) for m in messages]
 
     def fetch_status(self, provider_message_id: str) -> str | None:
+        return None
+
+    def find_sent(self, to: str, since: dt.datetime) -> Sighting | None:
+        """None: this provider cannot be asked what it sent (``Sender.find_sent``)."""
         return None
 
     def validate_signature(

@@ -13,6 +13,7 @@ message statuses to Loa's through :data:`STATUSES`.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections.abc import Mapping, Sequence
@@ -31,7 +32,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 
 from campaigns import statuses
 from campaigns.phones import mask
-from campaigns.sending import Effect, OutboundMessage, Outcome, SendResult
+from campaigns.sending import Effect, OutboundMessage, Outcome, SendResult, Sighting
 from gateway.providers import (
     InboundMessage,
     Provider,
@@ -46,6 +47,8 @@ log = logging.getLogger("loa.providers.twilio")
 TWILIO_API = "https://api.twilio.com"
 MIN_VALIDITY, MAX_VALIDITY = 1, 36_000  # seconds, Twilio's bounds for ValidityPeriod
 SLOW_RETRY_SECONDS = 600.0  # 30003 handset unreachable: a limited, delayed retry
+CLOCK_SKEW = dt.timedelta(seconds=60)  # Loa's and Twilio's clocks may disagree this much
+FIND_PAGE = 50  # messages per page when looking for what was sent to a number
 
 # Twilio message status -> Loa delivery status. Twilio's queued/accepted/scheduled/sending mean
 # Twilio holds the message: for Loa it is ``sent`` (accepted by the provider).
@@ -83,6 +86,20 @@ ERRORS: dict[int, tuple[Outcome, Effect]] = {
 }
 
 
+# Which answers prove that Twilio created no message, so that sending again cannot double it.
+# Creating a Message has no idempotency key, and Twilio's error page for 20500 says so plainly:
+# a 500 on a POST that sends an SMS may come after the message was created, and retrying it
+# may send the customer the text twice. So a 5xx is UNKNOWN (the reconciler asks Twilio, see
+# ``find_sent``) unless its body carries a code documented as "not processed":
+# - 20429 Too Many Requests (HTTP 429, with or without a body): the request was rejected by
+#   the rate limiter before it was processed; Twilio says to retry after Retry-After;
+# - 20503 Service Unavailable (HTTP 503): "the requested Twilio Service is temporarily
+#   unavailable", to be retried with exponential back-off.
+# An empty or unreadable 5xx (a proxy's 502/504, a gateway timeout) proves nothing: UNKNOWN.
+# Refused connections are RETRY in ``send`` (the request never left this machine).
+NOT_CREATED_5XX = frozenset({20503})
+
+
 def classify(http_status: int, code: int | None, retry_after: float | None = None) -> SendResult:
     """Reduce a Twilio error answer to a :class:`SendResult` (the table :data:`ERRORS`).
 
@@ -91,17 +108,23 @@ def classify(http_status: int, code: int | None, retry_after: float | None = Non
         code: Twilio's error code from the body (None when there was no readable body).
         retry_after: the Retry-After header in seconds, if any.
     Returns:
-        RETRY for 429/20429, every 5xx and the transient codes; FAILED for other refusals.
+        RETRY for 429/20429, 503/20503 and the transient codes; UNKNOWN for any other 5xx
+        (the message may have been created); FAILED for other refusals.
     """
     error_code = str(code) if code and code != http_status else f"HTTP-{http_status}"
-    if code in ERRORS:
+    if http_status >= 500:
+        created = code not in NOT_CREATED_5XX
+        outcome, effect = (Outcome.UNKNOWN if created else Outcome.RETRY), Effect.NONE
+    elif code in ERRORS:
         outcome, effect = ERRORS[code]
-    elif http_status == 429 or http_status >= 500:
+    elif http_status == 429:
         outcome, effect = Outcome.RETRY, Effect.NONE
     else:
         outcome, effect = Outcome.FAILED, Effect.NONE
     if outcome is Outcome.RETRY and retry_after is None and code == 30003:
         retry_after = SLOW_RETRY_SECONDS
+    if outcome is Outcome.UNKNOWN:
+        retry_after = None
     return SendResult(outcome, error_code=error_code, effect=effect, retry_after=retry_after)
 
 
@@ -179,9 +202,11 @@ class TwilioProvider(Provider):
         *,
         concurrency: int = 32,
         connect_timeout: float = 5.0,
-        read_timeout: float = 20.0,
+        read_timeout: float | None = None,
     ) -> None:
         self.settings = settings
+        if read_timeout is None:
+            read_timeout = float(getattr(settings, "twilio_read_timeout_seconds", 20.0))
         self.concurrency = concurrency
         self._token = settings.twilio_auth_token.get_secret_value()
         self._http = _HttpClient(
@@ -256,6 +281,29 @@ class TwilioProvider(Provider):
         except (TwilioException, requests.RequestException, ValueError):
             return None
         return STATUSES.get(str(fetched.status))
+
+    def find_sent(self, to: str, since: dt.datetime) -> Sighting | None:
+        """Whether Twilio created a message to ``to`` since ``since`` (the claim).
+
+        Twilio's ``DateSent>`` filter is a GMT date and skips messages still queued (their
+        ``date_sent`` is empty until Twilio hands them to the carrier), so two lists are read:
+        the messages to ``to`` sent since the claim's day, and the most recent page of messages
+        to ``to`` whatever their date. A message created since the claim (less
+        :data:`CLOCK_SKEW` for clocks that differ) is the one the claim sent: the recipient
+        got nothing else from this account meanwhile, since a delivery is claimed once.
+        """
+        start = since - CLOCK_SKEW
+        day = dt.datetime.combine(start.date(), dt.time(), tzinfo=dt.UTC)
+        try:
+            recent = self._messages.list(to=to, page_size=FIND_PAGE, limit=FIND_PAGE)
+            sent = self._messages.list(to=to, date_sent_after=day, page_size=FIND_PAGE)
+        except (TwilioException, requests.RequestException, ValueError):
+            return None
+        for message in [*recent, *sent]:
+            created = message.date_created
+            if created is not None and created.astimezone(dt.UTC) >= start:
+                return Sighting(str(message.sid), STATUSES.get(str(message.status)))
+        return Sighting(None)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -1,9 +1,11 @@
 """A small Twilio-compatible HTTP server on 127.0.0.1 for tests and benchmarks.
 
-It speaks the two calls Loa makes (create a Message, fetch a Message), checks Basic auth, records
-every request, and can be programmed per recipient number or globally to answer with a Twilio
-error, a 429 with Retry-After, a 5xx (with or without a body), a latency, or a hang past the
-client's timeout ("the request was sent, no answer came").
+It speaks the calls Loa makes (create a Message, fetch a Message, list Messages with the ``To``,
+``From`` and ``DateSent`` filters and Twilio's paging), checks Basic auth, records every request,
+and can be programmed per recipient number or globally to answer with a Twilio error, a 429 with
+Retry-After, a 5xx before creating the message (20503, or any code) or after creating it (the
+500 that makes a blind retry send twice), a latency, or a hang past the client's timeout ("the
+request was sent, no answer came"; ``Behaviour.hanging(create=True)``: and Twilio created it).
 
     with FakeTwilio() as fake:
         fake.program(Behaviour.error(21211), to="+84980000001")
@@ -21,11 +23,11 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from campaigns.encoding import analyze
 
@@ -33,6 +35,7 @@ ACCOUNT_SID = "AC" + "0" * 30 + "fa4e"
 AUTH_TOKEN = "fake-twilio-token-0123456789abcdef"
 
 _CREATE = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)/Messages\.json$")
+_LIST = _CREATE
 _FETCH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)/Messages/(?P<sid>\w+)\.json$")
 
 ERROR_MESSAGES = {
@@ -60,6 +63,7 @@ class Behaviour:
     headers: tuple[tuple[str, str], ...] = ()
     delay: float = 0.0  # seconds to wait before answering
     hang: bool = False  # never answer (until the server stops): a read timeout for the client
+    create: bool = False  # create the message first, then answer as above (an error, a hang)
 
     @staticmethod
     def error(code: int, status: int = 400, message: str | None = None) -> Behaviour:
@@ -86,14 +90,26 @@ class Behaviour:
         return Behaviour(status=status, body="")
 
     @staticmethod
-    def slow(seconds: float) -> Behaviour:
-        """Accept the message after ``seconds``."""
-        return Behaviour(delay=seconds)
+    def unavailable() -> Behaviour:
+        """HTTP 503 with error 20503 (Service Unavailable): nothing was created."""
+        return Behaviour.error(20503, status=503, message="Service Unavailable")
 
     @staticmethod
-    def hanging() -> Behaviour:
-        """Read the request, then never answer."""
-        return Behaviour(hang=True)
+    def created_then_error(status: int = 500) -> Behaviour:
+        """Create the message, then answer a 5xx (error 20500): a blind retry sends it twice."""
+        b = Behaviour.error(20500, status=status, message="Internal Server Error")
+        return Behaviour(status=status, body=b.body, create=True)
+
+    @staticmethod
+    def slow(seconds: float, create: bool = True) -> Behaviour:
+        """Accept the message after ``seconds`` (created at once when ``create``, as Twilio
+        does while its answer is slow; past the client's timeout that is an unknown)."""
+        return Behaviour(delay=seconds, create=create)
+
+    @staticmethod
+    def hanging(create: bool = False) -> Behaviour:
+        """Read the request, then never answer (having created the message when ``create``)."""
+        return Behaviour(hang=True, create=create)
 
 
 @dataclass(frozen=True)
@@ -105,6 +121,7 @@ class Recorded:
     form: dict[str, str]
     authorized: bool
     headers: dict[str, str] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 class FakeTwilio:
@@ -118,6 +135,7 @@ class FakeTwilio:
         self.latency = latency  # applied to every request
         self.requests: list[Recorded] = []
         self.messages: dict[str, dict[str, Any]] = {}
+        self._stored: list[dict[str, Any]] = []  # in creation order
         self._by_number: dict[str, Behaviour] = {}
         self._default = Behaviour()
         self._lock = threading.Lock()
@@ -142,6 +160,7 @@ class FakeTwilio:
             self._default = Behaviour()
             self.requests.clear()
             self.messages.clear()
+            self._stored.clear()
             self.latency = 0.0
 
     def set_status(self, sid: str, status: str, error_code: int | None = None) -> None:
@@ -149,6 +168,9 @@ class FakeTwilio:
         with self._lock:
             self.messages[sid]["status"] = status
             self.messages[sid]["error_code"] = error_code
+            if status in ("sent", "delivered", "undelivered", "failed", "read"):
+                now = format_datetime(dt.datetime.now(dt.UTC), usegmt=True)
+                self.messages[sid]["date_sent"] = self.messages[sid]["date_sent"] or now
 
     def created(self) -> list[Recorded]:
         """The create requests received, in order."""
@@ -208,20 +230,67 @@ class FakeTwilio:
     def _create(self, form: dict[str, str]) -> tuple[int, Any, tuple[tuple[str, str], ...]]:
         to = form.get("To", "")
         behaviour = self._behaviour(to)
+        missing = _missing_field(form)
+        created = self._message(form) if behaviour.create and missing is None else None
+        if created is not None:
+            self._store(created)
         if behaviour.hang:
             self._stopping.wait(60)
             return 0, None, ()
         if behaviour.delay:
-            time.sleep(behaviour.delay)
+            self._stopping.wait(behaviour.delay)
         if behaviour.status != 201 or behaviour.body is not None:
             return behaviour.status, behaviour.body, behaviour.headers
-        missing = _missing_field(form)
         if missing:
             return 400, Behaviour.error(missing).body, ()
+        if created is not None:  # slow: created before the delay; answer with that message
+            return 201, created, behaviour.headers
         message = self._message(form)
+        self._store(message)
+        return 201, message, behaviour.headers
+
+    def _store(self, message: dict[str, Any]) -> None:
         with self._lock:
             self.messages[message["sid"]] = message
-        return 201, message, behaviour.headers
+            self._stored.append(message)
+
+    def sent_to(self, to: str) -> list[dict[str, Any]]:
+        """The messages created for ``to`` (what the recipient's phone would show)."""
+        with self._lock:
+            return [m for m in self._stored if m["to"] == to]
+
+    def sent_to_all(self) -> list[dict[str, Any]]:
+        """Every message created, in order."""
+        with self._lock:
+            return list(self._stored)
+
+    def list_messages(self, query: dict[str, str]) -> dict[str, Any]:
+        """A page of the Messages list, filtered and paged as Twilio does: newest first;
+        ``DateSent``/``DateSent>``/``DateSent<`` compare GMT dates (or date-times) with
+        ``date_sent`` and skip messages not sent yet; ``PageSize`` (default 50) and ``Page``."""
+        size = max(1, min(1000, int(query.get("PageSize") or 50)))
+        page = max(0, int(query.get("Page") or 0))
+        with self._lock:
+            found = [dict(m) for m in reversed(self._stored) if _matches(m, query)]
+        chunk = found[page * size : (page + 1) * size]
+        base = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+        kept = {k: v for k, v in query.items() if k not in ("Page", "PageSize", "PageToken")}
+
+        def uri(p: int) -> str:
+            return base + "?" + urlencode({**kept, "PageSize": size, "Page": p})
+
+        more = (page + 1) * size < len(found)
+        return {
+            "messages": chunk,
+            "end": page * size + max(0, len(chunk) - 1),
+            "first_page_uri": uri(0),
+            "next_page_uri": (uri(page + 1) + f"&PageToken=PA{page + 1}") if more else None,
+            "page": page,
+            "page_size": size,
+            "previous_page_uri": uri(page - 1) if page > 0 else None,
+            "start": page * size,
+            "uri": uri(page),
+        }
 
     def _message(self, form: dict[str, str]) -> dict[str, Any]:
         sid = "SM" + secrets.token_hex(16)
@@ -249,6 +318,36 @@ class FakeTwilio:
             "to": form.get("To"),
             "uri": uri,
         }
+
+
+def _when(value: str) -> dt.datetime:
+    """A ``DateSent`` filter value: ``YYYY-MM-DD`` or an ISO date-time, in GMT."""
+    if len(value) == 10:
+        return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _matches(message: dict[str, Any], query: dict[str, str]) -> bool:
+    if "To" in query and message["to"] != query["To"]:
+        return False
+    if "From" in query and message["from"] != query["From"]:
+        return False
+    filters = [(k, query[k]) for k in ("DateSent", "DateSent>", "DateSent<") if k in query]
+    if not filters:
+        return True
+    if not message["date_sent"]:
+        return False  # Twilio: a queued message has no date_sent, so no DateSent filter finds it
+    sent = parsedate_to_datetime(message["date_sent"])
+    for key, value in filters:
+        day = _when(value)
+        exact = len(value) != 10
+        if key == "DateSent" and sent.date() != day.date():
+            return False
+        if key == "DateSent>" and (sent < day if exact else sent.date() < day.date()):
+            return False
+        if key == "DateSent<" and (sent > day if exact else sent.date() > day.date()):
+            return False
+    return True
 
 
 def _missing_field(form: dict[str, str]) -> int | None:
@@ -318,16 +417,19 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.fake.latency:
             time.sleep(self.fake.latency)
-        path = self.path.split("?", 1)[0]
-        match = _FETCH.match(path)
+        path, _, raw_query = self.path.partition("?")
+        query = {k: v[-1] for k, v in parse_qs(raw_query, keep_blank_values=True).items()}
+        match = _FETCH.match(path) or _LIST.match(path)
         authorized = bool(match) and self.fake._authorized(
             self.headers.get("Authorization"), match["account"] if match else ""
         )
-        self.fake._record(Recorded("GET", path, {}, authorized, dict(self.headers.items())))
+        self.fake._record(Recorded("GET", path, query, authorized, dict(self.headers.items())))
         if match is None:
             self._answer(404, Behaviour.error(20404, 404, "Not Found").body)
         elif not authorized:
             self._answer(401, Behaviour.error(20003, 401).body)
+        elif "sid" not in match.groupdict():
+            self._answer(200, self.fake.list_messages(query))
         else:
             with self.fake._lock:
                 message = self.fake.messages.get(match["sid"])

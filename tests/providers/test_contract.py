@@ -234,8 +234,16 @@ SENDS = [
     Send("handset-30003", "twilio", Behaviour.error(30003), Outcome.RETRY, Effect.NONE, "30003", 600.0),
     Send("overflow-30001", "twilio", Behaviour.error(30001), Outcome.RETRY, Effect.SLOW_DOWN, "30001"),
     Send("throttled-429", "twilio", Behaviour.too_many(7), Outcome.RETRY, Effect.NONE, "20429", 7.0),
-    Send("5xx-with-body", "twilio", Behaviour.server_error(500), Outcome.RETRY, Effect.NONE, "20500"),
-    Send("5xx-empty", "twilio", Behaviour.server_error(503, with_body=False), Outcome.RETRY, Effect.NONE, "HTTP-503"),
+    Send("throttled-429-no-body", "twilio", Behaviour(status=429, body=""), Outcome.RETRY, Effect.NONE, "HTTP-429"),
+    # Creating a Message has no idempotency key. Twilio's page for 20500 says a 500 on a POST
+    # that sends an SMS may follow its creation, so a retry may send it twice: only 429/20429
+    # and 503/20503 ("service temporarily unavailable, retry with back-off") prove nothing was
+    # created. Any other 5xx is unknown, for the reconciler to ask Twilio about.
+    Send("unavailable-20503", "twilio", Behaviour.unavailable(), Outcome.RETRY, Effect.NONE, "20503"),
+    Send("5xx-with-body", "twilio", Behaviour.server_error(500), Outcome.UNKNOWN, Effect.NONE, "20500"),
+    Send("5xx-after-creating", "twilio", Behaviour.created_then_error(500), Outcome.UNKNOWN, Effect.NONE, "20500"),
+    Send("5xx-empty", "twilio", Behaviour.server_error(503, with_body=False), Outcome.UNKNOWN, Effect.NONE, "HTTP-503"),
+    Send("gateway-timeout-504", "twilio", Behaviour.server_error(504, with_body=False), Outcome.UNKNOWN, Effect.NONE, "HTTP-504"),
     Send("timeout-after-send", "twilio", Behaviour.hanging(), Outcome.UNKNOWN, Effect.NONE, "NO-ANSWER"),
     Send("connection-refused", "twilio", "refused", Outcome.RETRY, Effect.NONE, "CONNECT"),
     Send("accepted", "smpp", {}, Outcome.ACCEPTED),

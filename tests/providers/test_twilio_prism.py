@@ -9,16 +9,20 @@ tests fail rather than skip, so the check can never silently disappear.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import json
 import os
 import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from campaigns.sending import OutboundMessage, Outcome
 from gateway.providers.twilio import TwilioProvider
@@ -116,6 +120,35 @@ def test_loa_fetch_request_conforms(prism_settings: Settings) -> None:
         assert p.fetch_status("SM" + "a" * 32) == "sent"  # the spec's example says "queued"
     finally:
         p.close()
+
+
+def test_loa_list_requests_conform(prism_settings: Settings) -> None:
+    """The reconciler's lists of messages to a number (``To``, ``DateSent>``, ``PageSize``)
+    conform. Prism's own example page breaks the spec (its ``uri`` fields are relative, not
+    the ``format: uri`` the spec declares), so Prism answers 500 with violations of the
+    *response*; a request that broke the spec would be a 422, or a violation of the request."""
+    p = TwilioProvider(prism_settings)
+    answers: list[tuple[int, Any]] = []
+    original = p._http.request
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        response = original(*args, **kwargs)
+        answers.append((response.status_code, json.loads(response.text or "null")))
+        return response
+
+    p._http.request = spy  # type: ignore[method-assign]
+    claim = dt.datetime(2026, 7, 30, 3, tzinfo=dt.UTC)
+    try:
+        p.find_sent(TO, claim)  # stops at the first unreadable page ("cannot say")
+        with contextlib.suppress(TwilioException):  # the second list find_sent makes
+            p._messages.list(to=TO, date_sent_after=claim, page_size=50)
+    finally:
+        p.close()
+    assert len(answers) == 2, "find_sent made no list request"
+    for status, body in answers:
+        assert status in (200, 500), body
+        places = {v["location"][0] for v in (body or {}).get("validation", [])}
+        assert places <= {"response"}, body
 
 
 @pytest.mark.parametrize(

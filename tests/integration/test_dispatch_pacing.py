@@ -1,0 +1,138 @@
+"""Pacing and transactions of the dispatch engine: a sender's limit is the sender's (issue 10,
+item 5), and no database transaction spans the provider call (issue 10, item 6)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from redis import Redis
+from sqlalchemy.orm import Session
+
+from campaigns import dispatch
+from campaigns.db import make_sessionmaker
+from campaigns.models import Campaign
+from campaigns.sending import OutboundMessage
+from gateway.settings import Settings
+from tests.integration.dispatch_support import FakeSender, approved_campaign, bulk_contacts
+from workers import dispatch as jobs
+
+SENDER_LIMIT = 20.0
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """A sender limited to 20 segments per second (``LOA_RATE_PER_SECOND``)."""
+    return settings.model_copy(update={"rate_per_second": SENDER_LIMIT})
+
+
+def test_two_campaigns_on_one_sender_share_the_senders_limit(
+    app: Any, session: Session, redis_conn: Redis
+) -> None:
+    """Campaigns at 100/s and 400/s on one sender limited to 20/s send 80 messages together in
+    about (80 - 20 burst) / 20 = 3 s, never at a campaign's own rate."""
+    bulk_contacts(session, 40, list_name="a")
+    bulk_contacts(session, 40, list_name="b", start=40)
+    slow = approved_campaign(session, list_name="a", rate_per_second=100.0)
+    fast = approved_campaign(session, list_name="b", rate_per_second=400.0)
+    for c in (slow, fast):
+        dispatch.launch(session, c.id)
+    sender = FakeSender()
+    factory = make_sessionmaker(session.get_bind())
+    stamps: list[float] = []
+    lock = threading.Lock()
+
+    def stamp(messages: Sequence[OutboundMessage]) -> None:
+        with lock:
+            stamps.extend(time.monotonic() for _ in messages)
+
+    sender.before_answer = stamp
+
+    def run(campaign_id: int) -> None:
+        with factory() as s:
+            campaign = s.get(Campaign, campaign_id)
+            assert campaign is not None
+            engine = jobs.dispatcher(s, campaign, redis_conn)
+            engine.sender = sender
+            engine.run_batch(campaign_id, 0)
+
+    threads = [threading.Thread(target=run, args=(c.id,)) for c in (slow, fast)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(sender.sent) == 80
+    # The shared bucket starts with one second of the sender's limit (20) and refills at 20/s.
+    assert max(stamps) - start >= (80 - SENDER_LIMIT) / SENDER_LIMIT * 0.9
+
+
+def test_a_campaign_rate_only_lowers_the_senders_limit(
+    app: Any, session: Session, redis_conn: Redis
+) -> None:
+    """A campaign at 400/s on a 20/s sender takes chunks of 20 from both buckets."""
+    bulk_contacts(session, 5)
+    campaign = approved_campaign(session, rate_per_second=400.0)
+    dispatch.launch(session, campaign.id)
+    taken: list[tuple[str, float, float]] = []
+
+    class Spy:
+        def take(self, key: str, tokens: float, rate: float, burst: float | None = None) -> float:
+            taken.append((key, tokens, rate))
+            return 0.0
+
+    engine = jobs.dispatcher(session, campaign, redis_conn)
+    engine.sender, engine.throttle = FakeSender(), Spy()
+    engine.run_batch(campaign.id, 0)
+    first = {key: (tokens, rate) for key, tokens, rate in taken[:2]}
+    assert first == {
+        f"{engine.provider_name}:default": (20.0, SENDER_LIMIT),
+        f"campaign:{campaign.id}": (20.0, SENDER_LIMIT),
+    }
+    # The 15 tokens the chunk of 5 did not use go back to both buckets.
+    assert sorted(k for k, t, _ in taken if t == -15.0) == sorted(first)
+
+
+def test_no_transaction_spans_the_provider_call(
+    app: Any, session: Session, redis_conn: Redis, settings: Settings
+) -> None:
+    """While the provider call is in flight the worker's session holds no transaction: on
+    SQLite in WAL mode a full checkpoint (TRUNCATE) succeeds from another connection; on
+    PostgreSQL no backend is ``idle in transaction``."""
+    bulk_contacts(session, 3)
+    campaign = approved_campaign(session)
+    dispatch.launch(session, campaign.id)
+    engine = jobs.dispatcher(session, campaign, redis_conn)
+    seen: list[Any] = []
+
+    def observe(messages: Sequence[OutboundMessage]) -> None:
+        seen.append(engine.session.in_transaction())
+        seen.append(_outside_view(session.get_bind()))
+
+    engine.sender = FakeSender(before_answer=observe)
+    assert engine.run_batch(campaign.id, 0).sent == 3
+    assert seen[:2] == [False, "clear"]
+
+
+def _outside_view(bind: Any) -> str:
+    """What another connection sees: "clear", or what a held transaction blocks."""
+    if bind.dialect.name == "sqlite":
+        other = sqlite3.connect(bind.url.database, timeout=1.0)
+        try:
+            # Something for the checkpoint to copy: a write after the worker's last read.
+            other.execute("UPDATE campaigns SET updated_at = updated_at")
+            other.commit()
+            busy, frames, done = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            other.close()
+        return "clear" if (busy, frames, done) == (0, 0, 0) else f"checkpoint {busy, frames, done}"
+    with bind.connect() as conn:
+        held = conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND state = 'idle in transaction' AND pid <> pg_backend_pid()"
+        ).scalar()
+    return "clear" if held == 0 else f"{held} idle in transaction"
