@@ -41,7 +41,8 @@ class Kind:
 
 LAUNCH = Kind("workers.dispatch.launch", queues.BULK, "launch-{}")  # campaign id
 SEND_BATCH = Kind("workers.dispatch.send_batch", queues.BULK, "send-{}-{}")  # campaign, batch
-TEST_SEND = Kind("workers.test_send.send_test", queues.REPLIES, None)
+# campaign, list: a second click while one runs is the same job
+TEST_SEND = Kind("workers.test_send.send_test", queues.REPLIES, "test-send-{}-{}")
 SEND_REPLY = Kind("workers.notifications.send_reply", queues.REPLIES, "reply-{}")  # reply id
 NOTIFY_URGENT = Kind("workers.notifications.notify_urgent", queues.REPLIES, "notify-tip-{}")
 PROCESS_RECEIPT = Kind("workers.statuses.process_receipt", queues.EVENTS, "receipt-{}")

@@ -20,29 +20,28 @@ from campaigns.audiences import AudienceError
 from campaigns.db import utcnow
 from campaigns.models import Campaign
 from campaigns.recording import pause
-from gateway import killswitch, queues
+from gateway import jobs, killswitch, queues
 from workers import runtime
 from workers.ratelimit import TokenBucket
 
 log = logging.getLogger("loa.worker")
 
-SEND_JOB = "workers.dispatch.send_batch"
 BATCH_TIMEOUT = 3600  # seconds; a batch that waits long for tokens is still alive
 
 
 def batch_job_id(campaign_id: int, batch_no: int) -> str:
     """The deterministic RQ id of a batch job (letters, digits, ``-`` only)."""
-    return f"send-{campaign_id}-{batch_no}"
+    return str(jobs.SEND_BATCH.job_id(campaign_id, batch_no))
 
 
 def enqueue_batch(redis: Redis, campaign_id: int, batch_no: int) -> bool:
     """Enqueue a batch on the ``bulk`` lane unless it is queued or running; whether it was."""
-    q = queues.queue(queues.BULK, redis)
+    q = queues.queue(jobs.SEND_BATCH.queue, redis)
     job_id = batch_job_id(campaign_id, batch_no)
     if queues.alive(q, job_id):
         return False
     q.enqueue(
-        SEND_JOB,
+        jobs.SEND_BATCH.func,
         campaign_id,
         batch_no,
         job_id=job_id,

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from campaigns.db import utcnow
 from campaigns.encoding import analyze
 from campaigns.sending import OutboundMessage, Outcome
-from gateway import queues
+from gateway import jobs
 from gateway.tips import replies, urgency
 from gateway.tips.intake import interrupt_stuck_replies, pending_replies
 from gateway.tips.models import Reply, Tip
@@ -35,13 +35,7 @@ STUCK_SENDING = dt.timedelta(minutes=10)
 
 def _enqueue_replies(ids: list[int]) -> None:
     for rid in ids:  # the same job id as gateway.tips.replies uses, so a reply runs once
-        queues.enqueue(
-            queues.REPLIES,
-            "workers.notifications.send_reply",
-            rid,
-            job_id=f"reply-{rid}",
-            connection=runtime.redis(),
-        )
+        jobs.SEND_REPLY.enqueue(runtime.redis(), rid, key=(rid,))
 
 
 def claim_reply(s: Session, reply_id: int) -> bool:
@@ -97,9 +91,9 @@ def send_reply(reply_id: int) -> str:
         elif result.outcome == Outcome.RETRY and reply.attempts < MAX_ATTEMPTS:
             reply.status = "queued"
             s.commit()
-            runtime.queue(queues.REPLIES).enqueue_in(
+            runtime.queue(jobs.SEND_REPLY.queue).enqueue_in(
                 dt.timedelta(seconds=result.retry_after or 15 * reply.attempts),
-                "workers.notifications.send_reply",
+                jobs.SEND_REPLY.func,
                 reply_id,
             )
             return "retry"

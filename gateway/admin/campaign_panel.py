@@ -28,7 +28,6 @@ from gateway.roles import CAMPAIGN_ACTIONS
 PENDING_APPROVAL = lifecycle.PENDING_APPROVAL
 ACTIVE_STATUSES = (lifecycle.RUNNING, lifecycle.PAUSED, lifecycle.SCHEDULED)
 TEST_SEND_MAX = 50  # a seed list of officials, not a second broadcast
-TEST_SEND_JOB = "workers.test_send.send_test"
 SAMPLES = 3
 
 # Actions a person can take from the campaign page, with the permission each needs. "complete"

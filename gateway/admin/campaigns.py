@@ -29,7 +29,7 @@ from campaigns import fields, lifecycle
 from campaigns.db import utcnow
 from campaigns.models import Area, Campaign, ContactList
 from campaigns.windows import window_of
-from gateway import audit, db, jobs, labels, queues, roles
+from gateway import audit, db, jobs, labels, roles
 from gateway.admin import campaign_form as forms
 from gateway.admin import campaign_panel as panel
 from gateway.admin import one_page
@@ -348,14 +348,8 @@ def test_send(campaign_id: int) -> Any:
         override = False
     # No RQ retry: a rerun after a failure could only repeat what was sent (each message is
     # claimed; what was left queued is picked up by the replies lane's catch-up).
-    job_id = queues.enqueue(
-        queues.REPLIES,
-        panel.TEST_SEND_JOB,
-        campaign.id,
-        lst.id,
-        override,
-        connection=db.redis(),
-        retry=None,
+    job_id = jobs.TEST_SEND.enqueue(
+        db.redis(), campaign.id, lst.id, override, key=(campaign.id, lst.id), retry=None
     )
     audit.record(
         "campaign.test_send",

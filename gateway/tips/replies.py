@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns.phones import mask
-from gateway import queues
+from gateway import jobs
 from gateway.settings import Settings
 from gateway.tips.models import Reply, SenderFlag
 
@@ -101,13 +101,7 @@ def enqueue_replies(redis: Redis, reply_ids: Iterable[int]) -> bool:
     ok = True
     for rid in reply_ids:
         try:
-            queues.enqueue(
-                queues.REPLIES,
-                "workers.notifications.send_reply",
-                rid,
-                job_id=f"reply-{rid}",
-                connection=redis,
-            )
+            jobs.SEND_REPLY.enqueue(redis, rid, key=(rid,))
         except (RedisError, OSError) as exc:
             log.warning(
                 "reply %s not enqueued (%s); the periodic job will retry", rid, type(exc).__name__

@@ -23,4 +23,21 @@ def test_ids_are_deterministic_and_distinct() -> None:
     assert len(ids) == sum(1 for k in jobs.KINDS if k.id_format is not None)
     assert all(i and i.replace("-", "").isalnum() for i in ids if i)
     assert jobs.LAUNCH.job_id(12) == "launch-12"
-    assert jobs.TEST_SEND.job_id(1) is None
+
+
+def test_job_paths_are_spelled_only_in_gateway_jobs() -> None:
+    """No module but gateway/jobs.py (and the periodic table) names a job function's path."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    dotted = re.compile(r"[\"']workers\.[a-z_]+\.[a-z_]+[\"']")
+    allowed = {"gateway/jobs.py", "workers/runtime.py"}
+    offenders = [
+        str(path.relative_to(root))
+        for package in ("campaigns", "gateway", "workers")
+        for path in (root / package).rglob("*.py")
+        if dotted.search(path.read_text(encoding="utf-8"))
+        and str(path.relative_to(root)) not in allowed
+    ]
+    assert offenders == []
