@@ -87,24 +87,37 @@ def queue_label(queue: str | None) -> str:
     return labels.queue_name(queue, area_names())
 
 
-def scope_error(role: str, scope: str | None, queues: list[str]) -> str | None:
-    """Why ``scope`` does not fit ``role`` (a message for the form), or None when it fits.
+SCOPE_PROBLEMS: dict[str, Any] = {
+    "no_scope": _l("Vai trò này không có phạm vi."),
+    "unknown": _l("Phạm vi không tồn tại."),
+    "wrong_kind": _l("Phạm vi không hợp với vai trò."),
+}
+
+
+def scope_problem(role: str, scope: str | None, queues: list[str]) -> str | None:
+    """Why ``scope`` does not fit ``role`` (a key of :data:`SCOPE_PROBLEMS`), or None.
 
     Tip roles work one queue of their kind (police may also have none: the whole province);
     campaign roles and admins have no scope.
     """
     if role in ("admin", "editor", "approver"):
-        return None if not scope else str(_l("Vai trò này không có phạm vi."))
+        return None if not scope else "no_scope"
     if not scope:
         return None
     if scope not in queues:
-        return str(_l("Phạm vi không tồn tại."))
+        return "unknown"
     fits = {
         "police": scope.startswith("police_"),
         "border_guard": scope == "border_guard",
         "hotline_111": scope == "hotline_111",
     }
-    return None if fits.get(role, False) else str(_l("Phạm vi không hợp với vai trò."))
+    return None if fits.get(role, False) else "wrong_kind"
+
+
+def scope_error(role: str, scope: str | None, queues: list[str]) -> str | None:
+    """Why ``scope`` does not fit ``role`` (a message for the form), or None when it fits."""
+    problem = scope_problem(role, scope, queues)
+    return None if problem is None else str(SCOPE_PROBLEMS[problem])
 
 
 def register_helpers(app: Any) -> None:
