@@ -169,6 +169,15 @@ AREA_POLICE_LABEL = _l("Công an %(area)s")
 # An area queue whose area is not loaded (deleted, or another install's data): still words.
 UNKNOWN_AREA_POLICE_LABEL = _l("Công an địa bàn (chưa có trong danh mục địa bàn)")
 UNKNOWN_QUEUE_LABEL = _l("Hàng đợi không còn dùng")
+AREA_KIND_LABELS: dict[str, Any] = {
+    "province": _l("Tỉnh"),
+    "city": _l("Thành phố"),
+    "district": _l("Huyện"),
+    "town": _l("Thị xã"),
+    "commune": _l("Xã"),
+    "ward": _l("Phường"),
+    "township": _l("Thị trấn"),
+}
 ROLE_LABELS: dict[str, Any] = {
     "admin": _l("Quản trị"),
     "editor": _l("Biên tập chiến dịch"),
@@ -348,6 +357,7 @@ CODE_TABLES: dict[str, dict[str, Any]] = {
     "skip_reasons": SKIP_REASON_LABELS,
     "queues": QUEUE_LABELS,
     "roles": ROLE_LABELS,
+    "area_kinds": AREA_KIND_LABELS,
     "audit_actions": AUDIT_ACTION_LABELS,
     "audit_objects": AUDIT_OBJECT_LABELS,
     "audit_details": AUDIT_DETAIL_LABELS,

@@ -83,6 +83,8 @@ def test_the_checker_finds_a_raw_code() -> None:
 def world(app: Any, session: Any, client: Any, login_as: Any) -> dict[str, Any]:
     """Tips, campaigns, deliveries and audit events in every state, and an admin logged in."""
     session.add(Area(name="Kế Sách", kind="district", police_queue="police_ke_sach"))
+    for kind in labels.AREA_KIND_LABELS:
+        session.add(Area(name=f"Địa bàn {len(kind)}{kind[:2]}", kind=kind))
     session.commit()
     admin = login_as("admin", name="Nguyễn Văn An")
     worker = create_user("police", email="binh@congan.test", name="Trần Bình")
@@ -180,7 +182,7 @@ def _pages(client: Any, world: dict[str, Any]) -> dict[str, str]:
     urls += ["/campaigns/", "/campaigns/kill-switch", "/campaigns/approvals"]
     for c in world["campaigns"].values():
         urls += [f"/campaigns/{c.id}", f"/campaigns/{c.id}/progress", f"/campaigns/{c.id}/report"]
-    urls += [f"/audit/?page={n}" for n in range(1, 4)]
+    urls += [f"/audit/?page={n}" for n in range(1, 4)] + ["/areas/"]
     pages = {}
     for url in urls:
         resp = client.get(url)
