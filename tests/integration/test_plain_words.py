@@ -182,7 +182,8 @@ def _pages(client: Any, world: dict[str, Any]) -> dict[str, str]:
     urls += ["/campaigns/", "/campaigns/kill-switch", "/campaigns/approvals"]
     for c in world["campaigns"].values():
         urls += [f"/campaigns/{c.id}", f"/campaigns/{c.id}/progress", f"/campaigns/{c.id}/report"]
-    urls += [f"/audit/?page={n}" for n in range(1, 4)] + ["/areas/"]
+    urls += [f"/audit/?page={n}" for n in range(1, 4)] + ["/areas/", "/"]
+    urls += ["/users/", "/users/new", "/users/rosters", "/rules/", "/optouts", "/account/"]
     pages = {}
     for url in urls:
         resp = client.get(url)
