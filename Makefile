@@ -16,9 +16,17 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@ $(VENV)/.runtime
+
+# `make run` needs Loa and its run-time dependencies only, not the test tools (a full setup
+# counts: it installs a superset).
+$(VENV)/.runtime: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
 	@touch $@
 
-run: setup
+run: $(VENV)/.runtime
 	@scripts/ensure-services.sh
 	@scripts/run.sh
 

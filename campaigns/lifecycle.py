@@ -35,8 +35,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from campaigns import fields, localtime
+from campaigns import statuses as st
 from campaigns.db import utcnow
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Delivery
 
 DRAFT = "draft"
 PENDING_APPROVAL = "pending_approval"
@@ -113,10 +114,21 @@ class Actor(Protocol):
 class IllegalTransition(Exception):
     """The action is not allowed now; `reason` says why in words an editor understands."""
 
-    def __init__(self, reason: str, code: str = "illegal_transition") -> None:
+    def __init__(
+        self,
+        reason: str,
+        code: str = "illegal_transition",
+        *,
+        action: str | None = None,
+        status: str | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code  # "illegal_transition", "conflict", "forbidden", "invalid"
+        # The refused action and the status that refused it, for a message in the user's
+        # language (the gateway names them; the domain has no labels).
+        self.action = action
+        self.status = status
 
 
 def can(status: str, action: str) -> bool:
@@ -243,9 +255,34 @@ def _changes(
         return {"paused_reason": (reason or "").strip() or None}
     if action == RESUME:
         return {"paused_reason": None, "error_streak": 0}
-    if action in (COMPLETE, CANCEL):
+    if action == COMPLETE:
         return {"completed_at": now}
+    if action == CANCEL:
+        # A cancelled campaign is not paused any more: its paused reason would only mislead.
+        return {"completed_at": now, "paused_reason": None}
     return {}
+
+
+def _skip_pending(session: Session, campaign_id: int, now: dt.datetime) -> int:
+    """Mark the deliveries still waiting as skipped (cancelled); returns how many.
+
+    Deliveries already handed to a worker (``sending``) keep their course: the provider may
+    have them, and the reconciler settles them.
+    """
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.campaign_id == campaign_id, Delivery.status == st.PENDING)
+        .values(
+            status=st.SKIPPED,
+            skip_reason=st.SKIP_CANCELLED,
+            lease_until=None,
+            next_attempt_at=None,
+            finished_at=now,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def transition(
@@ -281,7 +318,11 @@ def transition(
     source = campaign.status
     target = TRANSITIONS.get((source, action))
     if target is None:
-        raise IllegalTransition(f"Không thể {action} khi chiến dịch đang ở trạng thái {source}.")
+        raise IllegalTransition(
+            f"Không thể {action} khi chiến dịch đang ở trạng thái {source}.",
+            action=action,
+            status=source,
+        )
     _guard(campaign, action, user, now)
     values = {"status": target, "updated_at": now, **_changes(campaign, action, user, reason, now)}
     result = session.execute(
@@ -295,7 +336,11 @@ def transition(
         raise IllegalTransition(
             f"Chiến dịch vừa được người khác chuyển sang trạng thái {campaign.status}.",
             "conflict",
+            action=action,
+            status=campaign.status,
         )
+    if action == CANCEL:
+        _skip_pending(session, campaign.id, now)
     session.refresh(campaign)
     return campaign
 
@@ -326,7 +371,9 @@ def change_rate(session: Session, campaign: Campaign, rate: float) -> Campaign:
         raise IllegalTransition(f"Tốc độ phải lớn hơn 0 và không quá {MAX_RATE:g}.", "invalid")
     if campaign.status not in (RUNNING, PAUSED):
         raise IllegalTransition(
-            f"Chỉ đổi tốc độ khi chiến dịch đang gửi hoặc tạm dừng (đang: {campaign.status})."
+            f"Chỉ đổi tốc độ khi chiến dịch đang gửi hoặc tạm dừng (đang: {campaign.status}).",
+            action="rate",
+            status=campaign.status,
         )
     was_valid = approval_valid(campaign)
     campaign_after = {**_hash_fields(campaign), "rate_per_second": rate}
@@ -384,7 +431,9 @@ def edit(
         raise IllegalTransition(f"Không sửa được trường: {', '.join(sorted(unknown))}.", "invalid")
     if not can(campaign.status, EDIT):
         raise IllegalTransition(
-            f"Không thể sửa khi chiến dịch đang ở trạng thái {campaign.status}."
+            f"Không thể sửa khi chiến dịch đang ở trạng thái {campaign.status}.",
+            action=EDIT,
+            status=campaign.status,
         )
     # Move to draft first so the approval is void before the new values are visible.
     transition(session, campaign, EDIT, user)

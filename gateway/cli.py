@@ -82,6 +82,7 @@ def users_create(
 
     if password is not None and (problem := passwords.problem(password, (email, name))):
         raise click.ClickException(PASSWORD_PROBLEMS[problem])
+    _check_scope(role, scope)
     try:
         user, pw = create_user(email, role, password=password, scope=scope, name=name, phone=phone)
     except ValueError as exc:
@@ -94,6 +95,25 @@ def users_create(
         s.commit()
         click.echo(f"totp={uri}")
         click.echo("recovery codes (each works once): " + " ".join(codes))
+
+
+def _check_scope(role: str, scope: str | None) -> None:
+    """Refuse a scope that is not a known queue of the role's kind, and a police user without
+    one: forgetting ``--scope`` would quietly give an officer every police queue."""
+    from gateway import db
+    from gateway.admin import known_queues, scope_problem
+
+    queues = known_queues(db.session())
+    if role == "police" and not scope:
+        police = ", ".join(q for q in queues if q.startswith("police_"))
+        raise click.ClickException(
+            "a police user needs --scope: police_province for the whole province, or one "
+            f"area's police queue ({police})"
+        )
+    if scope_problem(role, scope, queues) is not None:
+        fitting = [q for q in queues if scope_problem(role, q, queues) is None]
+        hint = f"one of {', '.join(fitting)}" if fitting else "no scope"
+        raise click.ClickException(f"--scope {scope} does not fit role {role}: use {hint}")
 
 
 PASSWORD_PROBLEMS = {

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from campaigns import areas as areas_mod
 from campaigns.models import Area, Campaign, Contact, ContactList, ListMember
 from gateway import db, var
+from gateway.admin import campaign_panel
 from gateway.auth import create_user
 from gateway.models import User
 
@@ -102,14 +103,15 @@ def seed(contacts: int = 300) -> Iterator[str]:
         if i < 3:
             s.add(ListMember(list_id=seedlist.id, contact_id=contact.id))
     editor = s.scalar(select(User).where(User.role == "editor"))
-    s.add(
-        Campaign(
-            name="Ngày toàn dân phòng, chống mua bán người 30/7",
-            body=OFFICIAL_TEXT,
-            audience={"lists": [DEMO_LIST]},
-            created_by_id=editor.id if editor else None,
-        )
+    draft = Campaign(
+        name="Ngày toàn dân phòng, chống mua bán người 30/7",
+        body=OFFICIAL_TEXT,
+        audience={"lists": [DEMO_LIST]},
+        created_by_id=editor.id if editor else None,
     )
+    s.flush()  # the list's members count in the draft's audience
+    campaign_panel.measure(s, draft)  # the campaign list shows its size and segments
+    s.add(draft)
     s.commit()
     yield from _seed_tips()
     var.write_secret(creds, "\n".join(lines) + "\n")

@@ -16,23 +16,15 @@ from flask import (
     render_template,
     url_for,
 )
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 
-from gateway import db
+from gateway import db, labels
 from gateway.auth import current
 from gateway.roles import allowed
 
 bp = Blueprint("home", __name__)
 
-ROLE_LABELS = {
-    "admin": _l("Quản trị"),
-    "editor": _l("Biên tập chiến dịch"),
-    "approver": _l("Phê duyệt"),
-    "police": _l("Công an"),
-    "border_guard": _l("Biên phòng"),
-    "hotline_111": _l("Tổng đài 111"),
-}
+ROLE_LABELS = labels.ROLE_LABELS
 
 
 def register_nav(app: Flask, endpoint: str, label: Any, permission: str) -> None:

@@ -12,13 +12,18 @@ mkdir -p var/redis var/log
 port=${LOA_PORT:-5000}
 pids=()
 
+# Every process starts in a session of its own (setsid): Ctrl-C then reaches this script only,
+# which says "stopping Loa…" and stops each process group (gunicorn's workers and RQ's work
+# horses with their parents). Were the children in the terminal's group, Ctrl-C would reach
+# them too, one would exit first and this script would report it as a crash.
 stop() {
   trap - INT TERM EXIT
   echo; echo "stopping Loa…"
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
-trap stop INT TERM EXIT
+trap stop EXIT
+trap 'exit 130' INT TERM
 
 free_port() { "$VENV/bin/python" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
@@ -29,7 +34,7 @@ if [ -z "${LOA_REDIS_URL:-}" ]; then
   rpass=$("$VENV/bin/python" -m gateway.var secret var/redis.pass)
   printf '%s\n' "port $rport" "bind 127.0.0.1" "dir \"$PWD/var/redis\"" "appendonly yes" \
     "save 60 1" "protected-mode yes" "requirepass $rpass" |
-    redis-server - >var/log/redis.log 2>&1 &
+    setsid redis-server - >var/log/redis.log 2>&1 &
   pids+=($!)
   export LOA_REDIS_URL="redis://:$rpass@127.0.0.1:$rport/0"
   for _ in $(seq 100); do
@@ -44,27 +49,27 @@ export LOA_PUBLIC_BASE_URL=${LOA_PUBLIC_BASE_URL:-http://127.0.0.1:$port}
 
 # --timeout 600: a contact import (1.2 million rows take about a minute) runs inside its request.
 # The access log leaves out query strings: inbox searches and the simulator's number are in them.
-"$VENV/bin/gunicorn" --bind "127.0.0.1:$port" --workers 2 --threads 4 --timeout 600 --access-logfile - \
+setsid "$VENV/bin/gunicorn" --bind "127.0.0.1:$port" --workers 2 --threads 4 --timeout 600 --access-logfile - \
   --access-logformat '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms' \
   --error-logfile - wsgi:app >var/log/web.log 2>&1 &
 pids+=($!)
 # Two lanes (invariant 11): replies to tipsters, staff alerts and the urgency clock never wait
 # behind a broadcast, whose batches wait for rate tokens on their own worker.
-"$VENV/bin/loa" worker --queues replies,events >var/log/worker.log 2>&1 &
+setsid "$VENV/bin/loa" worker --queues replies,events >var/log/worker.log 2>&1 &
 pids+=($!)
-"$VENV/bin/loa" worker --queues bulk >var/log/worker-bulk.log 2>&1 &
+setsid "$VENV/bin/loa" worker --queues bulk >var/log/worker-bulk.log 2>&1 &
 pids+=($!)
 
 # With SMPP configured (LOA_SMPP_HOST, in the environment or .env), hold the bind(s) too.
 smpp_mode=$("$VENV/bin/python" -c 'from gateway.settings import load_settings as l; s = l(); print(s.smpp_bind_mode if s.smpp_host else "")')
 case "$smpp_mode" in
   transceiver)
-    "$VENV/bin/loa" smpp --mode transceiver >var/log/smpp.log 2>&1 &
+    setsid "$VENV/bin/loa" smpp --mode transceiver >var/log/smpp.log 2>&1 &
     pids+=($!) ;;
   transmitter_receiver)
-    "$VENV/bin/loa" smpp --mode transmitter >var/log/smpp-tx.log 2>&1 &
+    setsid "$VENV/bin/loa" smpp --mode transmitter >var/log/smpp-tx.log 2>&1 &
     pids+=($!)
-    "$VENV/bin/loa" smpp --mode receiver >var/log/smpp-rx.log 2>&1 &
+    setsid "$VENV/bin/loa" smpp --mode receiver >var/log/smpp-rx.log 2>&1 &
     pids+=($!) ;;
 esac
 
@@ -79,5 +84,6 @@ cat <<MSG
   Logs: var/log/{web,worker,redis}.log · Ctrl-C stops everything.
 
 MSG
-wait -n "${pids[@]}"
-echo "a Loa process exited; see var/log/" >&2
+status=0
+wait -n "${pids[@]}" || status=$?
+echo "a Loa process exited by itself (status $status); see var/log/" >&2

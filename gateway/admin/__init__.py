@@ -12,15 +12,12 @@ from sqlalchemy.orm import Session
 
 from campaigns import localtime, phones
 from campaigns.models import Area
+from gateway import labels
 
 PER_PAGE = 50
 
 # Queues that exist whatever the areas are; district police queues come from the areas table.
-FIXED_QUEUES: dict[str, Any] = {
-    "police_province": _l("Công an tỉnh"),
-    "border_guard": _l("Biên phòng"),
-    "hotline_111": _l("Tổng đài 111"),
-}
+FIXED_QUEUES: dict[str, Any] = labels.QUEUE_LABELS
 
 
 def page_number() -> int:
@@ -72,42 +69,64 @@ def known_queues(session: Session) -> list[str]:
     return queues
 
 
-def queue_label(queue: str | None) -> str:
-    """A human name for a queue: ``police_ke_sach`` → "Công an Kế Sách"."""
-    if not queue:
-        return ""
-    if queue in FIXED_QUEUES:
-        return str(FIXED_QUEUES[queue])
+def area_names() -> dict[str, str]:
+    """Each area police queue's area name, read once per request."""
     if "loa_area_names" not in g:
         from gateway import db
 
         rows = db.session().execute(select(Area.police_queue, Area.name))
         g.loa_area_names = {q: n for q, n in rows if q}
-    name = g.loa_area_names.get(queue)
-    return f"{_l('Công an')} {name}" if name else queue
+    names: dict[str, str] = g.loa_area_names
+    return names
 
 
-def scope_error(role: str, scope: str | None, queues: list[str]) -> str | None:
-    """Why ``scope`` does not fit ``role`` (a message for the form), or None when it fits.
+def queue_label(queue: str | None) -> str:
+    """A human name for a queue: ``police_ke_sach`` → "Công an Kế Sách" (never the raw id)."""
+    if not queue or queue in FIXED_QUEUES:
+        return labels.queue_name(queue, {})
+    return labels.queue_name(queue, area_names())
+
+
+SCOPE_PROBLEMS: dict[str, Any] = {
+    "no_scope": _l("Vai trò này không có phạm vi."),
+    "unknown": _l("Phạm vi không tồn tại."),
+    "wrong_kind": _l("Phạm vi không hợp với vai trò."),
+}
+
+
+def scope_problem(role: str, scope: str | None, queues: list[str]) -> str | None:
+    """Why ``scope`` does not fit ``role`` (a key of :data:`SCOPE_PROBLEMS`), or None.
 
     Tip roles work one queue of their kind (police may also have none: the whole province);
     campaign roles and admins have no scope.
     """
     if role in ("admin", "editor", "approver"):
-        return None if not scope else str(_l("Vai trò này không có phạm vi."))
+        return None if not scope else "no_scope"
     if not scope:
         return None
     if scope not in queues:
-        return str(_l("Phạm vi không tồn tại."))
+        return "unknown"
     fits = {
         "police": scope.startswith("police_"),
         "border_guard": scope == "border_guard",
         "hotline_111": scope == "hotline_111",
     }
-    return None if fits.get(role, False) else str(_l("Phạm vi không hợp với vai trò."))
+    return None if fits.get(role, False) else "wrong_kind"
+
+
+def scope_error(role: str, scope: str | None, queues: list[str]) -> str | None:
+    """Why ``scope`` does not fit ``role`` (a message for the form), or None when it fits."""
+    problem = scope_problem(role, scope, queues)
+    return None if problem is None else str(SCOPE_PROBLEMS[problem])
 
 
 def register_helpers(app: Any) -> None:
     """Make the shared helpers available to templates (idempotent: every area may call it)."""
     app.jinja_env.globals.setdefault("queue_label", queue_label)
     app.jinja_env.globals.setdefault("mask_phone", phones.mask)
+    app.jinja_env.globals.setdefault("paused_reason_label", labels.paused_reason)
+    app.jinja_env.globals.setdefault("audit_action_label", labels.audit_action)
+    app.jinja_env.globals.setdefault("audit_object_label", labels.audit_object)
+    app.jinja_env.globals.setdefault(
+        "audit_detail_label", lambda action, k, v: labels.audit_detail(action, k, v, area_names())
+    )

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from campaigns.areas import area_key, edit_area
 from campaigns.models import Area
-from gateway import audit, db
+from gateway import audit, db, labels
 from gateway.admin import PER_PAGE, page_number
 from gateway.auth import require
 from gateway.web import register_nav
@@ -35,6 +35,7 @@ def area_list() -> Any:
     shown = areas[(page - 1) * PER_PAGE : page * PER_PAGE]
     return render_template(
         "areas/area_list.html",
+        area_kind_labels=labels.AREA_KIND_LABELS,
         areas=shown,
         parents=names,
         q=q,

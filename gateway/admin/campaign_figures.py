@@ -1,6 +1,10 @@
 """Live figures of a campaign that ``campaigns.reports`` does not compute: the sending rate over
 the last minute, the ETA, the window's state; and the deliveries read in id order for the export.
 
+The rate is in segments per second, the unit of the campaign's rate setting (providers throttle
+segments), over the last minute or since the launch when that is more recent: a send that took
+13 seconds is not averaged over 60.
+
 Counts, breakdowns and cost are ``campaigns.reports``'s; this module only adds the time-based
 figures a progress page needs.
 """
@@ -21,18 +25,29 @@ RATE_WINDOW = dt.timedelta(seconds=60)
 LEFT = (statuses.PENDING, statuses.SENDING)
 
 
+def _segments(session: Session, campaign_id: int, *where: Any) -> int:
+    stmt = select(func.coalesce(func.sum(Delivery.segments), 0)).where(
+        Delivery.campaign_id == campaign_id, *where
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+def _aware(at: dt.datetime) -> dt.datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+
+
 def progress(session: Session, campaign: Campaign, now: dt.datetime) -> dict[str, Any]:
-    """Live figures: counts, messages/s over the last minute, ETA, the window's state, errors."""
+    """Live figures: counts, segments/s lately, ETA, the window's state, errors by code."""
     counts = reports.counts(session, campaign.id)
     total = reports.total(counts)
     left = sum(counts[s] for s in LEFT)
-    recent = session.scalar(
-        select(func.count()).where(
-            Delivery.campaign_id == campaign.id, Delivery.sent_at >= now - RATE_WINDOW
-        )
-    )
-    rate = int(recent or 0) / RATE_WINDOW.total_seconds()
-    eta = round(left / rate) if rate > 0 and left else None
+    since = now - RATE_WINDOW
+    if campaign.launched_at is not None:
+        since = max(since, _aware(campaign.launched_at))
+    recent = _segments(session, campaign.id, Delivery.sent_at >= since)
+    rate = recent / max((now - since).total_seconds(), 1.0)
+    left_segments = _segments(session, campaign.id, Delivery.status.in_(LEFT)) if left else 0
+    eta = round(left_segments / rate) if rate > 0 and left_segments else None
     window = windows.window_of(campaign)
     is_open = window.is_open(now)
     return {

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -19,10 +20,10 @@ from campaigns import audiences, composer, cost, killswitch, lifecycle, renderin
 from campaigns.db import utcnow
 from campaigns.models import Campaign, Contact, ListMember
 from campaigns.phones import mask
-from gateway import db
+from gateway import db, jobs, labels, queues
 from gateway import killswitch as gateway_killswitch
-from gateway.admin.campaign_form import sms_info
-from gateway.models import User
+from gateway.admin.campaign_form import set_encoding, sms_info
+from gateway.models import AuditEvent, User
 from gateway.roles import CAMPAIGN_ACTIONS
 
 PENDING_APPROVAL = lifecycle.PENDING_APPROVAL
@@ -33,16 +34,7 @@ SAMPLES = 3
 # Actions a person can take from the campaign page, with the permission each needs. "complete"
 # belongs to the dispatch engine and "edit" is the composer, so neither is a button.
 ACTION_PERMISSIONS = CAMPAIGN_ACTIONS
-ACTION_LABELS: dict[str, Any] = {
-    lifecycle.SUBMIT: _l("Gửi phê duyệt"),
-    lifecycle.APPROVE: _l("Phê duyệt"),
-    lifecycle.REJECT: _l("Từ chối"),
-    lifecycle.SCHEDULE: _l("Lên lịch"),
-    lifecycle.LAUNCH: _l("Bắt đầu gửi"),
-    lifecycle.PAUSE: _l("Tạm dừng"),
-    lifecycle.RESUME: _l("Tiếp tục"),
-    lifecycle.CANCEL: _l("Huỷ"),
-}
+ACTION_LABELS: dict[str, Any] = labels.CAMPAIGN_ACTION_LABELS
 # Actions whose reason the domain records (and the reject reason is shown to the editor).
 REASON_ACTIONS = frozenset({lifecycle.REJECT, lifecycle.PAUSE, lifecycle.CANCEL})
 
@@ -59,12 +51,47 @@ def transition(
     try:
         lifecycle.transition(session, campaign, action, user, reason or None)
     except lifecycle.IllegalTransition as exc:
-        return exc.reason
+        return labels.transition_problem(exc)
     return None
+
+
+def launching(campaign: Campaign) -> bool:
+    """Whether the campaign's launch is queued or under way but has not yet made it run.
+
+    The page hands the launch to a worker, so the campaign stays approved for a moment; during
+    it the page says so and refuses a second launch. Without Redis nothing can be queued.
+    """
+    if campaign.status != lifecycle.APPROVED:
+        return False
+    try:
+        q = queues.queue(jobs.LAUNCH.queue, db.redis())
+        return queues.alive(q, str(jobs.LAUNCH.job_id(campaign.id)))
+    except RedisError:
+        return False
+
+
+def cancel_reason(session: Session, campaign: Campaign) -> str | None:
+    """The reason given when the campaign was cancelled (kept in its audit event), if any."""
+    if campaign.status != lifecycle.CANCELLED:
+        return None
+    details = session.scalar(
+        select(AuditEvent.details)
+        .where(
+            AuditEvent.action == f"campaign.{lifecycle.CANCEL}",
+            AuditEvent.object_type == "campaign",
+            AuditEvent.object_id == str(campaign.id),
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    reason = (details or {}).get("reason")
+    return str(reason) if reason else None
 
 
 def launch_problem(campaign: Campaign) -> str | None:
     """Why ``campaign`` cannot be launched now (the lifecycle's own checks), or None."""
+    if launching(campaign):
+        return str(_l("Chiến dịch đang được chuẩn bị gửi; không cần bấm lại."))
     if not lifecycle.can(campaign.status, lifecycle.LAUNCH):
         return str(_l("Không thể bắt đầu gửi khi chiến dịch chưa được duyệt hoặc đã chạy."))
     if not lifecycle.approval_valid(campaign):
@@ -77,8 +104,20 @@ def edit(session: Session, campaign: Campaign, user: User, values: Mapping[str, 
     try:
         lifecycle.edit(session, campaign, user, dict(values))
     except lifecycle.IllegalTransition as exc:
-        return exc.reason
+        return labels.transition_problem(exc)
     return None
+
+
+def measure(session: Session, campaign: Campaign) -> None:
+    """Store what the campaign list shows before a launch: encoding, segments, audience size.
+
+    The launch recounts the audience when it materialises the deliveries.
+    """
+    set_encoding(campaign)
+    try:
+        campaign.audience_size = audiences.size(session, campaign.audience or {})
+    except audiences.AudienceError:
+        campaign.audience_size = 0
 
 
 def _settings() -> Any:

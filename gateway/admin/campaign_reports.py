@@ -13,14 +13,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Response, current_app, jsonify, render_template, stream_with_context
-from flask_babel import lazy_gettext as _l
 
 from campaigns import reports, statuses
 from campaigns.db import utcnow
 from campaigns.models import Campaign
 from campaigns.phones import mask
 from campaigns.text import spreadsheet_safe
-from gateway import audit, db
+from gateway import audit, db, labels
 from gateway.admin import campaign_figures as figures
 from gateway.admin.campaigns import bp, campaign_or_404, status_label
 from gateway.admin.contacts import shows_full_numbers
@@ -28,24 +27,8 @@ from gateway.auth import require
 from gateway.i18n import local_time
 from gateway.tips.links import campaign_tip_counts
 
-STATUS_LABELS: dict[str, Any] = {
-    statuses.PENDING: _l("Chờ gửi"),
-    statuses.SENDING: _l("Đang gửi"),
-    statuses.SENT: _l("Đã gửi tới nhà cung cấp"),
-    statuses.DELIVERED: _l("Đã giao"),
-    statuses.UNDELIVERED: _l("Không giao được"),
-    statuses.FAILED: _l("Thất bại"),
-    statuses.UNKNOWN: _l("Không rõ kết quả"),
-    statuses.SKIPPED: _l("Bỏ qua"),
-}
-SKIP_LABELS: dict[str, Any] = {
-    statuses.SKIP_OPTED_OUT: _l("từ chối nhận tin"),
-    statuses.SKIP_INVALID: _l("số không hợp lệ"),
-    statuses.SKIP_DUPLICATE: _l("trùng số"),
-    statuses.SKIP_DO_NOT_CONTACT: _l("bị chặn gửi"),
-    statuses.SKIP_SUPPRESSED: _l("bị chặn gửi"),
-    statuses.SKIP_CANCELLED: _l("chiến dịch bị huỷ"),
-}
+STATUS_LABELS: dict[str, Any] = labels.DELIVERY_STATUS_LABELS
+SKIP_LABELS: dict[str, Any] = labels.SKIP_REASON_LABELS
 CSV_BATCH = 1000
 
 
@@ -63,6 +46,10 @@ def progress_data(campaign: Campaign) -> dict[str, Any]:
         "status": campaign.status,
         "status_label": str(status_label(campaign.status)),
         "paused_reason": campaign.paused_reason,
+        # Only a paused campaign has a paused reason to show (a cancelled one keeps no pause).
+        "paused_reason_label": labels.paused_reason(campaign.paused_reason)
+        if campaign.status == "paused"
+        else "",
         **live,
         "next_opening_local": local_time(dt.datetime.fromisoformat(opening)) if opening else "",
     }
@@ -78,6 +65,7 @@ def progress(campaign_id: int) -> Any:
         campaign=campaign,
         data=progress_data(campaign),
         status_labels=STATUS_LABELS,
+        default_rate=_settings().rate_per_second,
     )
 
 

@@ -42,17 +42,7 @@ bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
 TEST_LIST = "Cán bộ thử nghiệm"  # the default seed list of officials for test sends
 
-STATUS_LABELS = {
-    "draft": _l("Bản nháp"),
-    "pending_approval": _l("Chờ phê duyệt"),
-    "approved": _l("Đã phê duyệt"),
-    "rejected": _l("Bị từ chối"),
-    "scheduled": _l("Đã lên lịch"),
-    "running": _l("Đang gửi"),
-    "paused": _l("Tạm dừng"),
-    "completed": _l("Hoàn tất"),
-    "cancelled": _l("Đã huỷ"),
-}
+STATUS_LABELS = labels.CAMPAIGN_STATE_LABELS
 
 
 def campaign_or_404(campaign_id: int) -> Campaign:
@@ -128,12 +118,14 @@ def create() -> Any:
     campaign = Campaign(created_by_id=user.id if user else None, status="draft")
     forms.apply(campaign, form.values)
     s = db.session()
+    panel.measure(s, campaign)
     s.add(campaign)
     s.flush()
     audit.record("campaign.create", object_type="campaign", object_id=campaign.id)
     s.commit()
     flash(_("Đã lưu bản nháp."), "success")
-    return redirect(url_for(".edit", campaign_id=campaign.id))
+    # The campaign's page: its facts and the next step ("Gửi phê duyệt"); "Sửa" goes back.
+    return redirect(url_for(".show", campaign_id=campaign.id))
 
 
 def _editable(campaign: Campaign) -> Any:
@@ -171,11 +163,11 @@ def update(campaign_id: int) -> Any:
         s.rollback()
         flash(problem, "error")
         return _composer(form, campaign, 409)
-    forms.set_encoding(campaign)
+    panel.measure(s, campaign)
     audit.record("campaign.edit", object_type="campaign", object_id=campaign.id)
     s.commit()
     flash(_("Đã lưu bản nháp."), "success")
-    return redirect(url_for(".edit", campaign_id=campaign.id))
+    return redirect(url_for(".show", campaign_id=campaign.id))
 
 
 @bp.post("/sms-info")
@@ -228,10 +220,14 @@ def show(campaign_id: int) -> Any:
     user = current()
     lists = list(s.scalars(select(ContactList.name).order_by(ContactList.name)))
     may_edit = user is not None and allowed(user.role, "campaigns.edit")
+    launching = panel.launching(campaign)
+    actions = [a for a in _actions(campaign) if not (launching and a == lifecycle.LAUNCH)]
     return render_template(
         "campaigns/campaign_detail.html",
         campaign=campaign,
-        actions=_actions(campaign),
+        launching=launching,
+        cancel_reason=panel.cancel_reason(s, campaign),
+        actions=actions,
         sms=forms.sms_info(campaign.body),
         facts=panel.compose_facts(s, forms.from_campaign(campaign).values),
         author=s.get(User, campaign.created_by_id) if campaign.created_by_id else None,
@@ -302,7 +298,7 @@ def change_rate(campaign_id: int) -> Any:
         flash(_("Tốc độ phải là một số."), "error")
     except lifecycle.IllegalTransition as exc:
         s.rollback()
-        flash(exc.reason, "error")
+        flash(labels.transition_problem(exc), "error")
     else:
         audit.record(
             "campaign.rate",
@@ -398,6 +394,7 @@ def init_app(app: Flask) -> None:
         campaign_status_label=status_label,
         action_labels=panel.ACTION_LABELS,
         reason_actions=panel.REASON_ACTIONS,
+        launching_label=labels.LAUNCHING_LABEL,
     )
     register_nav(app, "campaigns.index", _l("Chiến dịch"), "campaigns.view")
     register_nav(app, "campaigns.approvals", _l("Chờ phê duyệt"), "campaigns.approve")

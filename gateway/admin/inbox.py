@@ -184,6 +184,11 @@ def _user_names(s: Session) -> dict[int, str]:
     }
 
 
+def _problem(exc: CaseworkError) -> str:
+    """A casework refusal in the user's language."""
+    return labels.casework_problem(exc.code, exc.params, str(exc))
+
+
 def _render_detail(
     tip: Tip, revealed: str | None = None, error: str | None = None, status: int = 200
 ) -> Any:
@@ -240,7 +245,7 @@ def _act(tip_id: int, action: Any, done: str, permission: str = "tips.work") -> 
         action(s, tip, _user())
     except CaseworkError as exc:
         s.rollback()
-        return _render_detail(tip, error=str(exc), status=422)
+        return _render_detail(tip, error=_problem(exc), status=422)
     except NotAllowed:
         s.rollback()
         abort(403)
@@ -320,7 +325,7 @@ def tip_reveal(tip_id: int) -> Any:
         number = casework.reveal(s, tip, _user(), _form("reason", 300))
     except CaseworkError as exc:
         s.rollback()
-        return _render_detail(tip, error=str(exc), status=422)
+        return _render_detail(tip, error=_problem(exc), status=422)
     s.commit()
     return _render_detail(tip, revealed=number)
 
@@ -410,7 +415,7 @@ def tip_packet(tip_id: int) -> Any:
             number = casework.reveal(s, tip, user, _form("reason", 300))
         except CaseworkError as exc:
             s.rollback()
-            return _render_detail(tip, error=str(exc), status=422)
+            return _render_detail(tip, error=_problem(exc), status=422)
     built = packet.build_packet(s, tip, user, localtime.zone(), revealed_number=number)
     audit.record(
         "tip.export",

@@ -24,6 +24,7 @@ from openpyxl.styles import Alignment, Font
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from campaigns.models import Area
 from campaigns.phones import mask
 from gateway.labels import (
     CHANNEL_LABELS,
@@ -33,6 +34,7 @@ from gateway.labels import (
     RESOLUTION_LABELS,
     STATE_LABELS,
     label,
+    queue_name,
 )
 from gateway.models import User
 from gateway.tips import casework
@@ -86,6 +88,10 @@ def build_packet(
     if not casework.may_see(viewer, tip):
         raise casework.NotAllowed(f"user {viewer.id} may not see tip {tip.id}")
     names = _user_names(session)
+    areas = {q: n for q, n in session.execute(select(Area.police_queue, Area.name)) if q}
+
+    def queue(value: str | None) -> str:
+        return queue_name(value, areas)
 
     def when(value: dt.datetime | None) -> str:
         return "" if value is None else value.astimezone(zone).strftime("%d/%m/%Y %H:%M:%S")
@@ -107,8 +113,8 @@ def build_packet(
             [_("Kênh"), label(CHANNEL_LABELS, tip.channel)],
             [_("Nhận lúc"), when(tip.received_at)],
             [_("Người gửi"), sender],
-            [_("Hàng đợi"), tip.queue],
-            [_("Chia sẻ với"), ", ".join(tip.shared_with or [])],
+            [_("Hàng đợi"), queue(tip.queue)],
+            [_("Chia sẻ với"), ", ".join(queue(q) for q in tip.shared_with or [])],
             [_("Mức ưu tiên"), label(PRIORITY_LABELS, tip.priority)],
             [_("Trạng thái"), label(STATE_LABELS, tip.status)],
             [_("Kết quả xử lý"), label(RESOLUTION_LABELS, tip.resolution)],
@@ -136,7 +142,7 @@ def build_packet(
                 if x
             ),
             ", ".join(
-                x for x in (e.to_queue or "", names.get(e.to_user_id or 0, ""), _details(e)) if x
+                x for x in (queue(e.to_queue), names.get(e.to_user_id or 0, ""), _details(e)) if x
             ),
         ]
         for e in session.scalars(

@@ -25,7 +25,7 @@ from campaigns import audiences, composer, lifecycle
 from campaigns import statuses as st
 from campaigns.models import Campaign, Delivery
 from campaigns.phones import mask
-from gateway import audit, db, jobs
+from gateway import audit, db, jobs, labels
 from gateway.api import bp, document, error
 from gateway.api.campaign_schema import (
     CampaignInSchema,
@@ -223,10 +223,11 @@ document(
 
 def _refused(exc: lifecycle.IllegalTransition, campaign: Campaign) -> Any:
     code = 403 if exc.code == "forbidden" else 409
+    words = labels.transition_problem(exc)
     body = {
         "error": exc.code,
-        "detail": exc.reason,
-        "reason": exc.reason,
+        "detail": words,
+        "reason": words,
         "status": campaign.status,
     }
     return jsonify(body), code

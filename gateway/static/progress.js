@@ -22,8 +22,8 @@
     var bar = document.getElementById("p-bar");
     if (bar) { bar.value = data.percent_done; }
     var paused = document.getElementById("p-paused");
-    if (paused) { paused.hidden = !data.paused_reason; }
-    setText("p-paused-reason", data.paused_reason || "");
+    if (paused) { paused.hidden = !data.paused_reason_label; }
+    setText("p-paused-reason", data.paused_reason_label || "");
     var win = document.getElementById("p-window");
     if (win) { win.textContent = data.window_open ? win.getAttribute("data-open") || "✓" : win.getAttribute("data-closed") || "✗"; }
     var next = document.getElementById("p-next-opening-wrap");
@@ -35,7 +35,8 @@
       errors.replaceChildren();
       Object.keys(data.errors_by_code).forEach(function (code) {
         var tr = document.createElement("tr");
-        var a = document.createElement("td"); a.textContent = code;
+        var a = document.createElement("td");
+        a.textContent = code === "unknown" ? errors.getAttribute("data-unknown") || code : code;
         var b = document.createElement("td"); b.className = "num"; b.textContent = data.errors_by_code[code];
         tr.appendChild(a); tr.appendChild(b); errors.appendChild(tr);
       });

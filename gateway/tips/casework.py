@@ -79,7 +79,16 @@ MIN_REASON = 5
 
 
 class CaseworkError(ValueError):
-    """A request that cannot be done as asked (bad move, empty note, …): a 4xx for the user."""
+    """A request that cannot be done as asked (bad move, empty note, …): a 4xx for the user.
+
+    The message is English (logs, the API); ``code`` and ``params`` name the problem for the
+    pages, which say it in the user's language (``gateway.labels.CASEWORK_PROBLEMS``).
+    """
+
+    def __init__(self, message: str, code: str | None = None, **params: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 def _require(user: User, tip: Tip, permission: str = "tips.work") -> None:
@@ -127,11 +136,11 @@ def transition(
     """
     _require(user, tip)
     if to_state not in states.STATES:
-        raise CaseworkError(f"unknown state {to_state!r}")
+        raise CaseworkError(f"unknown state {to_state!r}", "unknown_state")
     try:
         states.check_move(tip.status, to_state, resolution)
     except states.MoveError as exc:
-        raise CaseworkError(str(exc)) from None
+        raise CaseworkError(str(exc), exc.code, **exc.params) from None
     from_state = tip.status
     now = utcnow()
     tip.status = to_state
@@ -166,7 +175,7 @@ def assign(session: Session, tip: Tip, assignee: User | None, user: User) -> Tip
     """
     _require(user, tip)
     if assignee is not None and not may_work(assignee, tip):
-        raise CaseworkError("the assignee cannot work on this tip")
+        raise CaseworkError("the assignee cannot work on this tip", "assignee_cannot_work")
     tip.assigned_to_id = assignee.id if assignee else None
     audit.record(
         "tip.assign",
@@ -188,7 +197,7 @@ def add_note(session: Session, tip: Tip, user: User, body: str) -> TipNote:
     _require(user, tip)
     body = body.strip()
     if not body or len(body) > MAX_NOTE:
-        raise CaseworkError(f"a note has 1 to {MAX_NOTE} characters")
+        raise CaseworkError(f"a note has 1 to {MAX_NOTE} characters", "note_length", max=MAX_NOTE)
     note = TipNote(tip_id=tip.id, author_id=user.id, body=body)
     session.add(note)
     audit.record("tip.note", actor=user, object_type="tip", object_id=tip.id, session=session)
@@ -211,11 +220,13 @@ def reply(session: Session, tip: Tip, user: User, body: str) -> Reply:
     _require(user, tip)
     body = body.strip()
     if not tip.sender:
-        raise CaseworkError("this tip has no sender number to reply to")
+        raise CaseworkError("this tip has no sender number to reply to", "no_sender")
     if not body or len(body) > MAX_REPLY:
-        raise CaseworkError(f"a reply has 1 to {MAX_REPLY} characters")
+        raise CaseworkError(
+            f"a reply has 1 to {MAX_REPLY} characters", "reply_length", max=MAX_REPLY
+        )
     if is_do_not_contact(session, tip.sender):
-        raise CaseworkError("the sender is marked do-not-contact")
+        raise CaseworkError("the sender is marked do-not-contact", "do_not_contact")
     message = replies.queue_reply(
         session,
         to_phone=tip.sender,
@@ -225,7 +236,7 @@ def reply(session: Session, tip: Tip, user: User, body: str) -> Reply:
         author_id=user.id,
     )
     if message is None:  # refused by the replies lane itself
-        raise CaseworkError("the sender must not be contacted")
+        raise CaseworkError("the sender must not be contacted", "do_not_contact")
     audit.record("tip.reply", actor=user, object_type="tip", object_id=tip.id, session=session)
     _event(session, tip, user, "reply")
     return message
@@ -241,10 +252,10 @@ def reveal(session: Session, tip: Tip, user: User, reason: str) -> str:
     _require(user, tip, "tips.reveal")
     reason = " ".join(reason.split())
     if len(reason) < MIN_REASON:
-        raise CaseworkError("a reveal needs a reason")
+        raise CaseworkError("a reveal needs a reason", "reveal_needs_reason")
     number = tip.sender or tip.given_phone
     if not number:
-        raise CaseworkError("this tip has no number")
+        raise CaseworkError("this tip has no number", "no_sender")
     audit.record(
         "tip.reveal",
         actor=user,
@@ -266,7 +277,7 @@ def set_do_not_contact(
     """
     _require(user, tip)
     if not tip.sender:
-        raise CaseworkError("this tip has no sender number")
+        raise CaseworkError("this tip has no sender number", "no_sender")
     flag = replies.mark_do_not_contact(
         session, tip.sender, " ".join(reason.split()), by=user.id, value=do_not_contact
     )
@@ -291,11 +302,13 @@ def merge(session: Session, duplicate: Tip, primary: Tip, user: User) -> None:
     _require(user, duplicate)
     _require(user, primary)
     if duplicate.id == primary.id:
-        raise CaseworkError("a tip cannot be merged into itself")
+        raise CaseworkError("a tip cannot be merged into itself", "merge_self")
     if primary.merged_into_id is not None:
-        raise CaseworkError("the primary tip is itself merged; merge into its primary")
+        raise CaseworkError(
+            "the primary tip is itself merged; merge into its primary", "merge_into_merged"
+        )
     if duplicate.merged_into_id is not None:
-        raise CaseworkError("this tip is already merged")
+        raise CaseworkError("this tip is already merged", "already_merged")
     duplicate.merged_into_id = primary.id
     if duplicate.status == states.CLOSED:
         duplicate.resolution = "duplicate"
@@ -331,7 +344,9 @@ def hand_off(
     _require(user, tip)
     recipient = " ".join(recipient.split())
     if not recipient or len(recipient) > 200:
-        raise CaseworkError("name who the tip is handed to (1 to 200 characters)")
+        raise CaseworkError(
+            "name who the tip is handed to (1 to 200 characters)", "handoff_recipient"
+        )
     event = transition(session, tip, states.HANDED_OFF, user)
     if to_queue and to_queue != tip.queue:
         tip.shared_with = [q for q in tip_queues(tip) if q != to_queue]

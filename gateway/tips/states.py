@@ -54,7 +54,15 @@ ESCALATE_WIDER_AT_LEVEL = 2
 
 
 class MoveError(ValueError):
-    """A move the table does not allow, or a close without a resolution."""
+    """A move the table does not allow, or a close without a resolution.
+
+    ``code`` and ``params`` let the pages say it in the user's language (``gateway.labels``).
+    """
+
+    def __init__(self, message: str, code: str, **params: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 def can_move(from_state: str, to_state: str) -> bool:
@@ -65,6 +73,12 @@ def can_move(from_state: str, to_state: str) -> bool:
 def check_move(from_state: str, to_state: str, resolution: str | None = None) -> None:
     """Raise :class:`MoveError` unless the move is allowed (closing needs a known resolution)."""
     if not can_move(from_state, to_state):
-        raise MoveError(f"a tip cannot go from {from_state} to {to_state}")
+        raise MoveError(
+            f"a tip cannot go from {from_state} to {to_state}",
+            "bad_move",
+            **{"from": from_state, "to": to_state},
+        )
     if to_state == CLOSED and resolution not in RESOLUTIONS:
-        raise MoveError(f"closing needs a resolution: one of {', '.join(RESOLUTIONS)}")
+        raise MoveError(
+            f"closing needs a resolution: one of {', '.join(RESOLUTIONS)}", "needs_resolution"
+        )

@@ -53,7 +53,11 @@ def test_filters(
     login_as("admin")
     html = client.get("/audit/", query_string=query).get_data(as_text=True)
     shown = {
-        k for k in ("a", "b", "c") if f"{events[k].object_type} #{events[k].object_id}<" in html
+        k
+        for k in ("a", "b", "c")
+        if f'data-object-type="{events[k].object_type}">' in html
+        and f" #{events[k].object_id}</td>" in html
+        and f'data-action="{events[k].action}"' in html
     }
     assert shown == expected
 
@@ -65,7 +69,7 @@ def test_user_filter_by_id(client: Any, login_as: Any, events: dict[str, Any]) -
         as_text=True
     )
     rows = _rows(html)
-    assert len(rows) == 1 and "tip.view" in rows[0]
+    assert len(rows) == 1 and 'data-action="tip.view"' in rows[0]
 
 
 def test_bad_date_is_a_400(client: Any, login_as: Any) -> None:

@@ -8,13 +8,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from campaigns.models import Area
 from gateway.models import ApiToken, User
 
 
 def test_users_create_prints_the_password(runner: Any, session: Any) -> None:
     """`loa users create` makes a user of the role and scope given."""
+    session.add(Area(name="Kế Sách", kind="district", police_queue="police_ke_sach"))
+    session.commit()
     result = runner.invoke(
         args=[
             "users",
@@ -30,6 +34,37 @@ def test_users_create_prints_the_password(runner: Any, session: Any) -> None:
     user = session.scalar(select(User).where(User.email == "cong.an@loa.test"))
     assert (user.role, user.scope) == ("police", "police_ke_sach")
     assert "password=" in result.output
+
+
+@pytest.mark.parametrize(
+    ("role", "scope", "says"),
+    [
+        ("police", None, "needs --scope"),
+        ("police", "police_atlantis", "does not fit role police"),
+        ("police", "hotline_111", "does not fit role police"),
+        ("hotline_111", "border_guard", "use one of hotline_111"),
+        ("editor", "police_province", "use no scope"),
+    ],
+    ids=["police-without-scope", "unknown-queue", "other-kind", "wrong-fixed-queue", "editor"],
+)
+def test_users_create_refuses_a_scope_that_does_not_fit(
+    runner: Any, session: Any, role: str, scope: str | None, says: str
+) -> None:
+    """An unknown queue, a queue of another kind, or a police user without a scope is refused
+    (no user is created); the message lists the scopes that fit."""
+    args = ["users", "create", "x@loa.test", "--role", role]
+    result = runner.invoke(args=args + (["--scope", scope] if scope else []))
+    assert result.exit_code == 1
+    assert says in result.output
+    assert session.scalar(select(User).where(User.email == "x@loa.test")) is None
+
+
+def test_users_create_accepts_the_province_scope_for_police(runner: Any, session: Any) -> None:
+    """``--scope police_province`` is the explicit whole-province choice."""
+    args = ["users", "create", "p@loa.test", "--role", "police", "--scope", "police_province"]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    assert session.scalar(select(User.scope).where(User.email == "p@loa.test")) == "police_province"
 
 
 def test_users_create_refuses_an_unknown_role(runner: Any) -> None:
