@@ -62,6 +62,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
     socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+    _require_audit_labels()
+
+
+def _require_audit_labels() -> None:
+    """Every audit event a test makes must have words for its action and object: the audit log
+    shows them to people (a new action without a label fails the test that first records it)."""
+    from gateway import audit, labels
+
+    record = audit.record
+
+    def labelled_record(action: str, *args: Any, **kwargs: Any) -> Any:
+        assert action in labels.AUDIT_ACTION_LABELS, f"no label for audit action {action!r}"
+        kind = kwargs.get("object_type") or (args[1] if len(args) > 1 else None)
+        assert kind is None or kind in labels.AUDIT_OBJECT_LABELS, f"no label for {kind!r}"
+        return record(action, *args, **kwargs)
+
+    audit.record = labelled_record  # type: ignore[assignment]
 
 
 # --- servers and connections ----------------------------------------------------------------
