@@ -221,6 +221,18 @@ class Stack:
                 restarted.append(proc.name)
         return restarted
 
+    def supervise_until(self, condition: Callable[[], Any], timeout: float, what: str) -> Any:
+        """Restart what dies (as systemd would, every half second) until ``condition`` holds."""
+
+        def check() -> Any:
+            self.restart_dead()
+            return condition()
+
+        try:
+            return wait_for(check, timeout, what, every=0.5)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.logs()}") from None
+
     def close(self) -> None:
         for proc in self.procs:
             proc.stop()

@@ -43,6 +43,19 @@ def open_work(session: Session, campaign_id: int) -> int:
     )
 
 
+def pending(session: Session, campaign_id: int) -> int:
+    """Deliveries of the campaign not yet claimed."""
+    session.expire_all()
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                Delivery.campaign_id == campaign_id, Delivery.status == st.PENDING
+            )
+        )
+        or 0
+    )
+
+
 def progress(session: Session, campaign_id: int) -> dict[str, int]:
     """The report's counts without the empty ones (for messages)."""
     session.expire_all()
