@@ -201,7 +201,7 @@ class Stack:
             [
                 str(BIN / "gunicorn"),
                 *("--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "8"),
-                *("--timeout", "120", "--chdir", str(root), "wsgi:app"),
+                *("--timeout", "120", "--no-control-socket", "--chdir", str(root), "wsgi:app"),
             ],
             loa_env(self.settings, **env),
             self.tmp / f"web-{n}.log",
