@@ -29,10 +29,15 @@ class Storm:
     acked: set[str] = field(default_factory=set)
     statuses: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
+    retry_after: set[str] = field(default_factory=set)  # the Retry-After of each 503
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def note(self, sid: str, status: int | None, error: str | None = None) -> None:
+    def note(
+        self, sid: str, status: int | None, error: str | None = None, retry_after: str = ""
+    ) -> None:
         with self._lock:
+            if status == 503:
+                self.retry_after.add(retry_after)
             if status is not None:
                 self.statuses[status] += 1
                 if 200 <= status < 300:
@@ -77,7 +82,9 @@ def post_all(
         except requests.RequestException as exc:
             storm.note(params["MessageSid"], None, type(exc).__name__)
             return
-        storm.note(params["MessageSid"], resp.status_code)
+        storm.note(
+            params["MessageSid"], resp.status_code, retry_after=resp.headers.get("Retry-After", "")
+        )
 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(one, range(len(numbers))))
