@@ -25,7 +25,7 @@ from tests.faults.witness import Witness
 from tests.integration.dispatch_support import approved_campaign, bulk_contacts
 from workers import dispatch as jobs
 
-AUDIENCE = 4_000
+AUDIENCE = 3_000
 TIPS = 600
 RETRIES = 60  # Twilio posting the same message again
 
@@ -42,7 +42,7 @@ def test_tips_during_a_broadcast_with_redis_down(
     rng: random.Random,
     seed: int,
 ) -> None:
-    """600 tips (and 60 retries of them) through gunicorn while 4,000 texts go out; Redis is
+    """600 tips (and 60 retries of them) through gunicorn while 3,000 texts go out; Redis is
     killed after a random share of them and comes back empty a moment later."""
     routing.seed_default_rules(session)  # "khẩn cấp" makes a tip urgent: its alert needs Redis
     session.commit()
