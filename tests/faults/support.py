@@ -21,12 +21,13 @@ def reconcile_past_leases() -> dict[str, Any]:
     """One reconciler pass as it would run once every lease of a dead worker has ended. Call it
     only while no live worker holds a lease: it would settle theirs too."""
     later = utcnow() + dt.timedelta(seconds=dispatch.LEASE_SECONDS + 1)
-    return wait_for(  # type: ignore[no-any-return]
-        lambda: (lambda r: None if r["skipped"] else r)(reconciler.run(now=later)),
-        30,
-        "the reconciler's lock was free",
-        every=0.5,
-    )
+
+    def one_pass() -> dict[str, Any] | None:
+        result = reconciler.run(now=later)
+        return None if result["skipped"] else result  # a periodic pass holds the lock
+
+    got: dict[str, Any] = wait_for(one_pass, 30, "the reconciler's lock was free", every=0.5)
+    return got
 
 
 def open_work(session: Session, campaign_id: int) -> int:

@@ -45,7 +45,7 @@ def test_three_kills_during_a_20k_campaign(
     settled: dict[str, int] = {}
     for n in range(KILLS):
         target = witness.accepted() + rng.randint(300, 4_000)
-        wait_for(lambda t=target: witness.accepted() >= t, 90, f"kill {n + 1}: {target} accepted")  # type: ignore[misc]
+        wait_for(lambda t=target: witness.accepted() >= t, 90, f"kill {n + 1}: {target} accepted")
         time.sleep(rng.uniform(0.0, 0.2))
         killed = worker.kill9()
         bury(redis_conn, killed)
