@@ -8,7 +8,7 @@ SMSC := tests/smsc/node_modules/smpp/package.json
 # Two processes: one per core on the 2-core machines we run on.
 XDIST ?= -n 2
 
-.PHONY: setup run test test-fast test-sqlite test-postgresql lint prism smsc clean babel
+.PHONY: setup run test test-fast test-faults test-sqlite test-postgresql lint prism smsc clean babel
 
 setup: $(VENV)/.installed
 
@@ -67,6 +67,14 @@ test-fast: setup smsc
 	@scripts/ensure-services.sh --chromium
 	$(PY) -m pytest $(XDIST) --db=sqlite -m "not slow" -x -q
 	$(VENV)/bin/ruff check .
+
+# The fault suite alone (tests/faults/, also part of `make test`): real processes killed with
+# kill -9, Redis wiped, SQLite's write lock held; each scenario ends with the ledger check.
+# LOA_FAULT_SEED=<n> replays a run's random points (the seed is printed in pytest's header).
+test-faults: setup
+	@scripts/ensure-services.sh --postgres
+	$(PY) -m pytest $(XDIST) --db=sqlite tests/faults
+	$(PY) -m pytest $(XDIST) --db=postgresql tests/faults
 
 babel: setup
 	@mkdir -p var

@@ -3,14 +3,25 @@ session per request."""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from flask import Flask, current_app, g
 from redis import Redis
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import ServiceUnavailable
 
 from campaigns.db import make_engine, make_sessionmaker
 from gateway import queues
 from gateway.tips.line import TipLine
+
+log = logging.getLogger("loa.web")
+
+# What a client is asked to wait when the database cannot answer now (SQLite's write lock held
+# past its busy timeout, PostgreSQL unreachable): a provider retries its webhook after it.
+RETRY_AFTER_SECONDS = 5
 
 
 def init_app(app: Flask) -> None:
@@ -21,6 +32,7 @@ def init_app(app: Flask) -> None:
     app.extensions["loa.sessionmaker"] = make_sessionmaker(engine)
     app.extensions["loa.redis"] = queues.connect(settings.redis_url)  # connects on first use
     app.teardown_appcontext(_close_session)
+    app.register_error_handler(OperationalError, _database_unavailable)
 
 
 def engine() -> Engine:
@@ -53,3 +65,15 @@ def _close_session(_exc: BaseException | None) -> None:
     s = g.pop("loa_session", None)
     if s is not None:
         s.close()
+
+
+def _database_unavailable(exc: OperationalError) -> Any:
+    """503 with Retry-After, never a 500: nothing was committed, the caller may send again."""
+    log.warning("database unavailable: %s", type(exc.orig).__name__)
+    s = g.pop("loa_session", None)
+    if s is not None:
+        s.close()  # rolls back what the request had begun
+    busy = ServiceUnavailable("the database is busy; send the request again in a few seconds")
+    resp = current_app.make_response(current_app.handle_http_exception(busy))
+    resp.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return resp
