@@ -35,7 +35,7 @@ def run(size: float) -> list[dict[str, Any]]:
         app = create_app()
         bare = sb.bare_select_client(
             site.db_path,
-            f"SELECT id, phone, status, sent_at FROM deliveries WHERE campaign_id = {cid}"
+            f"SELECT id, phone, status, sent_at FROM deliveries WHERE campaign_id = {cid}"  # noqa: S608
             " ORDER BY id LIMIT 50",
         )
         with app.app_context():

@@ -482,3 +482,32 @@ def signed_in(app: Any, role: str, scope: str | None = None) -> Any:
         sess["_fresh"] = True
         sess["sid"] = token
     return client
+
+
+# --- Loa and the bare webhook app side by side ------------------------------------------------
+
+
+@dataclass
+class Pair:
+    """Loa and the bare baseline, each under gunicorn as ``make run`` starts it."""
+
+    loa_port: int
+    bare_port: int
+
+    def signed(self, path: str, form: dict[str, str]) -> bytes:
+        """A request to Loa, signed as Twilio signs it for Loa's public URL."""
+        url = f"http://127.0.0.1:{self.loa_port}{path}"
+        return form_request(path, form, {"X-Twilio-Signature": twilio_signature(url, form)})
+
+
+@contextlib.contextmanager
+def loa_and_bare(site_: Site) -> Iterator[Pair]:
+    """Loa (``wsgi:app``) and ``bench.bare_webhook:app``, each on its own free port."""
+    loa_port = int(site_.env["LOA_PUBLIC_BASE_URL"].rsplit(":", 1)[1])
+    bare_port = free_port()
+    log = site_.root / "gunicorn.log"
+    with (
+        gunicorn("wsgi:app", site_.env, loa_port, log),
+        gunicorn("bench.bare_webhook:app", site_.env, bare_port, log),
+    ):
+        yield Pair(loa_port, bare_port)
