@@ -2,7 +2,7 @@
 
 deliveries by phone (a tip finds the campaign that reached its sender), by contact, by
 (status, lease_until) for stale leases and (campaign, status, skip_reason) for progress counts;
-contacts by ward.
+contacts by ward; tips by (status, queue) for the open counts.
 
 Revision ID: 0012
 Revises: 0008
@@ -25,9 +25,11 @@ def upgrade() -> None:
     op.create_index('ix_deliveries_status_lease', 'deliveries', ['status', 'lease_until'])
     op.create_index('ix_deliveries_contact_id', 'deliveries', ['contact_id'])
     op.create_index(op.f('ix_contacts_ward_id'), 'contacts', ['ward_id'])
+    op.create_index('ix_tips_status_queue', 'tips', ['status', 'queue'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_tips_status_queue', table_name='tips')
     op.drop_index(op.f('ix_contacts_ward_id'), table_name='contacts')
     op.drop_index('ix_deliveries_contact_id', table_name='deliveries')
     op.drop_index('ix_deliveries_status_lease', table_name='deliveries')
