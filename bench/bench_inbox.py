@@ -9,7 +9,6 @@ same request overhead and only the work differs.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -39,9 +38,9 @@ def run(size: float) -> list[dict[str, Any]]:
     with (
         tempfile.TemporaryDirectory(prefix="loa-bench-inbox-") as tmp,
         sb.site(Path(tmp), sb.free()) as site,
+        sb.environment(site.env),
     ):
         sb.fill_tips(site.db_path, tips)
-        os.environ.update(site.env)
         from gateway import create_app
 
         app = create_app()

@@ -8,7 +8,6 @@ view, its queries); the baseline is a bare Flask route in the same client runnin
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,9 @@ def run(size: float) -> list[dict[str, Any]]:
     with (
         tempfile.TemporaryDirectory(prefix="loa-bench-progress-") as tmp,
         sb.site(Path(tmp), sb.free()) as site,
+        sb.environment(site.env),
     ):
         cid = sb.fill_campaign(site.db_path, recipients)
-        os.environ.update(site.env)
         from gateway import create_app, db
         from gateway.auth import create_user, new_token
 

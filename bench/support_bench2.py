@@ -127,6 +127,18 @@ def site(root: Path, port: int) -> Iterator[Site]:
         yield s
 
 
+@contextlib.contextmanager
+def environment(env: dict[str, str]) -> Iterator[None]:
+    """``env`` as this process's environment while inside (a Loa app reads its settings there)."""
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def phone(n: int) -> str:
     """A distinct valid Vietnamese mobile number for ``n`` < 10,000,000."""
     return f"+849{n % 10}{n // 10:07d}"[:12]
