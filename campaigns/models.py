@@ -47,7 +47,7 @@ class Contact(Base):
     phone: Mapped[str] = mapped_column(String(20), unique=True)  # E.164
     name: Mapped[str | None] = mapped_column(String(200))
     district_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
-    ward_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    ward_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
     carrier: Mapped[str | None] = mapped_column(String(40), index=True)
     # Tags are stored as ",tag1,tag2," so one LIKE '%,tag,%' finds them on SQLite and PostgreSQL.
     tags: Mapped[str] = mapped_column(Text, default="")
@@ -162,6 +162,15 @@ class Delivery(Base):
         # batch_no last: the claim and the batch planner read (campaign, status, batch) ranges.
         Index("ix_deliveries_campaign_status_batch", "campaign_id", "status", "batch_no"),
         Index("ix_deliveries_campaign_batch", "campaign_id", "batch_no"),
+        # An inbound tip finds the campaign that last reached its sender (tips.links).
+        Index("ix_deliveries_phone", "phone"),
+        # The progress counts read (status, skip_reason) from the index alone.
+        Index("ix_deliveries_campaign_status_skip", "campaign_id", "status", "skip_reason"),
+        # The reconciler looks for leases that ran out.
+        Index("ix_deliveries_status_lease", "status", "lease_until"),
+        Index("ix_deliveries_contact_id", "contact_id"),
+        # The progress page's rate counts the last minute's sends of one campaign.
+        Index("ix_deliveries_campaign_sent", "campaign_id", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

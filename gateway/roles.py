@@ -6,6 +6,8 @@ Queues a tip can be routed to: ``hotline_111``, ``border_guard``, ``police_provi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 ADMIN = "admin"
 EDITOR = "editor"  # information department: contacts, audiences, drafts
 APPROVER = "approver"  # department leader: approves others' drafts
@@ -66,21 +68,39 @@ def default_scope(role: str) -> str | None:
     return {BORDER_GUARD: "border_guard", HOTLINE_111: "hotline_111"}.get(role)
 
 
-def may_see_queue(role: str | None, scope: str | None, queue: str) -> bool:
-    """Whether a user of ``role`` and ``scope`` may see tips whose queue is ``queue``.
+@dataclass(frozen=True)
+class QueueScope:
+    """The queues a role and scope see: every queue, these names, or names with these prefixes."""
+
+    every: bool = False
+    names: frozenset[str] = frozenset()
+    prefixes: tuple[str, ...] = ()
+
+    def covers(self, queue: str) -> bool:
+        """Whether ``queue`` is one of these."""
+        return self.every or queue in self.names or queue.startswith(self.prefixes)
+
+
+def queue_scope(role: str | None, scope: str | None) -> QueueScope:
+    """The queues a user of ``role`` and ``scope`` may see, as data an SQL condition can use.
 
     Admins see every queue; provincial police (scope ``police_province`` or none) see every
     police queue; a district officer sees only their district's queue; border guard and 111
     staff see their own queue.
     """
     if role == ADMIN:
-        return True
+        return QueueScope(every=True)
     if role == POLICE:
         if scope in (None, "", "police_province"):
-            return queue.startswith("police_")
-        return queue == scope
+            return QueueScope(prefixes=("police_",))
+        return QueueScope(names=frozenset({scope or ""}))
     if role == BORDER_GUARD:
-        return queue == (scope or "border_guard")
+        return QueueScope(names=frozenset({scope or "border_guard"}))
     if role == HOTLINE_111:
-        return queue == (scope or "hotline_111")
-    return False
+        return QueueScope(names=frozenset({scope or "hotline_111"}))
+    return QueueScope()
+
+
+def may_see_queue(role: str | None, scope: str | None, queue: str) -> bool:
+    """Whether a user of ``role`` and ``scope`` may see tips whose queue is ``queue``."""
+    return queue_scope(role, scope).covers(queue)

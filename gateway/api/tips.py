@@ -21,10 +21,10 @@ from gateway.roles import may_see_queue
 from gateway.security import MAX_ID
 from gateway.tips import states
 from gateway.tips.models import Tip
+from gateway.tips.visibility import scope_condition
 
 PAGE_MAX = 200
 PAGE_DEFAULT = 50
-_CHUNK = 500
 
 
 def may_see(user: User, tip: Tip) -> bool:
@@ -86,15 +86,11 @@ def list_tips() -> Any:
             return error(403, "that queue is outside your scope")
         query = query.where(Tip.queue == queue)
     s = db.session()
-    items: list[Tip] = []
-    # Scope also follows shared_with (JSON), so it is checked here, reading in chunks.
-    while len(items) <= limit:
-        page = query if cursor is None else query.where(Tip.id < cursor)
-        batch = list(s.scalars(page.limit(_CHUNK)))
-        items += [t for t in batch if may_see(user, t)]
-        if len(batch) < _CHUNK:
-            break
-        cursor = batch[-1].id
+    # Scope, shared queues included, is an SQL condition: one page reads one page of rows.
+    query = query.where(scope_condition(s, user))
+    if cursor is not None:
+        query = query.where(Tip.id < cursor)
+    items = list(s.scalars(query.limit(limit + 1)))
     more = len(items) > limit
     items = items[:limit]
     audit.record(

@@ -34,6 +34,8 @@ class Tip(Base):
     __table_args__ = (
         UniqueConstraint("provider", "provider_message_id"),
         Index("ix_tips_queue_status", "queue", "status"),
+        # Open tips are few among a year of closed ones: counts and badges start from status.
+        Index("ix_tips_status_queue", "status", "queue"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

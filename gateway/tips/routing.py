@@ -23,6 +23,7 @@ child case from their district. Any matched rule with ``priority="urgent"`` make
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -130,6 +131,10 @@ def _words(text: str) -> _Words:
     return _Words(exact, tuple(fold(w) for w in exact), tuple(h for _, h in spelled))
 
 
+# Rules' phrases are the same on every tip: their words are worked out once (_Words is frozen).
+_phrase_words = functools.lru_cache(maxsize=8192)(_words)
+
+
 def _number_ok(test: str, word: str) -> bool:
     m = _NUMBER_TEST.match(test)
     if m is None or not word.isdigit() or len(word) > 3:
@@ -155,6 +160,14 @@ def occurrences(text: _Words, phrase: _Words) -> list[int]:
     if n == 0:
         return []
     found = []
+    # A cheap test first: the phrase's first word must be in the text (most of a rule's phrases
+    # are not); number tests and held-down letters compare otherwise, so they skip it.
+    if (
+        not phrase.exact[0].startswith("{")
+        and not any(text.held)
+        and phrase.folded[0] not in text.folded
+    ):
+        return []
     for i in range(len(text.exact) - n + 1):
         if all(_matches(text, i + j, phrase, j) for j in range(n)):
             found.append(i)
@@ -177,7 +190,7 @@ def _excluded(text: _Words, exclusions: Iterable[str]) -> set[int]:
     """The word indexes covered by any exclusion phrase."""
     covered: set[int] = set()
     for phrase in exclusions:
-        words = _words(phrase)
+        words = _phrase_words(phrase)
         for at in occurrences(text, words):
             covered.update(range(at, at + len(words.exact)))
     return covered
@@ -190,7 +203,7 @@ def _first_phrase(
     covered = _excluded(text, exclusions)
     best: tuple[int, str] | None = None
     for phrase in phrases:
-        words = _words(phrase)
+        words = _phrase_words(phrase)
         for at in occurrences(text, words):
             if covered.intersection(range(at, at + len(words.exact))):
                 continue
@@ -207,7 +220,7 @@ def _district(text: _Words, areas: Iterable[Area]) -> tuple[Area, str] | None:
         if area.kind == "province":
             continue
         for name in (area.name, *(area.aliases or ())):
-            words = _words(name.replace(".", " "))
+            words = _phrase_words(name.replace(".", " "))
             at = find(text, words)
             if at is None:
                 continue

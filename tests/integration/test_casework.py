@@ -243,3 +243,20 @@ def test_sql_scope_agrees_with_may_see_queue(session: Any, role: str, scope: str
     }
     assert listed == expected
     assert {t.id for t in tips if casework.may_see(user, t)} == expected
+
+
+@pytest.mark.parametrize(("role", "scope"), USERS)
+def test_open_counts_agree_with_may_see(session: Any, role: str, scope: str | None) -> None:
+    """Each queue's open count is the open tips in it (primary or shared) that the user may see,
+    for queues in and out of the user's scope; closed tips never count."""
+    user = _staff(session, role, scope)
+    tips = [create_tip(queue=q) for q in QUEUES]
+    tips += [create_tip(queue="police_my_tu", shared_with=[q]) for q in QUEUES]
+    tips += [create_tip(queue="hotline_111", shared_with=["border_guard", "police_ke_sach"])]
+    create_tip(queue="police_ke_sach", status="closed", shared_with=["hotline_111"])
+    counts = casework.open_counts(session, user, [*QUEUES, "police_my_tu"])
+    for q in [*QUEUES, "police_my_tu"]:
+        expected = sum(
+            1 for t in tips if casework.may_see(user, t) and q in (t.queue, *t.shared_with)
+        )
+        assert counts[q] == expected, q

@@ -1,0 +1,78 @@
+"""``inbox``: the inbox list, its queue counts, a filter and a search (with and without
+diacritics), as a district police operator and as the provincial police, with 1,000,000 tips.
+
+Loa's pages are requested through Flask's test client in this process (the whole view: login
+check, scope, query, template); the baseline is a bare Flask route in the same process and the
+same client running an indexed ``SELECT … ORDER BY received_at DESC LIMIT 50``, so both pay the
+same request overhead and only the work differs.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench import support_bench2 as sb
+
+TIPS = 1_000_000
+REPEAT = 15
+CASES = {
+    "list": "/inbox/",
+    "counts": "/inbox/count.json",
+    "filter": "/inbox/?status=open&priority=urgent",
+    "search": "/inbox/?q=K%E1%BA%BF+S%C3%A1ch",  # "Kế Sách"
+    "search_folded": "/inbox/?q=ke+sach",
+}
+BARE_SQL = (
+    "SELECT id, received_at, queue, status, priority, body FROM tips"
+    " ORDER BY received_at DESC LIMIT 50"
+)
+ROLES = {"district": "police_ke_sach", "province": "police_province"}
+
+
+def run(size: float) -> list[dict[str, Any]]:
+    tips = max(200, int(TIPS * size))
+    repeat = REPEAT if size >= 0.01 else 3
+    results = []
+    with (
+        tempfile.TemporaryDirectory(prefix="loa-bench-inbox-") as tmp,
+        sb.site(Path(tmp), sb.free()) as site,
+        sb.environment(site.env),
+    ):
+        sb.fill_tips(site.db_path, tips)
+        from gateway import create_app
+
+        app = create_app()
+        bare = sb.bare_select_client(site.db_path, BARE_SQL)
+        with app.app_context():
+            clients = {role: sb.signed_in(app, "police", scope) for role, scope in ROLES.items()}
+            for case, url in CASES.items():
+                for role, client in clients.items():
+                    base = sb.percentile(sb.timed(lambda: bare.get("/"), repeat), 95) * 1000
+                    loa = sb.percentile(sb.timed(lambda c=client, u=url: c.get(u), repeat), 95)
+                    p95 = loa * 1000
+                    ratio = p95 / base if base else 0.0
+                    results.append(
+                        sb.row(
+                            f"inbox.{case}.{role}",
+                            p95,
+                            "ms p95",
+                            "bare Flask route: indexed SELECT … LIMIT 50",
+                            base,
+                            ratio,
+                            "≤ 5× and ≤ 150 ms",
+                            ratio <= 5 and p95 <= 150,
+                            tips=tips,
+                        )
+                    )
+        app.extensions["loa.engine"].dispose()
+    return results
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    for r in run(float(sys.argv[1]) if len(sys.argv) > 1 else 1.0):
+        print(json.dumps(r, ensure_ascii=False))

@@ -1,0 +1,533 @@
+"""Helpers of the web benchmarks (inbound, callbacks, inbox, progress): a database filled at
+province scale, gunicorn started as ``make run`` starts it, and a small HTTP load generator.
+
+The load generator is asyncio over raw keep-alive sockets: one process, so it measures Loa and
+the bare baseline with the same client; :func:`client_capacity` reports how fast it is alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import random
+import resource
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.servers import free_port, redis_server, wait_for_port  # noqa: E402
+
+BIN = Path(sys.executable).parent
+TWILIO_SID = "AC" + "0" * 32
+TWILIO_TOKEN = "bench-auth-token"
+DISTRICTS = ("ke_sach", "long_phu", "cu_lao_dung", "tran_de", "my_xuyen", "thanh_tri", "nga_nam")
+QUEUES = ("police_province", *(f"police_{d}" for d in DISTRICTS), "border_guard", "hotline_111")
+BODIES = (
+    "Có người lạ dụ dỗ trẻ em ở {d} đi làm việc nhẹ lương cao",
+    "Tôi thấy một nhóm người đưa phụ nữ qua biên giới ở {d}",
+    "Co nguoi rao ban lao dong sang Campuchia o {d}, xin cong an kiem tra",
+    "Tàu cá ở cửa biển {d} chở người lạ mặt, nghi mua bán người",
+    "Em gái tôi bị lừa đi xuất khẩu lao động, nhà ở {d}",
+)
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy's DateTime writes SQLite text
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The ``p``-th percentile (nearest rank) of ``values``; 0.0 when empty."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+# Figures beside a row (latencies, sizes, counts) that the interface's fields leave out: kept
+# here by row name for tests and people, and printed to stderr; results.json holds the rows only.
+DETAILS: dict[str, dict[str, Any]] = {}
+
+
+def row(
+    name: str,
+    value: float,
+    unit: str,
+    baseline: str,
+    baseline_value: float,
+    ratio: float,
+    target: str,
+    passed: bool,
+    **details: Any,
+) -> dict[str, Any]:
+    """One result with exactly the interface's fields (``bench/run.py``); ``details`` go to
+    :data:`DETAILS` and stderr."""
+    if details:
+        DETAILS[name] = details
+        print(json.dumps({"details": name, **details}, ensure_ascii=False), file=sys.stderr)
+    return {
+        "name": name,
+        "value": round(value, 3),
+        "unit": unit,
+        "baseline": baseline,
+        "baseline_value": round(baseline_value, 3),
+        "ratio": round(ratio, 3),
+        "target": target,
+        "pass": bool(passed),
+    }
+
+
+def children_peak_rss_mb() -> float:
+    """The peak RSS of the largest child process that has ended, in MB."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+# --- the database -------------------------------------------------------------------------
+
+
+@dataclass
+class Site:
+    """A Loa installation for one benchmark: its environment and its SQLite file."""
+
+    root: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "loa.db"
+
+    def loa(self, *args: str) -> str:
+        out = subprocess.run(
+            [str(BIN / "loa"), *args], env=self.env, cwd=ROOT, check=True, capture_output=True
+        )
+        return out.stdout.decode()
+
+
+@contextlib.contextmanager
+def site(root: Path, port: int) -> Iterator[Site]:
+    """A migrated SQLite database, a Redis and the settings of a Twilio install on ``port``."""
+    with redis_server() as redis_url:
+        env = {
+            **os.environ,
+            "LOA_ENV": "development",
+            "LOA_DATABASE_URL": f"sqlite:///{root / 'loa.db'}",
+            "LOA_REDIS_URL": redis_url,
+            "LOA_VAR_DIR": str(root / "var"),
+            "LOA_SECRET_KEY": "bench-secret-key-not-for-production",
+            "LOA_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            "LOA_PROVIDER": "twilio",
+            "LOA_TWILIO_ACCOUNT_SID": TWILIO_SID,
+            "LOA_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+            "LOA_TWILIO_FROM": "LOA",
+            "LOA_TWILIO_API_BASE_URL": "http://127.0.0.1:9",
+        }
+        s = Site(root, env)
+        s.loa("db", "upgrade")
+        yield s
+
+
+@contextlib.contextmanager
+def environment(env: dict[str, str]) -> Iterator[None]:
+    """``env`` as this process's environment while inside (a Loa app reads its settings there)."""
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def phone(n: int) -> str:
+    """A distinct valid Vietnamese mobile number for ``n`` < 10,000,000."""
+    return f"+849{n % 10}{n // 10:07d}"[:12]
+
+
+def _fast(db_path: Path) -> sqlite3.Connection:
+    """A connection for bulk loading: no fsync per commit, a large page cache."""
+    con = sqlite3.connect(db_path)
+    con.execute("PRAGMA synchronous=OFF")
+    con.execute("PRAGMA cache_size=-400000")
+    return con
+
+
+def _when(base: dt.datetime, seconds: float) -> str:
+    return (base + dt.timedelta(seconds=seconds)).strftime(TIME_FORMAT)
+
+
+def _new_campaign(db_path: Path, recipients: int) -> int:
+    import gateway.models  # noqa: F401  (registers every table)
+    from campaigns.db import make_engine, make_sessionmaker, utcnow
+    from campaigns.models import Campaign
+
+    engine = make_engine(f"sqlite:///{db_path}")
+    with make_sessionmaker(engine)() as s:
+        campaign = Campaign(
+            name="Bench",
+            body="Toàn dân tích cực tham gia phòng, chống mua bán người",
+            status="running",
+            provider="twilio",
+            encoding="UCS-2",
+            segments_per_message=4,
+            audience_size=recipients,
+            launched_at=utcnow(),
+        )
+        s.add(campaign)
+        s.commit()
+        cid = campaign.id
+    engine.dispose()
+    return cid
+
+
+def fill_campaign(db_path: Path, recipients: int, status: str = "sent") -> int:
+    """A launched campaign with ``recipients`` deliveries (mostly ``status``); returns its id."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    cid = _new_campaign(db_path, recipients)
+    con = _fast(db_path)
+    with con:
+        times = [_when(now, -k) for k in range(0, 86_400, 7)]
+        statuses = [status] * 6 + ["pending", "delivered", "failed", "skipped"]
+        rows = (
+            (
+                cid,
+                phone(i),
+                st := statuses[i % len(statuses)],
+                "opted_out" if st == "skipped" else None,
+                i // 250,
+                4,
+                times[i % len(times)] if st in ("sent", "delivered", "failed") else None,
+                f"SM{cid:08d}{i:024d}" if st in ("sent", "delivered", "failed") else None,
+            )
+            for i in range(recipients)
+        )
+        con.executemany(
+            "INSERT INTO deliveries (campaign_id, phone, status, skip_reason, batch_no, segments,"
+            " attempts, sent_at, provider_message_id) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
+            rows,
+        )
+    con.close()
+    return cid
+
+
+def fill_tips(db_path: Path, count: int, seed: int = 11) -> None:
+    """``count`` tips over the last year, spread over the queues, a third shared."""
+    from campaigns.text import fold
+
+    rnd = random.Random(seed)
+    folded: dict[str, str] = {}
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    year = 365 * 86_400
+
+    def tips() -> Iterator[tuple[Any, ...]]:
+        for i in range(count):
+            district = rnd.choice(DISTRICTS)
+            body = rnd.choice(BODIES).format(d=district.replace("_", " ").title())
+            queue = rnd.choice(QUEUES)
+            shared = [q for q in QUEUES if q != queue and rnd.random() < 0.05]
+            age = year * (1 - i / max(count, 1))
+            when = _when(now, -age)
+            yield (
+                "sms",
+                "twilio",
+                f"SMbench{i:026d}",
+                phone(5_000_000 + i),
+                body,
+                folded.get(body) or folded.setdefault(body, fold(body)),
+                when,
+                queue,
+                "urgent" if rnd.random() < 0.1 else "normal",
+                "closed" if age > 30 * 86_400 else rnd.choice(("new", "acknowledged")),
+                json.dumps(shared),
+                when,
+                when,
+            )
+
+    con = _fast(db_path)
+    with con:
+        con.executemany(
+            "INSERT INTO tips (channel, provider, provider_message_id, sender, body, body_folded,"
+            " received_at, queue, priority, status, shared_with, matched_rules, updated_at,"
+            " escalation_level, notified_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,'[]',?,0,?)",
+            tips(),
+        )
+    con.close()
+
+
+# --- gunicorn as `make run` starts it --------------------------------------------------------
+
+GUNICORN_FLAGS = (
+    "--workers",
+    "2",
+    "--threads",
+    "4",
+    "--timeout",
+    "600",
+    "--access-logformat",
+    '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
+)
+
+
+@contextlib.contextmanager
+def gunicorn(app: str, env: dict[str, str], port: int, log: Path) -> Iterator[str]:
+    """``app`` under gunicorn with the flags of scripts/run.sh; yields its base URL."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [
+                str(BIN / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{port}",
+                *GUNICORN_FLAGS,
+                "--access-logfile",
+                str(log.with_suffix(".access.log")),
+                "--error-logfile",
+                "-",
+                app,
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(port, proc=proc, timeout=60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+# --- the load generator -----------------------------------------------------------------------
+
+
+@dataclass
+class Load:
+    """What a load run saw: each answer's status and latency (s), and the run's length (s)."""
+
+    statuses: list[int]
+    latencies: list[float]
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return len(self.statuses) / self.seconds if self.seconds else 0.0
+
+    def ms(self, p: float) -> float:
+        return percentile(self.latencies, p) * 1000
+
+
+def form_request(path: str, form: dict[str, str], headers: dict[str, str]) -> bytes:
+    """A raw HTTP/1.1 POST of a urlencoded form."""
+    from urllib.parse import urlencode
+
+    body = urlencode(form).encode()
+    head = [
+        f"POST {path} HTTP/1.1",
+        "Host: 127.0.0.1",
+        "Content-Type: application/x-www-form-urlencoded",
+        f"Content-Length: {len(body)}",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes
+) -> tuple[int, bool]:
+    writer.write(raw)
+    await writer.drain()
+    status_line = await reader.readline()
+    if not status_line:
+        raise ConnectionError("closed")
+    length, keep = 0, True
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+        elif name.lower() == "connection" and value.strip().lower() == "close":
+            keep = False
+    if length:
+        await reader.readexactly(length)
+    return int(status_line.split()[1]), keep
+
+
+async def _run(port: int, requests: Sequence[bytes], concurrency: int, rate: float | None) -> Load:
+    queue = iter(range(len(requests)))
+    statuses: list[int] = []
+    latencies: list[float] = []
+    start = time.perf_counter()
+
+    async def worker() -> None:
+        conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        for i in queue:
+            if rate:  # open loop: request i is due at start + i / rate
+                delay = start + i / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            due = start + i / rate if rate else time.perf_counter()
+            for _attempt in range(3):
+                try:
+                    if conn is None:
+                        conn = await asyncio.open_connection("127.0.0.1", port)
+                    code, keep = await _exchange(*conn, requests[i])
+                    break
+                except (ConnectionError, asyncio.IncompleteReadError):
+                    if conn is not None:
+                        conn[1].close()
+                    conn = None
+            else:
+                code, keep = 599, False
+            latencies.append(time.perf_counter() - max(due, start))
+            statuses.append(code)
+            if not keep and conn is not None:
+                conn[1].close()
+                conn = None
+        if conn is not None:
+            conn[1].close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return Load(statuses, latencies, time.perf_counter() - start)
+
+
+def load(
+    port: int, requests: Sequence[bytes], concurrency: int = 16, rate: float | None = None
+) -> Load:
+    """Send ``requests`` with ``concurrency`` keep-alive connections, closed loop (as fast as
+    answers come) or open loop at ``rate`` requests/s (latency counted from when each was due)."""
+    return asyncio.run(_run(port, requests, concurrency, rate))
+
+
+def client_capacity(seconds: float = 2.0) -> float:
+    """Requests/s this load generator reaches against a server that answers from memory."""
+    reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
+
+    async def main() -> float:
+        async def serve(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+                while True:
+                    head = await r.readuntil(b"\r\n\r\n")
+                    n = next(
+                        (
+                            int(h.split(b":")[1])
+                            for h in head.split(b"\r\n")
+                            if h.lower().startswith(b"content-length")
+                        ),
+                        0,
+                    )
+                    await r.readexactly(n)
+                    w.write(reply)
+            w.close()
+
+        port = free_port()
+        server = await asyncio.start_server(serve, "127.0.0.1", port)
+        raw = form_request("/", {"a": "b"}, {})
+        done = 0
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            result = await _run(port, [raw] * 2000, 16, None)
+            done += len(result.statuses)
+        server.close()
+        return done / (time.perf_counter() - start)
+
+    return asyncio.run(main())
+
+
+def twilio_signature(url: str, form: dict[str, str]) -> str:
+    """The X-Twilio-Signature Twilio would send for ``form`` posted to ``url``."""
+    from twilio.request_validator import RequestValidator
+
+    return str(RequestValidator(TWILIO_TOKEN).compute_signature(url, form))
+
+
+def free() -> int:
+    """A free TCP port on 127.0.0.1."""
+    return free_port()
+
+
+# --- timing pages in process ------------------------------------------------------------------
+
+
+def timed(get: Callable[[], Any], repeat: int) -> list[float]:
+    """Seconds of each of ``repeat`` calls of ``get`` (after one warm-up); each must answer 200."""
+    get()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        resp = get()
+        times.append(time.perf_counter() - start)
+        if resp.status_code != 200:
+            raise RuntimeError(f"HTTP {resp.status_code}")
+    return times
+
+
+def bare_select_client(db_path: Path, sql: str) -> Any:
+    """A test client of a bare Flask app whose one route runs ``sql`` and answers its rows."""
+    from flask import Flask, jsonify
+
+    bare = Flask("bare")
+    con = sqlite3.connect(db_path, check_same_thread=False)
+
+    @bare.get("/")
+    def page() -> Any:
+        return jsonify([list(r) for r in con.execute(sql).fetchall()])
+
+    return bare.test_client()
+
+
+def signed_in(app: Any, role: str, scope: str | None = None) -> Any:
+    """A test client of ``app`` with the session of a new user of ``role`` and ``scope`` (the
+    server-side session row is written directly: argon2 and TOTP are not what is measured)."""
+    import hashlib
+
+    from gateway import db
+    from gateway.auth import create_user
+    from gateway.models import UserSession
+
+    user, _ = create_user(f"{role}-{scope}@bench.test", role, password=None, scope=scope)
+    token = f"bench-session-{user.id}"
+    s = db.session()
+    s.add(UserSession(id=hashlib.sha256(token.encode()).hexdigest(), user_id=user.id))
+    s.commit()
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = str(user.id)
+        sess["_fresh"] = True
+        sess["sid"] = token
+    return client
+
+
+# --- Loa and the bare webhook app side by side ------------------------------------------------
+
+
+@dataclass
+class Pair:
+    """Loa and the bare baseline, each under gunicorn as ``make run`` starts it."""
+
+    loa_port: int
+    bare_port: int
+
+    def signed(self, path: str, form: dict[str, str]) -> bytes:
+        """A request to Loa, signed as Twilio signs it for Loa's public URL."""
+        url = f"http://127.0.0.1:{self.loa_port}{path}"
+        return form_request(path, form, {"X-Twilio-Signature": twilio_signature(url, form)})
+
+
+@contextlib.contextmanager
+def loa_and_bare(site_: Site) -> Iterator[Pair]:
+    """Loa (``wsgi:app``) and ``bench.bare_webhook:app``, each on its own free port."""
+    loa_port = int(site_.env["LOA_PUBLIC_BASE_URL"].rsplit(":", 1)[1])
+    bare_port = free_port()
+    log = site_.root / "gunicorn.log"
+    with (
+        gunicorn("wsgi:app", site_.env, loa_port, log),
+        gunicorn("bench.bare_webhook:app", site_.env, bare_port, log),
+    ):
+        yield Pair(loa_port, bare_port)
