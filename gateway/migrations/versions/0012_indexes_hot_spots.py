@@ -6,14 +6,14 @@ sent_at) for the progress counts and rate; contacts by ward; tips by (status, qu
 inbox's open counts.
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0011
 Create Date: 2026-12-03 07:40:00
 """
 from alembic import op
 
 
 revision = '0012'
-down_revision = '0008'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
