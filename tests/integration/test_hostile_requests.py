@@ -244,3 +244,17 @@ def test_payload_in_a_tip_created_directly_is_escaped_in_the_list(
     page = client.get("/inbox/").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+@pytest.mark.parametrize(
+    "list_id", [2**31, 172130119314, -(2**40)], ids=["2^31", "big", "negative"]
+)
+def test_list_id_past_sql_integer_is_422(client: Any, list_id: int) -> None:
+    """A list id no SQL integer holds is an unknown list (422), not a PostgreSQL overflow (500);
+    found by schemathesis on PostgreSQL."""
+    resp = client.post(
+        "/api/v1/campaigns",
+        json={"name": "x", "body": "tin", "lists": [list_id]},
+        headers=_api("editor"),
+    )
+    assert resp.status_code == 422 and str(list_id) in resp.json["detail"]
