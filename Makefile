@@ -53,11 +53,11 @@ lint: setup
 
 test-sqlite: setup prism smsc
 	@scripts/ensure-services.sh --postgres --chromium
-	$(PY) -m pytest $(XDIST) --db=sqlite
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest $(XDIST) --db=sqlite
 
 test-postgresql: setup prism smsc
 	@scripts/ensure-services.sh --postgres --chromium
-	$(PY) -m pytest $(XDIST) --db=postgresql
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest $(XDIST) --db=postgresql
 
 # The whole suite: lint gates, then every test on SQLite and again on PostgreSQL.
 test: lint test-sqlite test-postgresql

@@ -53,6 +53,9 @@ def _names(spec: Mapping[str, Any], key: str) -> list[Any]:
     return value
 
 
+_MAX_ID = 2**31 - 1  # the largest Integer id in both databases
+
+
 def resolve_lists(session: Session, refs: Iterable[Any]) -> list[int]:
     """The ids of lists given by name or id.
 
@@ -66,7 +69,11 @@ def resolve_lists(session: Session, refs: Iterable[Any]) -> list[int]:
     if ids or names:
         rows = session.execute(
             select(ContactList.id, ContactList.name).where(
-                or_(ContactList.id.in_(ids), ContactList.name.in_(names))
+                # an id past SQL's integer cannot exist, and PostgreSQL refuses to compare it
+                or_(
+                    ContactList.id.in_({i for i in ids if 0 < i <= _MAX_ID}),
+                    ContactList.name.in_(names),
+                )
             )
         )
         for list_id, name in rows:

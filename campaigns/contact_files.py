@@ -80,6 +80,24 @@ class ImportFailed(ValueError):
     """The file cannot be read at all (no phone column, not CSV/XLSX, unreadable)."""
 
 
+class UnreadableRow(list[Any]):
+    """The cells of a CSV row that could not be parsed (a field past the size limit, a stray
+    quote at the end): no cells, and why. The importer reports it with its line number and reads
+    on, so one broken line never loses the rest of the file."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+# A zip bomb disguised as XLSX is refused from the zip's directory, before anything is inflated.
+# zipfile never inflates a member past the size its directory declares, so the check holds. The
+# total allows a sheet of a few million rows; the ratio is far above real spreadsheets (10-30:1).
+XLSX_MAX_UNCOMPRESSED = 1024 * 1024 * 1024
+XLSX_MAX_RATIO = 200
+XLSX_RATIO_FLOOR = 1024 * 1024  # members smaller than this are never called bombs
+
+
 class _Prefixed(io.RawIOBase):
     """A binary stream that replays `head` and then reads the rest of `raw`."""
 
@@ -167,19 +185,54 @@ def _csv_rows(stream: IO[bytes]) -> tuple[Rows, str, str]:
 
     def rows() -> Rows:
         line = 1
-        try:
-            for row in reader:
-                yield line, row
-                line = reader.line_num + 1
-        except csv.Error as exc:
-            raise ImportFailed(f"Tệp CSV hỏng ở dòng {reader.line_num}: {exc}") from None
+        while True:
+            try:
+                row: list[Any] = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                if reader.line_num < line:  # nothing consumed: the reader cannot go on
+                    raise ImportFailed(f"Tệp CSV hỏng ở dòng {line}: {exc}") from None
+                row = UnreadableRow(str(exc))
+            yield line, row
+            line = reader.line_num + 1
 
     return rows(), encoding, separator
+
+
+def check_zip_sizes(stream: IO[bytes]) -> None:
+    """Refuse a zip whose directory declares too much data or a bomb's compression ratio.
+
+    Raises:
+        ImportFailed: with the reason, before any member is inflated.
+    """
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ImportFailed(f"Không đọc được tệp XLSX: {exc}") from None
+    finally:
+        stream.seek(0)
+    total = sum(m.file_size for m in members)
+    if total > XLSX_MAX_UNCOMPRESSED:
+        raise ImportFailed(
+            f"Tệp XLSX giải nén ra {total // (1024 * 1024)} MB, quá giới hạn "
+            f"{XLSX_MAX_UNCOMPRESSED // (1024 * 1024)} MB; hãy chia nhỏ hoặc lưu thành CSV."
+        )
+    for m in members:
+        if m.file_size > XLSX_RATIO_FLOOR and m.file_size > XLSX_MAX_RATIO * max(
+            m.compress_size, 1
+        ):
+            raise ImportFailed(
+                f"Tệp XLSX bất thường: phần {m.filename!r} nén {m.file_size // max(m.compress_size, 1)}"
+                f" lần (giới hạn {XLSX_MAX_RATIO}); có thể là tệp bom nén, không đọc."
+            )
 
 
 def _xlsx_rows(stream: IO[bytes]) -> Rows:
     from openpyxl import load_workbook
 
+    check_zip_sizes(stream)
     try:
         with warnings.catch_warnings():
             # openpyxl warns about styles and data validation it ignores; not our concern.

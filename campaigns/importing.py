@@ -11,7 +11,9 @@ Counting (what the result means):
   when the file gives them); `duplicates`: rows repeating a number seen earlier in the same file
   (the first wins); `already_in_list`: known numbers that were in the list before;
   `opted_out`: imported numbers that are on the suppression list (they stay in the list and
-  dispatch skips them); `rejected`: rows without a usable mobile number, with line and reason.
+  dispatch skips them); `rejected`: rows without a usable mobile number, with line and reason
+  (also a CSV line that cannot be parsed, "unreadable", and a row whose text did not decode,
+  "bad_encoding": reported, never stored garbled; the rest of the file imports).
 
 Memory: the only structure that grows with the file is the set of numbers seen (for in-file
 duplicates), kept as ints: about 70 MB for 1.2 million numbers.
@@ -41,6 +43,7 @@ from campaigns.contact_files import (
     TAGS,
     WARD,
     ImportFailed,
+    UnreadableRow,
     cell_text,
     detect_encoding,
     header_columns,
@@ -270,6 +273,10 @@ def import_contacts(
         yield from rows
 
     for line, cells in all_rows():
+        if isinstance(cells, UnreadableRow):
+            result.rows += 1
+            reject(line, "", "unreadable")
+            continue
         if is_blank(cells):
             continue  # blank lines are not rows
         result.rows += 1
@@ -280,6 +287,11 @@ def import_contacts(
         phone = normalize(raw)
         if not phone.valid or phone.e164 is None:
             reject(line, raw[:64], phone.reason or "invalid")
+            continue
+        if "\ufffd" in name + district + ward + tags:
+            # Bytes the file's encoding could not decode (a UTF-8 file with legacy bytes past
+            # the sniffed start): the row is reported, never stored with its Vietnamese garbled.
+            reject(line, raw[:64], "bad_encoding")
             continue
         key = int(phone.e164[1:])
         if key in seen:

@@ -89,6 +89,28 @@ def to_ascii_variant(s: str) -> str:
     return _strip_diacritics(s.translate(_PUNCTUATION))
 
 
+# C0 controls but tab, line feed and carriage return; DEL; C1 controls. None of them is text a
+# citizen meant to send; NUL cannot be stored in PostgreSQL at all.
+_CONTROLS = {
+    c: None for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0))
+}
+
+
+def strip_controls(s: str) -> str:
+    """Remove control characters, keeping tab and line breaks.
+
+    Decision: control characters in received text are stripped, never refused, so a tip with a
+    stray NUL or escape byte is kept (a tip is never lost for its bytes).
+
+    Args:
+        s: any text.
+
+    Returns:
+        ``s`` without C0 controls (except ``\t``, ``\n``, ``\r``), DEL and C1 controls.
+    """
+    return s.translate(_CONTROLS) if not s.isprintable() else s
+
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

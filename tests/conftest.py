@@ -7,12 +7,14 @@ any connection that would leave this machine.
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from redis import Redis
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
@@ -399,3 +401,13 @@ def http_settings(settings: Settings, fake_aggregator: Any) -> Settings:
             "http_webhook_secret": SecretStr(fa.WEBHOOK_SECRET),
         }
     )
+
+
+# Hypothesis: "dev" (default) explores with each test's own bounds; "ci" is derandomised, with no
+# example database and no deadline, so a loaded CI machine neither flakes nor varies between
+# runs. Choose with HYPOTHESIS_PROFILE=ci.
+hypothesis_settings.register_profile("dev", deadline=None)
+hypothesis_settings.register_profile(
+    "ci", deadline=None, derandomize=True, database=None, print_blob=True
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

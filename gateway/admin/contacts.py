@@ -203,6 +203,8 @@ REJECT_REASONS: dict[str, Any] = {
     "not_mobile": _l("không phải số di động"),
     "short_code": _l("số ngắn / tổng đài"),
     "invalid": _l("không hợp lệ"),
+    "unreadable": _l("dòng hỏng, không đọc được"),
+    "bad_encoding": _l("lỗi bảng mã (chữ bị hỏng)"),
 }
 
 

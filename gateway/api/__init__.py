@@ -33,6 +33,14 @@ def document(path: str, method: str, spec: dict[str, Any]) -> None:
     spec["responses"].setdefault(
         "401", {"description": "no or bad token", "content": _json_ref("Error")}
     )
+    if "{" in path:
+        spec["responses"].setdefault(
+            "404", {"description": "no such object", "content": _json_ref("Error")}
+        )
+    if spec["security"]:
+        spec["responses"].setdefault(
+            "403", {"description": "the token's role may not", "content": _json_ref("Error")}
+        )
     _PATHS.setdefault(path, {})[method.lower()] = spec
 
 

@@ -36,6 +36,7 @@ from gateway.api.campaign_schema import (
 )
 from gateway.auth import current, require
 from gateway.roles import ADMIN, CAMPAIGN_ACTIONS, EDITOR
+from gateway.security import MAX_ID
 
 log = logging.getLogger("loa.api")
 PAGE_DEFAULT, PAGE_MAX = 100, 1000
@@ -70,6 +71,8 @@ def list_campaigns() -> Any:
         before = int(args["before"]) if args.get("before") else None
     except ValueError:
         return error(422, "limit và before là số nguyên.")
+    if before is not None:
+        before = min(max(before, 0), MAX_ID + 1)  # a huge number would overflow SQL's integer
     query = select(Campaign).order_by(Campaign.id.desc()).limit(limit + 1)
     if before is not None:
         query = query.where(Campaign.id < before)
@@ -92,11 +95,14 @@ document(
     {
         "summary": "List campaigns (newest first)",
         "parameters": [
-            {"name": "status", "in": "query", "schema": {"type": "string"}},
+            {"name": "status", "in": "query", "schema": {"enum": list(lifecycle.STATES)}},
             {"name": "before", "in": "query", "schema": {"type": "integer"}},
             {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": PAGE_MAX}},
         ],
-        "responses": {"200": {"description": "{items: [Campaign], next: id or null}"}},
+        "responses": {
+            "200": {"description": "{items: [Campaign], next: id or null}"},
+            "422": {"description": "limit or before not an integer, or an unknown status"},
+        },
     },
 )
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from campaigns.db import utcnow
 from campaigns.models import Area
 from campaigns.phones import normalize
-from campaigns.text import nfc
+from campaigns.text import nfc, strip_controls
 from gateway import jobs
 from gateway.providers import InboundMessage
 from gateway.tips import keywords, links, replies, routing
@@ -88,7 +88,7 @@ def store_tip(
         found = _existing(session, provider, provider_message_id)
         if found is not None:
             return found, False
-    text = nfc(body or "").strip()[:MAX_BODY]
+    text = nfc(strip_controls(body or "")).strip()[:MAX_BODY]
     when = received_at or utcnow()
     if when.tzinfo is None:  # providers report UTC; a naive time must not lose the tip
         when = when.replace(tzinfo=dt.UTC)

@@ -137,7 +137,8 @@ _phrase_words = functools.lru_cache(maxsize=8192)(_words)
 
 def _number_ok(test: str, word: str) -> bool:
     m = _NUMBER_TEST.match(test)
-    if m is None or not word.isdigit() or len(word) > 3:
+    # isdecimal, not isdigit: "¹" or "①" is a digit that int() cannot read
+    if m is None or not word.isdecimal() or len(word) > 3:
         return False
     n, limit = int(word), int(m.group(2))
     return {"<": n < limit, "<=": n <= limit, ">": n > limit, ">=": n >= limit, "=": n == limit}[

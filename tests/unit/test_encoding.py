@@ -216,3 +216,28 @@ def test_ascii_variant_of_gsm_text_costs_the_same(text: str) -> None:
     """GSM-7 text gains nothing from the ASCII variant."""
     info = analyze(text)
     assert info.ascii_variant_segments == info.segments
+
+
+@settings(deadline=None, max_examples=200)
+@given(any_text)
+def test_segment_count_follows_the_published_limits(text: str) -> None:
+    """One SMS holds 160 septets or 70 UTF-16 units; past that, parts of 153 or 67 (one less at
+    most, when an escape or surrogate pair cannot be split): vietnam-sms.md's rules."""
+    info = analyze(text)
+    single, part = (160, 153) if info.encoding == "GSM-7" else (70, 67)
+    if info.units == 0:
+        assert info.segments == 0
+    elif info.units <= single:
+        assert info.segments == 1
+    else:
+        assert -(-info.units // part) <= info.segments <= -(-info.units // (part - 1))
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.text(alphabet=VIETNAMESE + VIETNAMESE.upper() + " .,", min_size=1, max_size=300))
+def test_vietnamese_with_diacritics_is_ucs2(text: str) -> None:
+    """Any text with a Vietnamese diacritic is UCS-2; its NFD form costs the same."""
+    info = analyze(text)
+    if any(ord(c) > 0x7F and c not in "àèéìòùÀÉ" for c in nfc(text)):
+        assert info.encoding == "UCS-2"
+    assert analyze(unicodedata.normalize("NFD", text)) == info

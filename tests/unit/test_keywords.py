@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import unicodedata
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from campaigns.text import fold, to_ascii_variant
 from gateway.tips.keywords import OPT_IN, OPT_OUT, classify, keyword_form
 
 
@@ -58,3 +63,47 @@ def test_a_tip_containing_a_keyword_is_a_tip(text: str) -> None:
 def test_keyword_form_folds_and_trims() -> None:
     """The folded form drops marks, case, punctuation and extra spaces."""
     assert keyword_form("  TỪ   CHỐI!! ") == "tu choi"
+
+
+VIETNAMESE = "aàáảãạăằắẳẵặâầấẩẫậdđeèéẻẽẹêềếểễệiìíỉĩịoòóỏõọôồốổỗộơờớởỡợuùúủũụưừứửữựyỳýỷỹỵ"
+vn_text = st.text(alphabet=VIETNAMESE + VIETNAMESE.upper() + " .,!?-0123456789", max_size=80)
+KEYWORDS = [("TỪ CHỐI", OPT_OUT), ("HỦY", OPT_OUT), ("DỪNG", OPT_OUT), ("ĐĂNG KÝ", OPT_IN)]
+
+
+@settings(deadline=None, max_examples=300)
+@given(vn_text)
+def test_folding_ignores_case_and_diacritics_and_is_nfc_stable(text: str) -> None:
+    """fold is idempotent, blind to case, and gives the same for NFC and NFD input."""
+    folded = fold(text)
+    assert fold(folded) == folded
+    assert fold(text.upper()) == fold(text.lower()) == folded
+    assert fold(unicodedata.normalize("NFD", text)) == folded
+    assert folded.isascii()
+
+
+@settings(deadline=None, max_examples=300)
+@given(vn_text)
+def test_classify_is_blind_to_case_diacritics_and_normal_form(text: str) -> None:
+    """A message and its upper-case, folded and NFD forms are classified alike."""
+    expected = classify(text)
+    assert classify(text.upper()) == expected
+    assert classify(to_ascii_variant(text)) == expected
+    assert classify(unicodedata.normalize("NFD", text)) == expected
+    assert keyword_form(keyword_form(text)) == keyword_form(text)
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    st.sampled_from(KEYWORDS),
+    st.lists(st.booleans(), min_size=12, max_size=12),
+    st.sampled_from(["", " ", "!", ".", "  "]),
+    st.booleans(),
+)
+def test_a_keyword_in_any_dress_is_recognised(
+    keyword: tuple[str, str], upper: list[bool], trail: str, plain: bool
+) -> None:
+    """Any mix of case, with or without marks, with trailing punctuation: the same keyword."""
+    word, expected = keyword
+    word = to_ascii_variant(word) if plain else word
+    dressed = "".join(c.upper() if u else c.lower() for c, u in zip(word, upper, strict=False))
+    assert classify(dressed + trail) == expected

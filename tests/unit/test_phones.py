@@ -371,3 +371,24 @@ def test_normalize_never_raises_on_number_like_text(raw: str, region: str) -> No
     check_invariants(result, raw)
     if result.e164 is not None:
         assert mask(result.e164).startswith("+")
+
+
+@settings(deadline=None, max_examples=200)
+@given(vn_mobiles())
+def test_normalising_is_idempotent(case: tuple[str, str, str]) -> None:
+    """The E.164 a number normalises to normalises to itself, with the same carrier."""
+    raw, _, _ = case
+    first = normalize(raw)
+    assert first.e164 is not None
+    again = normalize(first.e164)
+    assert (again.e164, again.valid, again.carrier) == (first.e164, True, first.carrier)
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.text(alphabet="0123456789+ ()-.", max_size=20))
+def test_a_valid_result_is_a_fixed_point(raw: str) -> None:
+    """Whatever the input, a valid result's E.164 is already normal."""
+    result = normalize(raw)
+    if result.valid:
+        assert result.e164 is not None
+        assert normalize(result.e164).e164 == result.e164

@@ -5,6 +5,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from campaigns.rendering import (
     KNOWN_VARIABLES,
@@ -14,6 +16,7 @@ from campaigns.rendering import (
     unknown_variables,
     variables_in,
 )
+from campaigns.text import nfc
 
 
 @pytest.mark.parametrize(
@@ -71,3 +74,21 @@ def test_contact_variables() -> None:
     assert "345" not in values["phone_masked"]
     assert (values["district"], values["ward"], values["name"]) == ("Kế Sách", "", "Lan")
     assert contact_variables_from_row("+84912345678", "Lan", "Kế Sách", None, "VinaPhone") == values
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.text(max_size=60), st.text(max_size=60))
+def test_values_are_inserted_literally(name: str, district: str) -> None:
+    """A value is never read as a template: "{district}" inside a name stays as written."""
+    out = render("A{name}B{district}C", {"name": name, "district": district})
+    assert out == nfc(f"A{name}B{district}C")
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.text(max_size=80))
+def test_render_never_raises_and_is_nfc(template: str) -> None:
+    """Any template renders to NFC text without raising; every unknown variable it reports is one
+    it found in the template."""
+    out = render(template, {})
+    assert out == nfc(out)
+    assert variables_in(template) >= unknown_variables(template) - KNOWN_VARIABLES

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from campaigns.areas import SOC_TRANG_2024, police_queue_for
 from campaigns.models import Area
@@ -175,3 +179,54 @@ def test_district_rule_reads_areas_given() -> None:
         Area(id=7, name="Phường Phú Lợi", kind="ward", aliases=[], police_queue="police_phu_loi")
     ]
     assert route("phuong phu loi", RULES, newer).queue == "police_phu_loi"
+
+
+WORDS = [
+    "có", "người", "lạ", "trẻ", "em", "bé", "tàu", "cá", "biển", "cửa", "sông", "Kế", "Sách",
+    "Trần", "Đề", "Vĩnh", "Châu", "bán", "mua", "bắt", "cóc", "cứu", "gấp", "nạn", "nhân",
+    "tuổi", "học", "sinh", "biên", "giới", "Campuchia", "ở", "đi", "làm", "xa", "lừa", "đảo",
+]  # fmt: skip
+tip_text = st.one_of(
+    st.lists(st.sampled_from(WORDS), max_size=25).map(" ".join),
+    st.text(max_size=200),
+)
+QUEUES = (
+    {r.queue for r in RULES if r.queue}
+    | {a.police_queue for a in AREAS if a.police_queue}
+    | {"police_province", "hotline_111", "border_guard"}
+)
+
+
+@settings(deadline=None, max_examples=300)
+@given(tip_text)
+def test_routing_is_total_and_deterministic(text: str) -> None:
+    """Every tip gets exactly one known queue and a priority; the same text routes the same;
+    the shared queues are other known queues, each once."""
+    first = route(text, RULES, AREAS)
+    assert first == route(text, RULES, AREAS)
+    assert first.queue in QUEUES
+    assert first.queue not in first.shared_with
+    assert len(set(first.shared_with)) == len(first.shared_with)
+    assert set(first.shared_with) <= QUEUES
+    assert first.priority in {"normal", "urgent"}
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.lists(st.sampled_from(WORDS), max_size=25).map(" ".join))
+def test_routing_ignores_case_diacritics_and_normal_form(text: str) -> None:
+    """People type without accents or in capitals: the queue and priority do not change."""
+    expected = route(text, RULES, AREAS)
+    for variant in (unicodedata.normalize("NFD", text), text.upper()):
+        got = route(variant, RULES, AREAS)
+        assert (got.queue, sorted(got.shared_with), got.priority) == (
+            expected.queue,
+            sorted(expected.shared_with),
+            expected.priority,
+        )
+
+
+@pytest.mark.parametrize("text", ["bé ¹ tuổi bị bắt", "em ① tuổi", "cháu ١٥ tuổi"])
+def test_unusual_digits_never_break_routing(text: str) -> None:
+    """Superscript and circled digits (isdigit but not int) route like words; found by the
+    property above, it raised ValueError and would have failed the tip's webhook."""
+    assert route(text, RULES, AREAS).queue in QUEUES
