@@ -11,9 +11,12 @@ row that the reconciler or a receipt moved meanwhile is not overwritten. What ea
   number to the suppression list (channel ``provider``), HALT pauses the campaign.
 - UNKNOWN (may have been accepted): stays ``sending`` under its lease; the reconciler resolves it.
 
-Provider errors (every result but ACCEPTED, except failures that only concern one recipient)
-extend the campaign's ``error_streak``; an acceptance ends it. At ``pause_after`` consecutive
-errors the campaign pauses with reason ``provider_errors: …``.
+Provider errors (FAILED and UNKNOWN, except failures that only concern one recipient) extend the
+campaign's ``error_streak``; an acceptance ends it. At ``pause_after`` consecutive errors the
+campaign pauses with reason ``provider_errors: …``. A provable refusal (RETRY: 429, a 503 that
+says nothing was created, a refused connection) is the provider asking us to wait: the backoff
+already spaces those recipients out and MAX_ATTEMPTS bounds them, so it neither extends nor ends
+the streak; a throttle or a short outage slows a campaign down instead of stopping it.
 """
 
 from __future__ import annotations
@@ -237,7 +240,7 @@ def record(
 
 
 def _is_error(r: SendResult) -> bool:
-    return r.outcome != Outcome.ACCEPTED and r.effect not in _RECIPIENT_EFFECTS
+    return r.outcome in (Outcome.FAILED, Outcome.UNKNOWN) and r.effect not in _RECIPIENT_EFFECTS
 
 
 def _update_streak(session: Session, campaign_id: int, results: Sequence[SendResult]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from campaigns import dispatch, lifecycle, optouts, reconcile, reports
 from campaigns import statuses as st
 from campaigns.models import Area, Campaign, Contact, Delivery, OptOut
+from campaigns.recording import MAX_ATTEMPTS
 from campaigns.sending import Effect, OutboundMessage, Outcome, SendResult
 from gateway import killswitch
 from gateway.tips.models import SenderFlag
@@ -187,7 +189,7 @@ def test_auto_pause_after_consecutive_errors(session: Session, redis_conn: Redis
     campaign = approved_campaign(session, rate_per_second=5.0)
     dispatch.launch(session, campaign.id)
     clock = Clock(dt.datetime(2026, 7, 30, 3, tzinfo=dt.UTC))
-    sender = FakeSender(_result(Outcome.RETRY, "20500"))
+    sender = FakeSender(_result(Outcome.UNKNOWN, "20500"))
     report = dispatcher(session, sender, redis_conn, clock, pause_after_errors=10).run_batch(
         campaign.id, 0
     )
@@ -196,6 +198,23 @@ def test_auto_pause_after_consecutive_errors(session: Session, redis_conn: Redis
     assert status == lifecycle.PAUSED and reason is not None
     assert reason.startswith("provider_errors: 10") and "20500" in reason
     assert len(sender.sent) == 10
+
+
+def test_refusals_slow_a_campaign_but_never_pause_it(session: Session, redis_conn: Redis) -> None:
+    """Provable refusals (429, 20503) back off per recipient; however many in a row, the
+    campaign keeps running and each recipient is tried again later."""
+    bulk_contacts(session, 40)
+    campaign = approved_campaign(session, rate_per_second=5.0)
+    dispatch.launch(session, campaign.id)
+    clock = Clock(dt.datetime(2026, 7, 30, 3, tzinfo=dt.UTC))
+    sender = FakeSender(_result(Outcome.RETRY, "20429"))
+    report = dispatcher(session, sender, redis_conn, clock, pause_after_errors=10).run_batch(
+        campaign.id, 0
+    )
+    assert report.stopped != "provider_errors"
+    assert status_of(session, campaign.id)[0] != lifecycle.PAUSED
+    tries = Counter(m.to for m in sender.sent)
+    assert len(tries) == 40 and max(tries.values()) <= MAX_ATTEMPTS
 
 
 def test_a_success_ends_the_error_streak(session: Session, redis_conn: Redis) -> None:
@@ -209,7 +228,7 @@ def test_a_success_ends_the_error_streak(session: Session, redis_conn: Redis) ->
         calls["n"] += 1
         if calls["n"] % 3 == 0:
             return SendResult(Outcome.ACCEPTED, provider_message_id=f"FK{m.delivery_id}")
-        return SendResult(Outcome.RETRY, error_code="20429")
+        return SendResult(Outcome.UNKNOWN, error_code="20500")
 
     clock = Clock(dt.datetime(2026, 7, 30, 3, tzinfo=dt.UTC))
     engine = dispatcher(
