@@ -1,0 +1,21 @@
+"""Checks shared by the benchmarks' smoke tests: the interface, and figures that make sense."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+FIELDS = {"name", "value", "unit", "baseline", "baseline_value", "ratio", "target", "pass"}
+
+
+def check_rows(rows: list[dict[str, Any]], names: set[str]) -> dict[str, dict[str, Any]]:
+    """Assert each row has exactly the interface's fields and sane figures; rows by name."""
+    assert {r["name"] for r in rows} == names
+    for row in rows:
+        assert set(row) - {"peak_rss_mb"} == FIELDS, row
+        assert isinstance(row["pass"], bool)
+        assert row["value"] > 0 and math.isfinite(row["value"]), row
+        assert row["baseline_value"] > 0, row
+        assert row["unit"] and row["baseline"] and row["target"], row
+        assert row["ratio"] is not None and row["ratio"] > 0, row
+    return {r["name"]: r for r in rows}
