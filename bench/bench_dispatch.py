@@ -263,16 +263,19 @@ def run(size: float) -> list[dict[str, Any]]:
                     fast / naive_rate >= 20,
                 )
             )
+            # What the stub served at least: a raw client's rate, or the best SDK loop's if higher
+            # (one Python client process is often the slower side).
+            served = max(capacity, best)
             rows.append(
                 result(
                     f"dispatch-stub@{label}",
-                    capacity,
+                    served,
                     "req/s",
-                    "best bare SDK loop (the stub must not be the limit)",
-                    best,
-                    capacity / best,
-                    "≥ 1.5×",
-                    capacity / best >= 1.5,
+                    "Loa's rate (the stub must not be what limits Loa)",
+                    fast,
+                    served / fast,
+                    "≥ 2×",
+                    served / fast >= 2,
                 )
             )
     return rows

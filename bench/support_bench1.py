@@ -231,9 +231,9 @@ def stub_capacity(base_url: str, seconds: float = 2.0, connections: int = 64) ->
     )
     done = 0
 
-    async def one(deadline: float) -> None:
+    async def one(conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], deadline: float) -> None:
         nonlocal done
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = conn
         while time.perf_counter() < deadline:
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
@@ -243,8 +243,9 @@ def stub_capacity(base_url: str, seconds: float = 2.0, connections: int = 64) ->
         writer.close()
 
     async def main() -> float:
-        start = time.perf_counter()
-        await asyncio.gather(*(one(start + seconds) for _ in range(connections)))
+        conns = [await asyncio.open_connection(host, port) for _ in range(connections)]
+        start = time.perf_counter()  # connections are open: count requests only
+        await asyncio.gather(*(one(c, start + seconds) for c in conns))
         return done / (time.perf_counter() - start)
 
     return asyncio.run(main())
