@@ -8,7 +8,7 @@ SMSC := tests/smsc/node_modules/smpp/package.json
 # Two processes: one per core on the 2-core machines we run on.
 XDIST ?= -n 2
 
-.PHONY: setup run test test-fast test-faults test-sqlite test-postgresql lint prism smsc clean babel
+.PHONY: setup run test test-fast test-faults test-sqlite test-postgresql lint prism smsc clean babel bench bench-postgresql
 
 setup: $(VENV)/.installed
 
@@ -75,6 +75,18 @@ test-faults: setup
 	@scripts/ensure-services.sh --postgres
 	$(PY) -m pytest $(XDIST) --db=sqlite tests/faults
 	$(PY) -m pytest $(XDIST) --db=postgresql tests/faults
+
+# Benchmarks (never part of `make test`): Loa against a baseline measured in the same run;
+# writes bench/results.json and prints the table. BENCH_SIZE=0.1 runs a tenth of the full sizes.
+BENCH_SIZE ?= 1.0
+bench: setup
+	@scripts/ensure-services.sh
+	$(PY) -m bench.run --size $(BENCH_SIZE)
+
+# The same against a throwaway PostgreSQL (started as the tests start theirs).
+bench-postgresql: setup
+	@scripts/ensure-services.sh --postgres
+	$(PY) -m bench.run --postgresql --size $(BENCH_SIZE) --out bench/results-postgresql.json
 
 babel: setup
 	@mkdir -p var

@@ -18,3 +18,16 @@ def check_rows(rows: list[dict[str, Any]], prefix: str) -> None:
         for key in ("value", "baseline_value", "ratio"):
             assert isinstance(r[key], (int, float)) and math.isfinite(r[key]) and r[key] >= 0, r
         assert r["unit"] and r["baseline"] and r["target"]
+
+
+def check_named_rows(rows: list[dict[str, Any]], names: set[str]) -> dict[str, dict[str, Any]]:
+    """Assert each row has exactly the interface's fields and sane figures; rows by name."""
+    assert {r["name"] for r in rows} == names
+    for row in rows:
+        assert set(row) - {"peak_rss_mb"} == FIELDS, row
+        assert isinstance(row["pass"], bool)
+        assert row["value"] > 0 and math.isfinite(row["value"]), row
+        assert row["baseline_value"] > 0, row
+        assert row["unit"] and row["baseline"] and row["target"], row
+        assert row["ratio"] is not None and row["ratio"] > 0, row
+    return {r["name"]: r for r in rows}
