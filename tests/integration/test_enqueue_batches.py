@@ -9,7 +9,7 @@ from redis import Redis
 from rq import Queue
 from rq.job import Job
 
-from gateway import queues
+from gateway import jobs, queues
 from workers import dispatch as dispatch_jobs
 
 
@@ -24,7 +24,7 @@ def test_enqueues_every_batch_once_with_its_deterministic_id(redis_conn: Redis) 
     assert sorted(q.job_ids) == ["send-7-0", "send-7-1", "send-7-2"]
     job = q.fetch_job("send-7-1")
     assert job is not None
-    assert job.func_name == dispatch_jobs.SEND_JOB and job.args == [7, 1]
+    assert job.func_name == jobs.SEND_BATCH.func and job.args == [7, 1]
     assert job.timeout == dispatch_jobs.BATCH_TIMEOUT
     raw = redis_conn.hget(job.key, "data")
     assert isinstance(raw, bytes)
