@@ -8,10 +8,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import sqlite3
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -81,7 +83,12 @@ def _sqlite_savepoint(conn: Connection, _name: str) -> None:
     """
     dbapi = conn.connection.dbapi_connection
     if dbapi is not None and not dbapi.in_transaction:
-        dbapi.execute("BEGIN IMMEDIATE")
+        try:
+            dbapi.execute("BEGIN IMMEDIATE")
+        except (
+            sqlite3.OperationalError
+        ) as exc:  # locked past the busy timeout: as SQLAlchemy says it
+            raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
 
 
 def _private_sqlite_file(url: str) -> None:
