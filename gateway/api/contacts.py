@@ -343,6 +343,10 @@ document(
     {
         "summary": "Opt a number back in",
         "requestBody": _OPTOUT_BODY,
-        "responses": {"204": {"description": "removed"}, "404": {"description": "not opted out"}},
+        "responses": {
+            "204": {"description": "removed"},
+            "404": {"description": "not opted out"},
+            "422": {"description": "no phone given"},
+        },
     },
 )
