@@ -49,15 +49,18 @@ def claim_reply(s: Session, reply_id: int) -> bool:
     return bool(getattr(claimed, "rowcount", 0))
 
 
-def take_tokens(provider: str, sender: str | None, body: str) -> None:
-    """Take the text's segments from the sender's bucket (the one campaigns share) and wait:
-    a reply or a test send counts against the sender's limit like a broadcast does. A chunk
-    of a broadcast reserves about a second of the limit, so a reply waits a second at most."""
+def take_tokens(provider: str, sender: str | None, body: str, wait: bool = True) -> float:
+    """Take the text's segments from the sender's bucket (the one campaigns share): a reply or
+    a test send counts against the sender's limit like a broadcast does. With ``wait`` the call
+    sleeps until the tokens are there (a test send); without it the message goes now and the
+    bucket's debt makes the next broadcast chunk wait instead (a reply: invariant 11, a
+    broadcast never delays it). Returns the wait the tokens asked for."""
     segments = max(1, analyze(body).segments)
     key = f"{provider}:{sender or 'default'}"
-    wait = TokenBucket(runtime.redis()).take(key, segments, runtime.settings().rate_per_second)
-    if wait > 0:
-        time.sleep(wait)
+    due = TokenBucket(runtime.redis()).take(key, segments, runtime.settings().rate_per_second)
+    if wait and due > 0:
+        time.sleep(due)
+    return due
 
 
 def send_reply(reply_id: int) -> str:
@@ -75,7 +78,7 @@ def send_reply(reply_id: int) -> str:
         sender = runtime.settings().reply_sender or None
         body, to = reply.body, reply.to_phone
         s.commit()  # no transaction spans the wait for tokens or the provider call
-        take_tokens(provider.name, sender, body)
+        take_tokens(provider.name, sender, body, wait=False)  # the broadcast pays the debt
         try:
             result = provider.send(OutboundMessage(to=to, body=body, sender=sender))
         except Exception as exc:  # the provider may or may not have it: never resend blindly

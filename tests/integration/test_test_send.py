@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from redis import Redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,7 +18,7 @@ from gateway.tips.models import Reply
 from tests.factories import create_campaign, create_list, mobile
 from workers import notifications
 from workers import test_send as jobs
-from workers.ratelimit import PREFIX
+from workers.ratelimit import PREFIX, TokenBucket
 
 SEED = "Cán bộ thử nghiệm"
 CLOSED = {"window_start": "00:00", "window_end": "00:01"}  # closed but for one minute a day
@@ -108,3 +109,24 @@ def test_test_sends_and_replies_take_tokens_from_the_senders_bucket(
     session.commit()
     assert notifications.send_reply(reply.id) == "sent"
     assert redis_conn.exists(PREFIX + "simulator:default")
+
+
+def test_a_reply_never_waits_behind_a_broadcast_but_the_broadcast_pays(
+    app: Any, session: Session, redis_conn: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reply on a sender whose bucket a broadcast has drained goes at once (invariant 11);
+    the debt it leaves makes the sender's next taker wait longer."""
+    bucket = TokenBucket(redis_conn)
+    key = "simulator:default"
+    rate = 1.0  # one segment a second, so the reply's segment is a whole second of debt
+    monkeypatch.setattr(notifications.runtime.settings(), "rate_per_second", rate)
+    bucket.take(key, 30, rate)  # a broadcast reserved three seconds of the limit
+    slept: list[float] = []
+    monkeypatch.setattr(notifications.time, "sleep", slept.append)
+    reply = Reply(to_phone=mobile(901), body="Loa: đã nhận", kind="reply", status="queued")
+    session.add(reply)
+    session.commit()
+    assert notifications.send_reply(reply.id) == "sent"
+    assert slept == []  # it did not wait
+    # 30 reserved + the reply's 1 + this 1, less what refilled meanwhile (well under 0.5 s)
+    assert bucket.take(key, 1, rate) > 30.5
