@@ -5,6 +5,7 @@ sender's bucket, and a test send respects the campaign's window unless an admin 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from redis import Redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from campaigns import localtime
 from gateway import queues
 from gateway.models import AuditEvent
 from gateway.tips.models import Reply
@@ -21,7 +23,15 @@ from workers import test_send as jobs
 from workers.ratelimit import PREFIX, TokenBucket
 
 SEED = "Cán bộ thử nghiệm"
-CLOSED = {"window_start": "00:00", "window_end": "00:01"}  # closed but for one minute a day
+
+
+def _closed() -> dict[str, str]:
+    """A one-minute window two hours from now (local time): closed whenever the test runs."""
+    at = dt.datetime.now(localtime.zone()) + dt.timedelta(hours=2)
+    end = at + dt.timedelta(minutes=1)
+    return {"window_start": at.strftime("%H:%M"), "window_end": end.strftime("%H:%M")}
+
+
 OPEN = {"window_start": "00:00", "window_end": "24:00"}
 
 
@@ -58,7 +68,7 @@ def test_a_test_send_outside_the_window_is_refused(
 ) -> None:
     """Outside the campaign's window an editor's test send is refused, nothing is queued."""
     create_list(SEED, size=2)
-    campaign = create_campaign(**CLOSED)
+    campaign = create_campaign(**_closed())
     auth.login("editor")
     page = _post(client, campaign.id, override_window="1")
     assert page.status_code == 303
@@ -71,7 +81,7 @@ def test_an_admin_may_override_the_window_audited(
 ) -> None:
     """An admin who ticks the override sends outside the window; the override is audited."""
     create_list(SEED, size=2)
-    campaign = create_campaign(**CLOSED)
+    campaign = create_campaign(**_closed())
     auth.login("admin")
     assert _post(client, campaign.id).status_code == 303  # no override ticked: refused
     assert _post(client, campaign.id, override_window="1").status_code == 302
@@ -85,7 +95,7 @@ def test_an_admin_may_override_the_window_audited(
 def test_the_job_rechecks_the_window(app: Any, session: Session) -> None:
     """A job that runs after the window closed sends nothing (unless overridden)."""
     lst = create_list(SEED, size=2)
-    campaign = create_campaign(**CLOSED)
+    campaign = create_campaign(**_closed())
     assert jobs.send_test(campaign.id, lst.id) == {
         "sent": 0,
         "failed": 0,
