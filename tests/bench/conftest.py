@@ -1,0 +1,21 @@
+"""The benchmarks' smoke runs fill their own throwaway SQLite databases and Redis, whatever
+``--db`` says, so they run once: in the SQLite pass of ``make test``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--db") == "sqlite":
+        return
+    once = pytest.mark.skip(
+        reason="a benchmark smoke run uses its own SQLite: it runs in the SQLite pass"
+    )
+    for item in items:
+        if HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(once)
