@@ -280,9 +280,8 @@ def fake_twilio(_fake_twilio_server: Any) -> Any:
     return _fake_twilio_server
 
 
-@pytest.fixture
-def twilio_settings(settings: Settings, fake_twilio: Any) -> Settings:
-    """``settings`` with provider="twilio" pointed at ``fake_twilio``."""
+def as_twilio(settings: Settings, fake_twilio: Any, **update: Any) -> Settings:
+    """``settings`` with provider="twilio" pointed at ``fake_twilio``, and ``update`` on top."""
     from pydantic import SecretStr
 
     return settings.model_copy(
@@ -292,8 +291,15 @@ def twilio_settings(settings: Settings, fake_twilio: Any) -> Settings:
             "twilio_auth_token": SecretStr(fake_twilio.auth_token),
             "twilio_from": "LOA-SOCTRANG",
             "twilio_api_base_url": fake_twilio.url,
+            **update,
         }
     )
+
+
+@pytest.fixture
+def twilio_settings(settings: Settings, fake_twilio: Any) -> Settings:
+    """``settings`` with provider="twilio" pointed at ``fake_twilio``."""
+    return as_twilio(settings, fake_twilio)
 
 
 # --- an SMSC (tests/smsc/smsc.js, node-smpp) and Loa's SMPP link bound to it -----------------

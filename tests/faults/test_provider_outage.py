@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from redis import Redis
 from sqlalchemy.orm import Session
 
@@ -32,6 +31,7 @@ from campaigns import statuses as st
 from campaigns.models import Campaign
 from campaigns.recording import MAX_ATTEMPTS
 from gateway.settings import Settings
+from tests.conftest import as_twilio
 from tests.factories import mobile
 from tests.fakes.twilio_server import Behaviour
 from tests.faults import ledger
@@ -57,16 +57,7 @@ FAST = {
 
 @pytest.fixture
 def settings(settings: Settings, fake_twilio: Any) -> Settings:
-    return settings.model_copy(
-        update={
-            "provider": "twilio",
-            "twilio_account_sid": fake_twilio.account_sid,
-            "twilio_auth_token": SecretStr(fake_twilio.auth_token),
-            "twilio_from": "LOA-SOCTRANG",
-            "twilio_api_base_url": fake_twilio.url,
-            **FAST,
-        }
-    )
+    return as_twilio(settings, fake_twilio, **FAST)
 
 
 @pytest.fixture

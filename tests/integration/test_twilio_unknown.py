@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from redis import Redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +20,7 @@ from campaigns.models import Delivery
 from campaigns.sending import OutboundMessage, Outcome, Sighting
 from gateway.providers.twilio import TwilioProvider
 from gateway.settings import Settings
+from tests.conftest import as_twilio
 from tests.factories import mobile
 from tests.fakes.twilio_server import Behaviour
 from tests.integration.dispatch_support import Clock, approved_campaign, bulk_contacts, dispatcher
@@ -32,16 +32,7 @@ LEASE = 30
 @pytest.fixture
 def settings(settings: Settings, fake_twilio: Any) -> Settings:
     """Twilio (the fake server) as the provider, with a short lease."""
-    return settings.model_copy(
-        update={
-            "provider": "twilio",
-            "twilio_account_sid": fake_twilio.account_sid,
-            "twilio_auth_token": SecretStr(fake_twilio.auth_token),
-            "twilio_from": "LOA-SOCTRANG",
-            "twilio_api_base_url": fake_twilio.url,
-            "dispatch_lease_seconds": LEASE,
-        }
-    )
+    return as_twilio(settings, fake_twilio, dispatch_lease_seconds=LEASE)
 
 
 @pytest.fixture
