@@ -33,48 +33,31 @@ D = cast(Table, Delivery.__table__)
 # What a provider's answer about a message may move a stale ``sending`` delivery to.
 _KNOWN = frozenset({st.SENT, st.DELIVERED, st.UNDELIVERED, st.FAILED})
 
-_RESOLVE = (
-    update(D)
-    .where(
-        D.c.id == bindparam("d_id"),
-        D.c.status == st.SENDING,
-        D.c.lease_until < bindparam("now"),
-    )
-    .values(
-        status=bindparam("new_status"),
-        lease_until=None,
-        finished_at=bindparam("finished"),
-        updated_at=bindparam("now"),
-    )
+# A delivery still ``sending`` after its lease: each statement below moves one, if it still is.
+_EXPIRED = update(D).where(
+    D.c.id == bindparam("d_id"), D.c.status == st.SENDING, D.c.lease_until < bindparam("now")
 )
-
-_FOUND = (
-    update(D)
-    .where(
-        D.c.id == bindparam("d_id"), D.c.status == st.SENDING, D.c.lease_until < bindparam("now")
-    )
-    .values(
-        status=bindparam("new_status"),
-        provider_message_id=bindparam("pmid"),
-        sent_at=bindparam("now"),
-        lease_until=None,
-        finished_at=bindparam("finished"),
-        updated_at=bindparam("now"),
-    )
+_RESOLVE = _EXPIRED.values(
+    status=bindparam("new_status"),
+    lease_until=None,
+    finished_at=bindparam("finished"),
+    updated_at=bindparam("now"),
 )
-_NOT_CREATED = (
-    update(D)
-    .where(
-        D.c.id == bindparam("d_id"), D.c.status == st.SENDING, D.c.lease_until < bindparam("now")
-    )
-    .values(
-        status=bindparam("new_status"),
-        skip_reason=bindparam("skip"),
-        lease_until=None,
-        next_attempt_at=bindparam("now"),
-        finished_at=bindparam("finished"),
-        updated_at=bindparam("now"),
-    )
+_FOUND = _EXPIRED.values(
+    status=bindparam("new_status"),
+    provider_message_id=bindparam("pmid"),
+    sent_at=bindparam("now"),
+    lease_until=None,
+    finished_at=bindparam("finished"),
+    updated_at=bindparam("now"),
+)
+_NOT_CREATED = _EXPIRED.values(
+    status=bindparam("new_status"),
+    skip_reason=bindparam("skip"),
+    lease_until=None,
+    next_attempt_at=bindparam("now"),
+    finished_at=bindparam("finished"),
+    updated_at=bindparam("now"),
 )
 
 Lookup = Callable[[str, str], str | None]  # (provider name, provider message id) -> status
