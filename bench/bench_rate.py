@@ -62,6 +62,8 @@ def send(seconds: float) -> list[int]:
             "LOA_TWILIO_FROM": SENDER,
             "LOA_TWILIO_API_BASE_URL": base_url,
             "LOA_VAR_DIR": tmp,
+            # The configured limit is the sender's (a campaign's rate can only lower it).
+            "LOA_RATE_PER_SECOND": str(LIMIT),
         }
         stub_stats(base_url, reset=True)
         workers = [
