@@ -25,6 +25,7 @@ OFFICIAL_TEXT = (
 )
 DEMO_LIST = "Danh bạ mẫu Sóc Trăng"
 SEED_LIST = "Cán bộ thử nghiệm"
+ANYTIME_CAMPAIGN = "Thử toàn quy trình: gửi tới cán bộ, mọi giờ"
 
 USERS = (
     ("admin@loa.local", "admin", None, "Quản trị viên"),
@@ -109,9 +110,21 @@ def seed(contacts: int = 300) -> Iterator[str]:
         audience={"lists": [DEMO_LIST]},
         created_by_id=editor.id if editor else None,
     )
-    s.flush()  # the list's members count in the draft's audience
-    campaign_panel.measure(s, draft)  # the campaign list shows its size and segments
-    s.add(draft)
+    # The official text keeps the legal 07:00-22:00 window; this one goes to the three officials
+    # of the test list at any hour, so the whole flow (approve, launch, report) can be tried in
+    # the evening too.
+    anytime = Campaign(
+        name=ANYTIME_CAMPAIGN,
+        body=OFFICIAL_TEXT,
+        audience={"lists": [SEED_LIST]},
+        window_start="00:00",
+        window_end="24:00",
+        created_by_id=editor.id if editor else None,
+    )
+    s.flush()  # the list's members count in the drafts' audiences
+    for campaign in (draft, anytime):
+        campaign_panel.measure(s, campaign)  # the campaign list shows its size and segments
+        s.add(campaign)
     s.commit()
     yield from _seed_tips()
     var.write_secret(creds, "\n".join(lines) + "\n")

@@ -10,12 +10,15 @@ with data in every state and fails when any key of :data:`CODE_TABLES` shows as 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from campaigns import fields, lifecycle
+from campaigns import fields, lifecycle, localtime
 from campaigns import statuses as delivery
+from campaigns.windows import Window
 from gateway.tips import states
 
 STATE_LABELS: dict[str, Any] = {
@@ -382,6 +385,35 @@ def label(table: dict[str, Any], key: str | None) -> str:
 def field_problem(problem: fields.Invalid) -> str:
     """What is wrong with a campaign's field, in the user's language."""
     return str(CAMPAIGN_FIELD_PROBLEMS[problem.code]) % problem.params
+
+
+def window_notice(start: str | None, end: str | None, now: dt.datetime) -> str:
+    """Said before launch when a campaign's sending window is closed at ``now`` (UTC): when
+    sending will start, in local time. "" when the window is open now or cannot be read (the
+    form reports that)."""
+    try:
+        window = Window.parse(start, end)
+    except ValueError:
+        return ""
+    if window.is_open(now):
+        return ""
+    zone = localtime.zone()
+    opens = window.next_opening(now).astimezone(zone)
+    at = opens.strftime("%H:%M")
+    if opens.date() == now.astimezone(zone).date():
+        return str(
+            _(
+                "Khung giờ gửi đang đóng: nếu bắt đầu bây giờ, tin sẽ được gửi từ %(at)s hôm nay.",
+                at=at,
+            )
+        )
+    # A daily window opens again within a day: the next opening is today or tomorrow.
+    return str(
+        _(
+            "Khung giờ gửi đang đóng: nếu bắt đầu bây giờ, tin sẽ được gửi từ %(at)s ngày mai.",
+            at=at,
+        )
+    )
 
 
 def paused_reason(reason: str | None) -> str:

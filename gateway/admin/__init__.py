@@ -11,6 +11,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from campaigns import localtime, phones
+from campaigns.db import utcnow
 from campaigns.models import Area
 from gateway import labels
 
@@ -125,6 +126,9 @@ def register_helpers(app: Any) -> None:
     app.jinja_env.globals.setdefault("queue_label", queue_label)
     app.jinja_env.globals.setdefault("mask_phone", phones.mask)
     app.jinja_env.globals.setdefault("paused_reason_label", labels.paused_reason)
+    app.jinja_env.globals.setdefault(
+        "window_notice", lambda start, end: labels.window_notice(start, end, utcnow())
+    )
     app.jinja_env.globals.setdefault("audit_action_label", labels.audit_action)
     app.jinja_env.globals.setdefault("audit_object_label", labels.audit_object)
     app.jinja_env.globals.setdefault(
