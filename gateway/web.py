@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -52,6 +53,16 @@ def security_txt() -> Any:
     expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=180)).strftime("%Y-%m-%dT%H:%M:%SZ")
     body = f"Contact: {contact}\nExpires: {expires}\nPreferred-Languages: vi, en\n"
     return Response(body, mimetype="text/plain")
+
+
+@bp.route("/favicon.ico")
+def favicon() -> Any:
+    """Browsers ask for /favicon.ico whatever the page says: the icon (SVG), cached a day."""
+    icon = Path(current_app.static_folder or "", "favicon.svg").read_bytes()  # 400 bytes
+    response = Response(icon, mimetype="image/svg+xml")
+    response.cache_control.max_age = 86400
+    response.cache_control.public = True
+    return response
 
 
 @bp.route("/healthz")

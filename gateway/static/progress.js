@@ -40,6 +40,12 @@
         var b = document.createElement("td"); b.className = "num"; b.textContent = data.errors_by_code[code];
         tr.appendChild(a); tr.appendChild(b); errors.appendChild(tr);
       });
+      if (!errors.children.length) {
+        var none = document.createElement("tr");
+        var cell = document.createElement("td");
+        cell.colSpan = 2; cell.className = "muted"; cell.textContent = errors.getAttribute("data-none") || "";
+        none.appendChild(cell); errors.appendChild(none);
+      }
     }
     // After the end, receipts keep moving "sent" to "delivered" for a while: keep polling
     // (more slowly) until none is left waiting for its receipt.

@@ -40,6 +40,7 @@ EXPECTED: dict[str, str | set[str]] = {
     # public pages, health, login
     "home.index": PUBLIC,
     "home.security_txt": PUBLIC,
+    "home.favicon": PUBLIC,
     "home.healthz": PUBLIC,
     "home.readyz": PUBLIC,
     "auth.login": PUBLIC,
