@@ -95,10 +95,7 @@ __all__ = [
 
 LEASE_SECONDS = 300  # a claimed chunk must be recorded within this, or the reconciler takes over
 MIN_WINDOW_LEFT = 60  # seconds: do not start a chunk this close to the window's end
-# A chunk is about this much sending at the campaign's rate, and the buckets hold one chunk as
-# their burst: a 1-second window then holds at most the rate plus one small chunk (issue 11's
-# `rate`: every window <= 105 %). At high rates MAX_CHUNK bounds it instead.
-CHUNK_SECONDS = 0.05
+CHUNK_SECONDS = 1.0  # a chunk is about this much sending at the campaign's rate
 MAX_CHUNK = 100  # messages handed to send_many at once
 HORIZON_SECONDS = 600  # enqueue only the batches the rate can send within this
 DEFAULT_RATE = 10.0  # segments per second per sender (Twilio's default outside North America)
@@ -400,10 +397,9 @@ class Dispatcher:
         self.session.commit()  # no snapshot held while waiting for tokens
         return row
 
-    def _take(self, buckets: Sequence[tuple[str, float]], tokens: float, burst: float) -> float:
-        """Take ``tokens`` from every bucket of size ``burst``; the longest wait (negative
-        tokens give back)."""
-        return max(self.throttle.take(key, tokens, rate, burst) for key, rate in buckets)
+    def _take(self, buckets: Sequence[tuple[str, float]], tokens: float) -> float:
+        """Take ``tokens`` from every bucket; the longest wait (negative tokens give back)."""
+        return max(self.throttle.take(key, tokens, rate) for key, rate in buckets)
 
     def _chunk(self, campaign_id: int, batch_no: int, report: BatchReport) -> str | None:
         campaign = self._campaign(campaign_id)
@@ -419,22 +415,22 @@ class Dispatcher:
         per_message = max(1, campaign.segments_per_message or estimate_segments(campaign.body))
         size = max(1, min(self.max_chunk, int(rate * CHUNK_SECONDS / per_message)))
         reserved = size * per_message
-        wait = self._take(buckets, reserved, reserved)
+        wait = self._take(buckets, reserved)
         if wait > 0:
             self.sleep(wait)
             now = self.clock()
             stop = self._stop_reason(self._campaign(campaign_id), now)
             if stop is not None:
-                self._take(buckets, -reserved, reserved)
+                self._take(buckets, -reserved)
                 return stop
         ids = claim(self.session, campaign_id, batch_no, size, now, sender, self.lease_seconds)
         if not ids:
-            self._take(buckets, -reserved, reserved)
+            self._take(buckets, -reserved)
             return None if has_due(self.session, campaign_id, batch_no, now) else "done"
         ready, skipped = prepare(self.session, campaign.body, ids)
         used = sum(p.segments for p in ready)
         if used != reserved:  # the next chunk pays (or gains) the difference
-            self._take(buckets, used - reserved, reserved)
+            self._take(buckets, used - reserved)
         left = window_of(campaign).seconds_left(now)
         messages = [
             OutboundMessage(
