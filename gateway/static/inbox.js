@@ -39,6 +39,14 @@
       .catch(function () { /* offline: try again at the next tick */ });
   }
 
+  // On a phone the inbox's filter box starts folded (unless a filter is in use), so the tips
+  // come first; without JavaScript it stays open.
+  var filters = document.querySelector("details.filter-box");
+  if (filters && !filters.hasAttribute("data-filtering") &&
+      window.matchMedia && window.matchMedia("(max-width: 700px)").matches) {
+    filters.open = false;
+  }
+
   poll();
   setInterval(poll, EVERY_MS);
 })();
