@@ -33,6 +33,7 @@ AREAS = (
     "gateway.admin.areas",
     "gateway.admin.contacts",
     "gateway.admin.campaigns",
+    "gateway.admin.dashboard",
     "gateway.metrics",
     "gateway.cli",
 )

@@ -352,6 +352,19 @@ _DETAIL_VALUE_TABLES: dict[str, dict[str, Any]] = {
 }
 YES, NO = _l("có"), _l("không")
 
+# The work lanes (RQ queues) and a worker's state, as the admin's health panel names them.
+LANE_LABELS: dict[str, Any] = {
+    "replies": _l("Trả lời và báo động"),
+    "bulk": _l("Gửi chiến dịch"),
+    "events": _l("Báo cáo giao tin và việc định kỳ"),
+}
+WORKER_STATE_LABELS: dict[str, Any] = {
+    "busy": _l("Đang làm việc"),
+    "idle": _l("Đang chờ việc"),
+    "started": _l("Vừa khởi động"),
+    "suspended": _l("Tạm ngừng"),
+}
+
 # Every table of codes: the raw-code test checks that none of their keys shows on a page.
 CODE_TABLES: dict[str, dict[str, Any]] = {
     "tip_states": STATE_LABELS,
@@ -374,6 +387,8 @@ CODE_TABLES: dict[str, dict[str, Any]] = {
     "audit_actions": AUDIT_ACTION_LABELS,
     "audit_objects": AUDIT_OBJECT_LABELS,
     "audit_details": AUDIT_DETAIL_LABELS,
+    "lanes": LANE_LABELS,
+    "worker_states": WORKER_STATE_LABELS,
 }
 
 
@@ -414,6 +429,22 @@ def window_notice(start: str | None, end: str | None, now: dt.datetime) -> str:
             at=at,
         )
     )
+
+
+def wait_text(now: dt.datetime, since: dt.datetime) -> str:
+    """How long since ``since``, in words: "45 phút", "3 giờ 12 phút", "2 ngày 3 giờ"."""
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=dt.UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=dt.UTC)
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return str(_("%(d)d ngày %(h)d giờ", d=days, h=hours))
+    if hours:
+        return str(_("%(h)d giờ %(m)d phút", h=hours, m=mins))
+    return str(_("%(m)d phút", m=mins))
 
 
 def paused_reason(reason: str | None) -> str:

@@ -126,6 +126,7 @@ def register_helpers(app: Any) -> None:
     app.jinja_env.globals.setdefault("queue_label", queue_label)
     app.jinja_env.globals.setdefault("mask_phone", phones.mask)
     app.jinja_env.globals.setdefault("paused_reason_label", labels.paused_reason)
+    app.jinja_env.globals.setdefault("wait_text", labels.wait_text)
     app.jinja_env.globals.setdefault(
         "window_notice", lambda start, end: labels.window_notice(start, end, utcnow())
     )

@@ -159,6 +159,8 @@ def dashboard_data() -> dict[str, Any]:
     user, s = _user(), db.session()
     return {
         "by_queue": casework.counts_by_queue(s, user),
+        "by_priority": casework.open_by_priority(s, user),
+        "oldest": casework.oldest_unacknowledged(s, user),
         "overdue": casework.overdue_tips(s, user),
         "now": utcnow(),
         **_label_tables(),

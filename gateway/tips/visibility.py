@@ -212,6 +212,34 @@ def overdue_tips(session: Session, user: User, limit: int = 50) -> list[Tip]:
     return list(session.scalars(query))
 
 
+def open_by_priority(session: Session, user: User) -> dict[str, int]:
+    """For the dashboard: open tips the user sees (primary queue or shared) by priority."""
+    rows = session.execute(
+        select(Tip.priority, func.count())
+        .where(
+            scope_condition(session, user),
+            Tip.status != states.CLOSED,
+            Tip.merged_into_id.is_(None),
+        )
+        .group_by(Tip.priority)
+    )
+    return {priority: count for priority, count in rows}
+
+
+def oldest_unacknowledged(session: Session, user: User) -> Tip | None:
+    """The tip that has waited longest for someone to take it, among those the user sees."""
+    return session.scalar(
+        select(Tip)
+        .where(
+            scope_condition(session, user),
+            Tip.status.in_(states.UNACKNOWLEDGED),
+            Tip.merged_into_id.is_(None),
+        )
+        .order_by(Tip.received_at, Tip.id)
+        .limit(1)
+    )
+
+
 def counts_by_queue(session: Session, user: User) -> dict[str, dict[str, int]]:
     """For the dashboard: {queue: {state: count}} over the primary queues the user sees."""
     rows = session.execute(

@@ -5,6 +5,7 @@ the pages go to ``var/screenshots/`` as test artifacts."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def test_inbox_tips_are_above_the_fold(
         for i in range(min(3, page.locator(".queue-tabs a").count()))
     ]
     assert all(b is not None for b in boxes)
-    for left, right in zip(boxes, boxes[1:], strict=False):
+    for left, right in itertools.pairwise(boxes):
         assert left is not None and right is not None
         if abs(left["y"] - right["y"]) < 2:  # same line
             assert right["x"] - (left["x"] + left["width"]) >= 4

@@ -27,7 +27,8 @@ def test_login_dashboard_in_vietnamese_then_english(
     expect(page.locator("main h1")).to_have_text("Xin chào, Quản trị viên")
     expect(page.locator(NAV)).to_contain_text("Hộp thư tin báo")
     expect(page.locator("header .who")).to_contain_text("Đăng xuất")
-    expect(page.locator(".inbox-dashboard h2").first).to_contain_text("Tin báo quá hạn")
+    expect(page.locator(".inbox-dashboard h2").first).to_contain_text("Tin báo chưa đóng")
+    expect(page.locator("#health h2")).to_contain_text("Tình trạng hệ thống")
 
     page.locator("header .lang").get_by_role("link", name="EN").click()
 
@@ -36,6 +37,8 @@ def test_login_dashboard_in_vietnamese_then_english(
     expect(page.locator(NAV)).to_contain_text("Tip inbox")
     expect(page.locator("header .who")).to_contain_text("Log out")
     expect(page.locator("header .lang a[aria-current=true]")).to_have_text("EN")
+    expect(page.locator("#health h2")).to_contain_text("System health")
+    expect(page.locator("#campaigns-in-flight h2")).to_contain_text("Campaigns in flight")
 
     page.locator(NAV).click()  # the choice is kept for the next pages
     expect(page.locator("html")).to_have_attribute("lang", "en")
