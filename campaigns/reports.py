@@ -88,6 +88,32 @@ def by_district(session: Session, campaign_id: int) -> dict[str, dict[str, int]]
     return dict(sorted(out.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])))
 
 
+def local_bucket(session: Session, column: Any, unit: str, offset_minutes: int) -> Any:
+    """A SQL text label of ``column`` in local time, truncated to the ``unit`` ("hour" or
+    "day"): ``YYYY-MM-DD HH`` or ``YYYY-MM-DD``. ``offset_minutes`` is the zone's UTC offset
+    (Vietnam keeps +07:00 all year)."""
+    if session.get_bind().dialect.name == "postgresql":
+        shifted = column + func.make_interval(0, 0, 0, 0, 0, offset_minutes)
+        return func.to_char(shifted, "YYYY-MM-DD HH24" if unit == "hour" else "YYYY-MM-DD")
+    pattern = "%Y-%m-%d %H" if unit == "hour" else "%Y-%m-%d"
+    return func.strftime(pattern, column, f"{offset_minutes:+d} minutes")
+
+
+def over_time(session: Session, campaign_id: int, offset_minutes: int) -> dict[str, dict[str, int]]:
+    """Status counts per local hour the messages were handed to the provider (``YYYY-MM-DD
+    HH`` → status → count), in time order; messages never sent are left out."""
+    hour = local_bucket(session, Delivery.sent_at, "hour", offset_minutes)
+    stmt = (
+        select(hour, Delivery.status, func.count())
+        .where(Delivery.campaign_id == campaign_id, Delivery.sent_at.is_not(None))
+        .group_by(hour, Delivery.status)
+    )
+    out: dict[str, dict[str, int]] = {}
+    for label, status, n in session.execute(stmt):
+        out.setdefault(str(label), {})[status] = int(n)
+    return dict(sorted(out.items()))
+
+
 def by_error_code(session: Session, campaign_id: int) -> dict[str, int]:
     """How many failed, undelivered or unknown deliveries carry each error code."""
     stmt = (

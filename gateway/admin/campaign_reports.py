@@ -13,14 +13,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Response, current_app, jsonify, render_template, stream_with_context
+from flask_babel import gettext as _
 
-from campaigns import reports, statuses
+from campaigns import localtime, reports, statuses
 from campaigns.db import utcnow
 from campaigns.models import Campaign
 from campaigns.phones import mask
 from campaigns.text import spreadsheet_safe
 from gateway import audit, db, labels
 from gateway.admin import campaign_figures as figures
+from gateway.admin import charts
 from gateway.admin.campaigns import bp, campaign_or_404, status_label
 from gateway.admin.contacts import shows_full_numbers
 from gateway.auth import require
@@ -78,6 +80,44 @@ def progress_json(campaign_id: int) -> Any:
     return resp
 
 
+def _delivery_series() -> charts.Series:
+    return [
+        (statuses.DELIVERED, str(STATUS_LABELS[statuses.DELIVERED]), charts.GREEN),
+        (statuses.SENT, str(STATUS_LABELS[statuses.SENT]), charts.BLUE),
+        (statuses.FAILED, _("Lỗi hoặc không giao được"), charts.RED),
+        (statuses.UNKNOWN, str(STATUS_LABELS[statuses.UNKNOWN]), charts.ORANGE),
+    ]
+
+
+def _merged(rows: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Undelivered counted with failed: the chart has one colour for "did not arrive"."""
+    out = {}
+    for name, counts in rows.items():
+        merged = dict(counts)
+        merged[statuses.FAILED] = merged.get(statuses.FAILED, 0) + merged.pop(
+            statuses.UNDELIVERED, 0
+        )
+        out[_("Chưa rõ") if name in ("", reports.NONE_KEY) else name] = merged
+    return out
+
+
+def report_charts(campaign_id: int, by_district: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """The report's two pictures: deliveries by district and over time (local hours)."""
+    offset = localtime.zone().utcoffset(dt.datetime.now())
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    hours = reports.over_time(db.session(), campaign_id, minutes)
+    series = _delivery_series()
+    return {
+        "by_district": charts.stacked_bars(
+            _("Tin theo huyện/thị xã"), _merged(by_district), series, _("tin")
+        ),
+        "over_time": charts.columns(
+            _("Tin gửi đi theo giờ (giờ Việt Nam)"), _merged(hours), series
+        ),
+        "hours": hours,
+    }
+
+
 @bp.get("/<int:campaign_id>/report")
 @require("campaigns.view")
 def report(campaign_id: int) -> Any:
@@ -97,6 +137,7 @@ def report(campaign_id: int) -> Any:
         total=reports.total(data["counts"]),
         skipped=skipped,
         tips=campaign_tip_counts(s, campaign.id),
+        charts=report_charts(campaign.id, data["by_district"]),
         status_labels=STATUS_LABELS,
         skip_labels=SKIP_LABELS,
     )
