@@ -31,8 +31,10 @@ from sqlalchemy.orm import Session
 from campaigns import localtime
 from campaigns.db import utcnow
 from campaigns.models import Area
+from campaigns.reports import NONE_KEY
 from gateway import audit, db, labels
 from gateway.admin import (
+    charts,
     day_start_utc,
     known_queues,
     local_day,
@@ -151,7 +153,42 @@ def count_json() -> Any:
 @require("tips.view")
 def dashboard() -> Any:
     """Counts per queue and state, and the overdue unacknowledged tips (urgent first)."""
-    return render_template("inbox/tip_dashboard.html", **dashboard_data())
+    return render_template("inbox/tip_dashboard.html", **dashboard_data(), period=_period())
+
+
+PERIODS = (30, 90, 365)  # days the pictures may cover
+
+
+def _period() -> dict[str, Any]:
+    """Tips per day and per district over the last 30, 90 or 365 days (``?days=``), with the
+    days a campaign was sending marked."""
+    days = request.args.get("days", type=int)
+    days = days if days in PERIODS else 90
+    now = utcnow()
+    offset = localtime.zone().utcoffset(now.replace(tzinfo=None))
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    since = now - dt.timedelta(days=days)
+    s, user = db.session(), _user()
+    by_day, by_district = casework.tips_over_period(s, user, since, minutes)
+    marked = casework.broadcast_days(s, since, minutes)
+    series = [
+        (p, str(labels.PRIORITY_LABELS[p]), charts.RED if p == states.URGENT else charts.BLUE)
+        for p in states.PRIORITIES
+    ]
+    named = {_("Chưa rõ") if k == NONE_KEY else k: v for k, v in by_district.items()}
+    return {
+        "days": days,
+        "choices": PERIODS,
+        "by_day": by_day,
+        "by_district": named,
+        "marked": sorted(marked & set(by_day)),
+        "day_chart": charts.columns(
+            _("Tin báo theo ngày"), by_day, series, marked, _("Ngày có chiến dịch gửi tin")
+        ),
+        "district_chart": charts.stacked_bars(
+            _("Tin báo theo huyện/thị xã"), named, series, _("tin báo")
+        ),
+    }
 
 
 def dashboard_data() -> dict[str, Any]:

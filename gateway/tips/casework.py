@@ -27,6 +27,7 @@ from gateway.tips.models import Reply, SenderFlag, Tip, TipEvent, TipNote, TipRe
 from gateway.tips.visibility import (
     InboxFilters,
     NotAllowed,
+    broadcast_days,
     counts_by_queue,
     get_tip,
     inbox_counts,
@@ -38,6 +39,7 @@ from gateway.tips.visibility import (
     overdue_tips,
     scope_condition,
     tip_queues,
+    tips_over_period,
     visible_queues,
     visible_tips_query,
 )
@@ -52,6 +54,7 @@ __all__ = [
     "Thread",
     "add_note",
     "assign",
+    "broadcast_days",
     "counts_by_queue",
     "get_tip",
     "hand_off",
@@ -72,6 +75,7 @@ __all__ = [
     "set_do_not_contact",
     "thread",
     "tip_queues",
+    "tips_over_period",
     "transition",
     "visible_queues",
     "visible_tips_query",

@@ -29,6 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from campaigns.db import utcnow
+from campaigns.models import Area, Campaign
+from campaigns.reports import NONE_KEY, local_bucket
 from campaigns.text import fold
 from gateway import audit
 from gateway.models import User
@@ -238,6 +240,55 @@ def oldest_unacknowledged(session: Session, user: User) -> Tip | None:
         .order_by(Tip.received_at, Tip.id)
         .limit(1)
     )
+
+
+def tips_over_period(
+    session: Session, user: User, since: dt.datetime, offset_minutes: int
+) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """For the dashboard's pictures: tips the user sees received since ``since``, by local day
+    (``YYYY-MM-DD`` → priority → count, in order) and by district name (largest first; merged
+    tips count once, in the tip they were merged into)."""
+    where = (scope_condition(session, user), Tip.received_at >= since, Tip.merged_into_id.is_(None))
+    day = local_bucket(session, Tip.received_at, "day", offset_minutes)
+    by_day: dict[str, dict[str, int]] = {}
+    for label, priority, n in session.execute(
+        select(day, Tip.priority, func.count()).where(*where).group_by(day, Tip.priority)
+    ):
+        by_day.setdefault(str(label), {})[priority] = int(n)
+    by_district: dict[str, dict[str, int]] = {}
+    for name, priority, n in session.execute(
+        select(Area.name, Tip.priority, func.count())
+        .select_from(Tip)
+        .outerjoin(Area, Area.id == Tip.district_id)
+        .where(*where)
+        .group_by(Area.name, Tip.priority)
+    ):
+        by_district.setdefault(name or NONE_KEY, {})[priority] = int(n)
+    ordered = sorted(by_district.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+    return dict(sorted(by_day.items())), dict(ordered)
+
+
+def broadcast_days(session: Session, since: dt.datetime, offset_minutes: int) -> frozenset[str]:
+    """The local days (``YYYY-MM-DD``) on which a campaign was sending, since ``since``."""
+    shift = dt.timedelta(minutes=offset_minutes)
+    now = utcnow()
+    days: set[str] = set()
+    rows = session.execute(
+        select(Campaign.launched_at, Campaign.completed_at).where(
+            Campaign.launched_at.is_not(None),
+            or_(Campaign.completed_at.is_(None), Campaign.completed_at >= since),
+        )
+    )
+    for launched, completed in rows:
+        if launched is None:
+            continue
+        start: dt.datetime = max(launched, since) + shift
+        end: dt.datetime = (completed or now) + shift
+        day = start.date()
+        while day <= end.date() and len(days) < 400:
+            days.add(day.isoformat())
+            day += dt.timedelta(days=1)
+    return frozenset(days)
 
 
 def counts_by_queue(session: Session, user: User) -> dict[str, dict[str, int]]:
