@@ -32,10 +32,29 @@
     });
   }
 
+  // In the open inbox, a newer tip than the page was opened with is announced; a new urgent
+  // one as an alert (screen readers read it at once). The list itself is not reloaded under
+  // the operator's hands: the banner offers it.
+  var banner = document.getElementById("new-tips");
+  var seen = null;
+
+  function announce(counts) {
+    if (!banner || counts.latest === undefined) { return; }
+    if (seen === null) { seen = { latest: counts.latest, urgent: counts.urgent }; return; }
+    if (counts.latest <= seen.latest && counts.urgent <= seen.urgent) { return; }
+    var urgent = counts.urgent > seen.urgent;
+    banner.querySelector("span").textContent =
+      banner.getAttribute(urgent ? "data-text-urgent" : "data-text-new");
+    banner.classList.toggle("error", urgent || banner.classList.contains("error"));
+    banner.setAttribute("role", urgent ? "alert" : "status");
+    banner.hidden = false;
+    seen = { latest: Math.max(seen.latest, counts.latest), urgent: Math.max(seen.urgent, counts.urgent) };
+  }
+
   function poll() {
     fetch(URL, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (counts) { if (counts) { show(counts); } })
+      .then(function (counts) { if (counts) { show(counts); announce(counts); } })
       .catch(function () { /* offline: try again at the next tick */ });
   }
 

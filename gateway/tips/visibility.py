@@ -174,13 +174,24 @@ def visible_tips_query(
 
 
 def inbox_counts(session: Session, user: User) -> dict[str, int]:
-    """The live counts of the nav badge: open, unread open, and overdue unacknowledged tips."""
+    """The live counts of the nav badge (open, unread open, overdue unacknowledged tips) and of
+    the inbox's announcement (newest open tip id, open urgent tips)."""
     base = visible_tips_query(session, user, InboxFilters(status="open")).order_by(None)
     sub = base.subquery()
     open_count = session.scalar(select(func.count()).select_from(sub)) or 0
     unread = session.scalar(select(func.count()).where(sub.c.read_at.is_(None))) or 0
     overdue = session.scalar(select(func.count()).where(_overdue_condition(session, user))) or 0
-    return {"open": open_count, "unread": unread, "overdue": overdue}
+    # For the open inbox's announcement of new tips: the newest open tip's id, and how many open
+    # urgent tips there are (a rise means a new urgent tip, or one escalated).
+    latest = session.scalar(select(func.max(sub.c.id))) or 0
+    urgent = session.scalar(select(func.count()).where(sub.c.priority == states.URGENT)) or 0
+    return {
+        "open": open_count,
+        "unread": unread,
+        "overdue": overdue,
+        "latest": latest,
+        "urgent": urgent,
+    }
 
 
 def _overdue_condition(session: Session, user: User) -> ColumnElement[bool]:

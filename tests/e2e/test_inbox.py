@@ -92,3 +92,32 @@ def test_tip_with_markup_is_shown_as_text(
     expect(admin.locator(f'img[src="x"], script:has-text("{tag}")')).to_have_count(0)
     admin.wait_for_timeout(500)  # let anything that would run, run
     assert dialogs == []
+
+
+def test_a_new_urgent_tip_is_announced_in_the_open_inbox(
+    contexts: Contexts, login: Callable[[Page, str], None]
+) -> None:
+    """An operator with the inbox open is told of a new urgent tip at the next poll, as an
+    alert, without the list reloading under their hands."""
+    police = contexts.new_page()
+    police.clock.install()
+    login(police, "police@loa.local")
+    police.goto("/inbox/")
+    banner = police.locator("#new-tips")
+    with police.expect_response("**/inbox/count.json"):
+        police.clock.fast_forward(1000)  # the first poll: what the page was opened with
+    expect(banner).to_be_hidden()
+    police.evaluate("window.__e2eNotReloaded = true")
+
+    submit_tip(
+        contexts.new_page(),
+        f"Cứu tôi, tôi đang bị nhốt ở Kế Sách, họ sắp đưa tôi đi ({secrets.token_hex(3)})",
+    )
+    with police.expect_response("**/inbox/count.json"):
+        police.clock.fast_forward(POLL_MS)
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("KHẨN")
+    expect(banner).to_have_attribute("role", "alert")
+    assert police.evaluate("window.__e2eNotReloaded") is True
+    banner.locator("a").click()  # reload the list: the new tip is on it
+    expect(police.locator("table.tips")).to_contain_text("Cứu tôi, tôi đang bị nhốt ở Kế Sách")

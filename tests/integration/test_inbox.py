@@ -163,9 +163,14 @@ def test_live_count_follows_scope_and_reads(client: Any, login_as: Any) -> None:
     create_tip(queue="hotline_111", status="closed", resolution="spam")
     create_tip(queue="police_province")
     login_as("hotline_111")
-    assert client.get("/inbox/count.json").get_json() == {"open": 1, "unread": 1, "overdue": 0}
+    counts = {"open": 1, "unread": 1, "overdue": 0, "latest": mine.id, "urgent": 0}
+    assert client.get("/inbox/count.json").get_json() == counts
     client.get(f"/inbox/{mine.id}")
-    assert client.get("/inbox/count.json").get_json() == {"open": 1, "unread": 0, "overdue": 0}
+    assert client.get("/inbox/count.json").get_json() == {**counts, "unread": 0}
+    urgent = create_tip(queue="hotline_111", priority="urgent")
+    create_tip(queue="police_province", priority="urgent")  # not in scope: not announced
+    later = client.get("/inbox/count.json").get_json()
+    assert (later["latest"], later["urgent"], later["open"]) == (urgent.id, 1, 2)
 
 
 def test_the_sender_number_is_masked_until_revealed_with_a_reason(
