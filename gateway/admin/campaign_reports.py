@@ -114,7 +114,8 @@ def report_charts(campaign_id: int, by_district: dict[str, dict[str, int]]) -> d
         "over_time": charts.columns(
             _("Tin gửi đi theo giờ (giờ Việt Nam)"), _merged(hours), series
         ),
-        "hours": hours,
+        "hours": _merged(hours),
+        "series": series,
     }
 
 

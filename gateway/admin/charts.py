@@ -94,7 +94,7 @@ def columns(
     plot_h = height - top - bottom
     n = max(1, len(points))
     step = (WIDTH - left - 10) / n
-    col_w = max(1.0, step * 0.8)
+    col_w = min(40.0, max(1.0, step * 0.8))
     biggest = max((sum(v.get(k, 0) for k, _l, _c in series) for v in points.values()), default=0)
     scale = plot_h / biggest if biggest else 0
     out = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -97,3 +98,22 @@ def test_simulator_shows_broadcast_and_acknowledges_reply(
     expect(thread.locator("li").nth(1)).to_have_class("in")
     expect(thread.locator("li").nth(1).locator(".text")).to_have_text(reply)
     expect(thread.locator("li").nth(2).locator(".text")).to_have_text(sent_campaign["body"])
+
+
+def test_the_report_of_a_sent_campaign_has_its_charts(
+    sent_campaign: dict[str, Any], page: Page, login: Callable[[Page, str], None]
+) -> None:
+    """From the campaign to its report: the pictures are drawn (SVG with bars) beside tables
+    that hold the same recipients; a screenshot is kept under var/screenshots/."""
+    login(page, EDITOR)
+    page.goto(f"/campaigns/{sent_campaign['id']}/report")
+    by_district = page.locator("#chart-by-district svg.chart")
+    expect(by_district).to_be_visible()
+    assert by_district.locator("rect title").count() > 0
+    expect(page.locator("#chart-over-time svg.chart")).to_be_visible()
+    rows = page.locator("#chart-by-district table.breakdown tbody tr")
+    totals = [int(rows.nth(i).locator("td").nth(1).inner_text()) for i in range(rows.count())]
+    assert sum(totals) == sent_campaign["audience_size"]
+    shots = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "campaign-report.png"), full_page=True)
