@@ -121,3 +121,33 @@ def test_a_new_urgent_tip_is_announced_in_the_open_inbox(
     assert police.evaluate("window.__e2eNotReloaded") is True
     banner.locator("a").click()  # reload the list: the new tip is on it
     expect(police.locator("table.tips")).to_contain_text("Cứu tôi, tôi đang bị nhốt ở Kế Sách")
+
+
+def test_the_home_dashboard_follows_new_tips_without_reload(
+    contexts: Contexts, login: Callable[[Page, str], None]
+) -> None:
+    """The provincial police's home page counts a new tip at its next refresh (every 30 s)."""
+    police = contexts.new_page()
+    police.clock.install()
+    login(police, "police@loa.local")
+    counts = police.locator("#open-by-priority [data-priority] strong")
+
+    def total() -> int:
+        return sum(int(t) for t in counts.all_inner_texts())
+
+    before = total()
+    police.evaluate("window.__e2eNotReloaded = true")
+    submit_tip(
+        contexts.new_page(),
+        f"Có người lạ ở chợ tuyển lao động đi làm xa, hứa lương cao ({secrets.token_hex(3)})",
+    )
+    assert total() == before  # not before the next refresh
+    with police.expect_response(lambda r: r.url.rstrip("/") == police.url.rstrip("/")):
+        police.clock.fast_forward(30_000)
+    expect(police.locator("#open-by-priority")).to_be_visible()
+    police.wait_for_function(
+        "n => [...document.querySelectorAll('#open-by-priority [data-priority] strong')]"
+        ".reduce((a, e) => a + Number(e.textContent), 0) === n",
+        arg=before + 1,
+    )
+    assert police.evaluate("window.__e2eNotReloaded") is True
