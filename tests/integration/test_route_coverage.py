@@ -20,6 +20,7 @@ from werkzeug.routing import Rule
 from campaigns.models import ContactImport, Delivery
 from gateway import db
 from tests.factories import create_campaign
+from tests.integration.html_controls import Controls
 from tests.integration.test_role_matrix import WHO, World, open_world
 
 PUBLIC = "public"  # anyone, signed in or not
@@ -257,3 +258,37 @@ def test_route_answers_each_role(world: World, endpoint: str, who: str) -> None:
             assert status in (302, 303) and "/login" in where, case
         else:
             assert status == 403, case
+
+
+def _reader(endpoint: str) -> str:
+    """Who opens a page for the label check: anyone for a public page, else an admin when
+    allowed, else the first role that may."""
+    may = EXPECTED[endpoint]
+    if may == PUBLIC:
+        return "anonymous"
+    assert isinstance(may, set)
+    return "admin" if "admin" in may else sorted(may)[0]
+
+
+PAGES = sorted(
+    e
+    for e, may in EXPECTED.items()
+    if may != SIGNED and not e.startswith("api.") and e not in BEARER
+)
+
+
+@pytest.mark.parametrize("endpoint", PAGES)
+def test_every_control_has_a_label(world: World, endpoint: str) -> None:
+    """Issue 12 (accessibility): every input, select and textarea on an HTML page has a label
+    a screen reader can read."""
+    who = _reader(endpoint)
+    for rule in _rules(world, endpoint):
+        if "GET" not in (rule.methods or set()):
+            continue
+        path = _path(rule, _objects(world, who))
+        resp = world.client(who, False).get(path, headers=world.headers(who, False))
+        if resp.status_code != 200 or resp.mimetype != "text/html":
+            continue
+        controls = Controls()
+        controls.feed(resp.get_data(as_text=True))
+        assert controls.unlabelled() == [], f"{who} GET {path}"
