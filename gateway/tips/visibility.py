@@ -178,13 +178,19 @@ def inbox_counts(session: Session, user: User) -> dict[str, int]:
     the inbox's announcement (newest open tip id, open urgent tips)."""
     base = visible_tips_query(session, user, InboxFilters(status="open")).order_by(None)
     sub = base.subquery()
-    open_count = session.scalar(select(func.count()).select_from(sub)) or 0
-    unread = session.scalar(select(func.count()).where(sub.c.read_at.is_(None))) or 0
+    # One pass over the open tips (polled by every operator every 30 s): the badge's counts, and
+    # for the open inbox's announcement the newest open tip's id and the open urgent tips (a rise
+    # means a new urgent tip, or one escalated).
+    row = session.execute(
+        select(
+            func.count(),
+            func.count().filter(sub.c.read_at.is_(None)),
+            func.max(sub.c.id),
+            func.count().filter(sub.c.priority == states.URGENT),
+        ).select_from(sub)
+    ).one()
+    open_count, unread, latest, urgent = (int(v or 0) for v in row)
     overdue = session.scalar(select(func.count()).where(_overdue_condition(session, user))) or 0
-    # For the open inbox's announcement of new tips: the newest open tip's id, and how many open
-    # urgent tips there are (a rise means a new urgent tip, or one escalated).
-    latest = session.scalar(select(func.max(sub.c.id))) or 0
-    urgent = session.scalar(select(func.count()).where(sub.c.priority == states.URGENT)) or 0
     return {
         "open": open_count,
         "unread": unread,
