@@ -65,7 +65,26 @@ def alive(q: Queue, job_id: str) -> bool:
         # What RQ's maintenance would do later: and then its stale entry could fail a new job.
         StartedJobRegistry(queue=q).cleanup()
         status = existing.get_status(refresh=True)
+    if status == "queued" and _stranded(q, job_id):
+        q.intermediate_queue.remove(job_id)
+        return False
     return status in _ALIVE
+
+
+def _stranded(q: Queue, job_id: str) -> bool:
+    """Whether a worker took the job off the queue and died before starting it.
+
+    RQ moves a job it dequeues to the queue's intermediate list, and the work horse takes it
+    off that list as it starts the job. A ``kill -9`` in between leaves the job "queued" on no
+    queue, until RQ's maintenance (every 10 minutes) fails it: so a job on that list, not
+    started, for longer than :data:`ABANDONED_AFTER` (RQ's own first-seen mark) is stranded.
+    """
+    held = q.intermediate_queue
+    if job_id not in held.get_job_ids() or job_id in q.started_job_registry:
+        return False
+    held.set_first_seen(job_id)
+    first = held.get_first_seen(job_id)
+    return first is not None and (dt.datetime.now(dt.UTC) - first).total_seconds() > ABANDONED_AFTER
 
 
 def _abandoned(job: Job) -> bool:

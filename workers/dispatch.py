@@ -64,8 +64,11 @@ def enqueue_batches(redis: Redis, campaign_id: int, batch_nos: list[int]) -> lis
     q = queues.queue(jobs.SEND_BATCH.queue, redis)
     ids = [batch_job_id(campaign_id, b) for b in batch_nos]
     found = Job.fetch_many(ids, connection=redis, serializer=queues.SERIALIZER)
+    held = set(q.intermediate_queue.get_job_ids())  # dequeued, maybe by a worker that died
     fresh = [
-        b for b, job in zip(batch_nos, found, strict=True) if job is None or not _alive(q, job)
+        b
+        for b, job in zip(batch_nos, found, strict=True)
+        if job is None or not _alive(q, job, job.id in held)
     ]
     q.enqueue_many(
         [
@@ -83,9 +86,9 @@ def enqueue_batches(redis: Redis, campaign_id: int, batch_nos: list[int]) -> lis
     return fresh
 
 
-def _alive(q: Queue, job: Job) -> bool:
+def _alive(q: Queue, job: Job, dequeued: bool) -> bool:
     status = job.get_status(refresh=False)
-    if status == "started":  # it may have lost its worker: queues.alive settles that
+    if status == "started" or dequeued:  # it may have lost its worker: queues.alive settles that
         return queues.alive(q, job.id)
     return status in ("queued", "scheduled", "deferred")
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from redis import Redis
 from rq import Worker
+from rq.intermediate_queue import IntermediateQueue
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 
@@ -264,4 +265,13 @@ def bury(redis: Redis, pids: list[int]) -> list[str]:
             if member.decode().split(":")[0] == job_id:
                 redis.zadd(registry.key, {member: old.timestamp()})
         buried.append(job_id)
+    # A job the dead worker had taken off its queue but not yet started (RQ's intermediate
+    # list): seen there since before the kill, as a live deployment would see it later.
+    for name in {
+        q for w in Worker.all(connection=redis) if w.pid in killed for q in w.queue_names()
+    }:
+        held = IntermediateQueue(f"rq:queue:{name}", redis)
+        for job_id in held.get_job_ids():
+            redis.set(held.get_first_seen_key(job_id), old.timestamp(), ex=3600)
+            buried.append(job_id)
     return buried

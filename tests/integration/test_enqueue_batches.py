@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import zlib
 
 from redis import Redis
@@ -47,3 +48,20 @@ def test_nothing_to_enqueue_is_no_work(redis_conn: Redis) -> None:
     """An empty plan enqueues nothing."""
     assert dispatch_jobs.enqueue_batches(redis_conn, 9, []) == []
     assert _bulk(redis_conn).count == 0
+
+
+def test_a_batch_stranded_by_a_dead_worker_is_enqueued_again(redis_conn: Redis) -> None:
+    """A worker that took a batch off the queue (RQ moves it to the intermediate list) and was
+    killed before starting it leaves the job "queued" on no queue: once it has sat there past
+    ``queues.ABANDONED_AFTER`` it is enqueued again, and not before (a live worker's fork)."""
+    assert dispatch_jobs.enqueue_batches(redis_conn, 10, [0, 1]) == [0, 1]
+    q = _bulk(redis_conn)
+    held = q.intermediate_queue
+    redis_conn.lmove(q.key, held.key)  # what a worker's dequeue does, then kill -9
+    assert held.get_job_ids() == ["send-10-0"] and q.job_ids == ["send-10-1"]
+    assert dispatch_jobs.enqueue_batches(redis_conn, 10, [0, 1]) == []  # maybe forking still
+    old = time.time() - queues.ABANDONED_AFTER - 5
+    redis_conn.set(held.get_first_seen_key("send-10-0"), old)
+    assert dispatch_jobs.enqueue_batches(redis_conn, 10, [0, 1]) == [0]
+    assert held.get_job_ids() == [] and sorted(q.job_ids) == ["send-10-0", "send-10-1"]
+    assert queues.alive(q, "send-10-0") is True
