@@ -197,7 +197,12 @@ def test_auto_pause_after_consecutive_errors(session: Session, redis_conn: Redis
     assert report.stopped == "provider_errors"
     assert status == lifecycle.PAUSED and reason is not None
     assert reason.startswith("provider_errors: 10") and "20500" in reason
-    assert len(sender.sent) == 10
+    # Sending stops: beyond the tenth error only the chunks already in flight went out (left
+    # leased for the reconciler, as an unknown outcome is), and nothing more was claimed.
+    assert 10 <= len(sender.sent) < 10 + dispatch.PIPELINE
+    statuses = [row.status for row in deliveries(session, campaign.id)]
+    assert statuses.count(st.SENDING) == len(sender.sent)
+    assert statuses.count(st.PENDING) == 40 - len(sender.sent)
 
 
 def test_refusals_slow_a_campaign_but_never_pause_it(session: Session, redis_conn: Redis) -> None:

@@ -34,7 +34,7 @@ def test_two_campaigns_on_one_sender_share_the_senders_limit(
     app: Any, session: Session, redis_conn: Redis
 ) -> None:
     """Campaigns at 100/s and 400/s on one sender limited to 20/s send 80 messages together in
-    about (80 - 20 burst) / 20 = 3 s, never at a campaign's own rate."""
+    about (80 - one chunk of burst) / 20 ≈ 4 s, never at a campaign's own rate."""
     bulk_contacts(session, 40, list_name="a")
     bulk_contacts(session, 40, list_name="b", start=40)
     slow = approved_campaign(session, list_name="a", rate_per_second=100.0)
@@ -67,34 +67,39 @@ def test_two_campaigns_on_one_sender_share_the_senders_limit(
     for t in threads:
         t.join(30)
     assert len(sender.sent) == 80
-    # The shared bucket starts with one second of the sender's limit (20) and refills at 20/s.
-    assert max(stamps) - start >= (80 - SENDER_LIMIT) / SENDER_LIMIT * 0.9
+    # The shared bucket starts with one chunk of the sender's limit and refills at 20/s (it
+    # held a whole second, 20, before: 3 s).
+    chunk = SENDER_LIMIT * dispatch.CHUNK_SECONDS
+    assert max(stamps) - start >= (80 - chunk) / SENDER_LIMIT * 0.9
 
 
 def test_a_campaign_rate_only_lowers_the_senders_limit(
     app: Any, session: Session, redis_conn: Redis
 ) -> None:
-    """A campaign at 400/s on a 20/s sender takes chunks of 20 from both buckets."""
+    """A campaign at 400/s on a 100/s sender takes chunks of CHUNK_SECONDS at 100/s from both
+    buckets, each holding one chunk at most, and gives back what a chunk did not use."""
     bulk_contacts(session, 5)
-    campaign = approved_campaign(session, rate_per_second=400.0)
+    campaign = approved_campaign(session, rate_per_second=400.0, segments_per_message=1)
     dispatch.launch(session, campaign.id)
-    taken: list[tuple[str, float, float]] = []
+    taken: list[tuple[str, float, float, float | None]] = []
 
     class Spy:
         def take(self, key: str, tokens: float, rate: float, burst: float | None = None) -> float:
-            taken.append((key, tokens, rate))
+            taken.append((key, tokens, rate, burst))
             return 0.0
 
     engine = jobs.dispatcher(session, campaign, redis_conn)
+    engine.sender_rate = 100.0  # a chunk of 5 messages (0.05 s at 100/s)
     engine.sender, engine.throttle = FakeSender(), Spy()
     engine.run_batch(campaign.id, 0)
-    first = {key: (tokens, rate) for key, tokens, rate in taken[:2]}
+    chunk = 100.0 * dispatch.CHUNK_SECONDS
+    first = {key: (tokens, rate, burst) for key, tokens, rate, burst in taken[:2]}
     assert first == {
-        f"{engine.provider_name}:default": (20.0, SENDER_LIMIT),
-        f"campaign:{campaign.id}": (20.0, SENDER_LIMIT),
+        f"{engine.provider_name}:default": (chunk, 100.0, chunk),
+        f"campaign:{campaign.id}": (chunk, 100.0, chunk),
     }
-    # The 15 tokens the chunk of 5 did not use go back to both buckets.
-    assert sorted(k for k, t, _ in taken if t == -15.0) == sorted(first)
+    # The last claim finds nothing: its chunk goes back to both buckets.
+    assert sorted(k for k, t, _, _ in taken[-2:] if t == -chunk) == sorted(first)
 
 
 def test_no_transaction_spans_the_provider_call(
