@@ -7,6 +7,7 @@ a connection must never be shared across processes.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import threading
@@ -24,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from campaigns.db import make_engine, make_sessionmaker
 from campaigns.sending import FailoverSender, Sender, provider_names
-from gateway import logs, queues
-from gateway.providers import Provider, get_provider
+from gateway import jobs, logs, queues
+from gateway.providers import Provider, get_provider, names
 from gateway.settings import Settings, load_settings
 from gateway.tips.line import TipLine
 
@@ -177,9 +178,26 @@ class LoaWorker(Worker):
             return super().perform_job(job, queue, execution)
 
 
+def preload() -> list[str]:
+    """Import every job's module and the providers once, in the worker before it forks.
+
+    RQ forks a work horse for each job, and a horse imports what its job needs afresh: about
+    0.15 s for a batch (the dispatch engine, the Twilio SDK) on a 2-core machine, a fifth of
+    the time a 250-message batch takes at 0 ms. Imports only: connections and thread pools are
+    made in the horse, never shared across a fork.
+    """
+    modules = {kind.func.rsplit(".", 1)[0] for kind in jobs.KINDS}
+    modules |= {p.func.rsplit(".", 1)[0] for p in PERIODIC}
+    for name in sorted(modules):
+        importlib.import_module(name)
+    names()  # the built-in providers' modules
+    return sorted(modules)
+
+
 def run_worker(cfg: Settings, queue_names: list[str], burst: bool = False) -> None:
     """Serve ``queue_names`` in order (``replies`` first) with RQ's scheduler."""
     configure(cfg)
+    preload()
     # Before RQ sets up its own: RQ then adds no handler of its own and its records reach ours.
     logs.configure(cfg)
     unknown = [q for q in queue_names if q not in queues.ALL]
