@@ -114,6 +114,12 @@ class Settings(BaseSettings):
     dispatch_backoff_seconds: float = Field(
         30.0, gt=0, le=3600, description="seconds before a refused message is first tried again"
     )
+    twilio_concurrency: int = Field(
+        32,
+        ge=1,
+        le=256,
+        description="requests each worker has open to Twilio at once (Twilio also limits them per account)",
+    )
     twilio_read_timeout_seconds: float = Field(
         20.0, gt=0, le=120, description="seconds to wait for Twilio's answer once a request is sent"
     )

@@ -200,13 +200,15 @@ class TwilioProvider(Provider):
         self,
         settings: Any,
         *,
-        concurrency: int = 32,
+        concurrency: int | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float | None = None,
     ) -> None:
         self.settings = settings
         if read_timeout is None:
             read_timeout = float(getattr(settings, "twilio_read_timeout_seconds", 20.0))
+        if concurrency is None:
+            concurrency = int(getattr(settings, "twilio_concurrency", 32))
         self.concurrency = concurrency
         self._token = settings.twilio_auth_token.get_secret_value()
         self._http = _HttpClient(

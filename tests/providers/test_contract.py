@@ -580,3 +580,24 @@ def test_no_request_leaves_this_machine(twilio_settings: Settings) -> None:
     finally:
         p.close()
     assert (result.outcome, result.error_code) == (Outcome.RETRY, "CONNECT")
+
+
+def test_twilio_concurrency_is_a_setting(
+    twilio_settings: Settings, fake_twilio: FakeTwilio
+) -> None:
+    """``LOA_TWILIO_CONCURRENCY`` sizes both the sending threads and the connection pool, and
+    the messages of a larger chunk still all go out, in order."""
+    p = TwilioProvider(twilio_settings.model_copy(update={"twilio_concurrency": 3}))
+    try:
+        assert p.concurrency == 3
+        assert p._http.session.get_adapter("http://x.test")._pool_maxsize == 3
+        messages = [OutboundMessage(to=TO, body=f"m{i}") for i in range(7)]
+        results = p.send_many(messages)
+        assert p._executor()._max_workers == 3
+    finally:
+        p.close()
+    assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 7
+    assert sorted(req.form["Body"] for req in fake_twilio.created()) == [f"m{i}" for i in range(7)]
+    default = TwilioProvider(twilio_settings)
+    assert default.concurrency == 32
+    default.close()
