@@ -9,7 +9,7 @@ when they require one (``sentinel_password`` in their configuration, often the s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 from urllib.parse import unquote
 
 from redis import Redis
@@ -68,10 +68,11 @@ def connect(url: str) -> Redis:
     parsed = parse(url)
     auth = {"password": parsed.password} if parsed.password else {}
     tls = {"ssl": True} if parsed.tls else {}
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+    # Called through Any: redis-py before 8.2 has no annotations here (an untyped call), 8.2
+    # annotates each keyword separately, which our keyword dicts cannot match.
+    sentinels: Any = Sentinel
+    sentinel = sentinels(
         parsed.hosts, sentinel_kwargs={**TIMEOUTS, **auth, **tls}, **TIMEOUTS, **tls
     )
-    client = sentinel.master_for(  # type: ignore[no-untyped-call]
-        parsed.service, db=parsed.db, health_check_interval=30, **auth
-    )
+    client = sentinel.master_for(parsed.service, db=parsed.db, health_check_interval=30, **auth)
     return cast(Redis, client)
