@@ -24,7 +24,7 @@ from __future__ import annotations
 import csv
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -210,6 +210,7 @@ def import_contacts(
     rejects: IO[str] | None = None,
     chunk_rows: int = CHUNK_ROWS,
     commit: bool = True,
+    progress: Callable[[ImportResult], None] | None = None,
 ) -> ImportResult:
     """Import a CSV or XLSX file into a list (created when missing).
 
@@ -223,6 +224,8 @@ def import_contacts(
             with a header; the result itself keeps the first :data:`INLINE_REJECTS`.
         chunk_rows: rows per bulk upsert.
         commit: commit after each chunk (False leaves the whole import to the caller).
+        progress: called with the counts so far after each chunk is written (a worker shows
+            them on the import's page).
 
     Returns:
         The counts (see the module docstring).
@@ -305,6 +308,8 @@ def import_contacts(
         if len(chunk) >= chunk_rows:
             result.add_chunk(writer.write(chunk))
             chunk = []
+            if progress is not None:
+                progress(result)
     if chunk:
         result.add_chunk(writer.write(chunk))
     if commit:

@@ -10,11 +10,13 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -90,6 +92,11 @@ class ContactImport(Base):
     ``token`` (random, URL-safe) names the import in links; ``counts`` holds the import's
     counts (``ImportResult.as_dict`` without the inline rejected rows) and ``rejected_csv``
     every rejected row as CSV (line, value, reason) with its header.
+
+    A large upload imports in a worker (``campaigns.import_records.store_upload``): the record
+    is ``queued`` with the file in ``contact_import_parts``, then ``running`` with its progress
+    in ``counts``, then ``done`` (the parts deleted) or ``failed`` with ``error``. An import
+    run inside its request is ``done`` from the start.
     """
 
     __tablename__ = "contact_imports"
@@ -104,6 +111,27 @@ class ContactImport(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     rejected_csv: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="done", server_default="done")
+    list_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    error: Mapped[str] = mapped_column(Text, default="", server_default="")
+    finished_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class ContactImportPart(Base):
+    """One piece (up to 1 MiB) of an uploaded file waiting for its import in a worker.
+
+    In SQL, not on the web host's disk, so a worker on any host can read it; deleted when the
+    import ends.
+    """
+
+    __tablename__ = "contact_import_parts"
+
+    import_id: Mapped[int] = mapped_column(
+        ForeignKey("contact_imports.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class OptOut(Base):

@@ -46,5 +46,8 @@ TEST_SEND = Kind("workers.test_send.send_test", queues.REPLIES, "test-send-{}-{}
 SEND_REPLY = Kind("workers.notifications.send_reply", queues.REPLIES, "reply-{}")  # reply id
 NOTIFY_URGENT = Kind("workers.notifications.notify_urgent", queues.REPLIES, "notify-tip-{}")
 PROCESS_RECEIPT = Kind("workers.statuses.process_receipt", queues.EVENTS, "receipt-{}")
+# import record id; long work, so on the lane where tips never wait
+IMPORT_CONTACTS = Kind("workers.imports.run_import", queues.BULK, "import-{}")
+IMPORT_TIMEOUT = 3600  # seconds: 1.2 million rows take a few minutes on PostgreSQL
 
-KINDS = (LAUNCH, SEND_BATCH, TEST_SEND, SEND_REPLY, NOTIFY_URGENT, PROCESS_RECEIPT)
+KINDS = (LAUNCH, SEND_BATCH, TEST_SEND, SEND_REPLY, NOTIFY_URGENT, PROCESS_RECEIPT, IMPORT_CONTACTS)

@@ -215,6 +215,8 @@ AUDIT_ACTION_LABELS: dict[str, Any] = {
         }.items()
     },
     "contacts.import": _l("Nhập danh bạ"),
+    "contacts.import_queued": _l("Tải lên tệp danh bạ để nhập nền"),
+    "contacts.import_failed": _l("Nhập danh bạ không thành công"),
     "contacts.rejects_download": _l("Tải các dòng bị loại khi nhập"),
     "db.backup": _l("Sao lưu cơ sở dữ liệu"),
     "db.restore": _l("Khôi phục cơ sở dữ liệu"),
@@ -267,6 +269,7 @@ AUDIT_OBJECT_LABELS: dict[str, Any] = {
     "area": _l("Địa bàn"),
     "campaign": _l("Chiến dịch"),
     "contact_list": _l("Danh sách liên hệ"),
+    "contact_import": _l("Lần nhập danh bạ"),
     "database": _l("Cơ sở dữ liệu"),
     "opt_out": _l("Số từ chối nhận tin"),
     "retention": _l("Lưu trữ"),
@@ -307,6 +310,7 @@ AUDIT_DETAIL_LABELS: dict[str, Any] = {
     "sender": _l("người gửi"),
     "sessions": _l("số phiên"),
     "sha256": _l("mã băm"),
+    "size_bytes": _l("dung lượng (byte)"),
     "since": _l("từ ngày"),
     "status": _l("trạng thái"),
     "step": _l("bước"),
@@ -364,6 +368,13 @@ WORKER_STATE_LABELS: dict[str, Any] = {
     "started": _l("Vừa khởi động"),
     "suspended": _l("Tạm ngừng"),
 }
+# A contact import's state (an import of a large file runs in a worker).
+IMPORT_STATUS_LABELS: dict[str, Any] = {
+    "queued": _l("Đang chờ xử lý"),
+    "running": _l("Đang nhập"),
+    "done": _l("Đã nhập xong"),
+    "failed": _l("Không nhập được"),
+}
 
 # Every table of codes: the raw-code test checks that none of their keys shows on a page.
 CODE_TABLES: dict[str, dict[str, Any]] = {
@@ -389,6 +400,7 @@ CODE_TABLES: dict[str, dict[str, Any]] = {
     "audit_details": AUDIT_DETAIL_LABELS,
     "lanes": LANE_LABELS,
     "worker_states": WORKER_STATE_LABELS,
+    "import_statuses": IMPORT_STATUS_LABELS,
 }
 
 

@@ -129,6 +129,12 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         64 * 1024 * 1024, ge=1024, description="the largest request body accepted, in bytes"
     )
+    import_async_bytes: int = Field(
+        1024 * 1024,
+        ge=0,
+        description="a contact file larger than this imports in a worker, with a progress page "
+        "(the API answers 202); smaller ones import inside the request",
+    )
     tip_link_days: int = Field(
         14, ge=0, le=365, description="days after a broadcast in which a tip is linked to it"
     )

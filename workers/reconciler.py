@@ -6,7 +6,8 @@ Each run, under a Redis lock that makes an overlapping run skip rather than wait
    blindly);
 2. pauses running campaigns whose window closed and resumes those the engine paused for the
    window once it opens (not while the kill switch is engaged);
-3. for every running campaign: materialises it if its launch job was lost, completes it when
+3. enqueues the contact imports waiting for a worker whose job Redis lost (or whose worker died);
+4. for every running campaign: materialises it if its launch job was lost, completes it when
    nothing is left, otherwise enqueues the batches that have due pending deliveries (retries
    whose backoff ended, and everything after Redis was wiped).
 """
@@ -24,7 +25,7 @@ from campaigns import dispatch, reconcile
 from campaigns.db import utcnow
 from campaigns.sending import Sighting
 from gateway import killswitch
-from workers import runtime
+from workers import imports, runtime
 from workers.dispatch import enqueue_planned
 
 log = logging.getLogger("loa.worker")
@@ -77,6 +78,7 @@ def _run(now: dt.datetime) -> dict[str, Any]:
         s.commit()
         out.update(reconcile.follow_windows(s, now, resume=stopped is None))
         s.commit()
+        out["imports"] = imports.enqueue_unfinished(s)  # not sending: the kill switch allows it
         if stopped is not None:
             return out
         for campaign_id in reconcile.running(s):

@@ -16,6 +16,7 @@ from flask import (
     Response,
     abort,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -29,9 +30,10 @@ from campaigns import import_records, importing, optouts
 from campaigns.models import Contact, ContactImport, ContactList, ListMember, OptOut
 from campaigns.phones import mask, normalize
 from campaigns.text import spreadsheet_safe
-from gateway import audit, db
+from gateway import audit, contact_imports, db
 from gateway.admin import one_page
 from gateway.auth import current, require
+from gateway.labels import IMPORT_STATUS_LABELS, label
 from gateway.roles import allowed
 from gateway.web import register_nav
 
@@ -219,7 +221,8 @@ def import_form() -> Any:
 @bp.post("/contacts/import")
 @require("contacts.edit")
 def import_upload() -> Any:
-    """Import the uploaded file (streamed), record the result in SQL, show it."""
+    """Import the uploaded file: a small one inside the request (its result at once), a large
+    one in a worker (its page shows the progress)."""
     upload = request.files.get("file")
     list_name = request.form.get("list_name", "").strip()[:200]
     s = db.session()
@@ -233,37 +236,14 @@ def import_upload() -> Any:
         return render_template("contacts/import_form.html", lists=lists, error=error), 400
     assert upload is not None
     user = current()
-    filename = upload.filename or ""
-    with import_records.rejects_buffer() as rejects:
-        try:
-            result = importing.import_contacts(
-                s,
-                upload.stream,
-                list_name,
-                filename=filename,
-                created_by=user.id if user else None,
-                rejects=rejects,
-            )
-        except importing.ImportFailed as exc:
-            s.rollback()
-            return render_template("contacts/import_form.html", lists=lists, error=str(exc)), 400
-        rejected_csv = import_records.read_rejects(rejects)
-    record = import_records.save_import(
-        s,
-        result,
-        rejected_csv,
-        list_id=result.list_id,
-        filename=filename,
-        created_by=user.id if user else None,
-    )
-    counts = {k: record.counts[k] for k in ("rows", "added", "updated", "duplicates", "opted_out")}
-    audit.record(
-        "contacts.import",
-        object_type="contact_list",
-        object_id=result.list_id,
-        details={**counts, "rejected": result.rejected_count, "result": record.token},
-    )
-    s.commit()
+    assert user is not None
+    if contact_imports.in_worker(upload):
+        record = contact_imports.start(upload, list_name, user)
+        return redirect(url_for(".import_result", token=record.token))
+    try:
+        record = contact_imports.run_now(upload, list_name, user)[1]
+    except importing.ImportFailed as exc:
+        return render_template("contacts/import_form.html", lists=lists, error=str(exc)), 400
     return redirect(url_for(".import_result", token=record.token))
 
 
@@ -277,13 +257,27 @@ def _stored_import(token: str) -> ContactImport:
 @bp.get("/contacts/imports/<token>")
 @require("contacts.edit")
 def import_result(token: str) -> Any:
-    """What an import did: counts and every rejected row with its line, value and reason."""
+    """What an import did: counts and every rejected row with its line, value and reason; while
+    a worker imports it, its progress (the page follows it live)."""
+    result = import_records.summary(_stored_import(token))
     return render_template(
         "contacts/import_result.html",
-        result=import_records.summary(_stored_import(token)),
+        result=result,
         token=token,
         reasons=REJECT_REASONS,
+        status_label=label(IMPORT_STATUS_LABELS, result["status"]),
     )
+
+
+@bp.get("/contacts/imports/<token>/progress.json")
+@require("contacts.edit")
+def import_progress(token: str) -> Any:
+    """An import's state and counts so far, for its page to follow without reloading."""
+    result = import_records.summary(_stored_import(token))
+    keys = ("status", "percent", "rows", "added", "updated", "duplicates", "rejected_count")
+    body = {k: result.get(k) for k in keys}
+    body["status_label"] = label(IMPORT_STATUS_LABELS, result["status"])
+    return jsonify(body)
 
 
 @bp.get("/contacts/imports/<token>/rejected.csv")

@@ -4,8 +4,11 @@
 ``campaigns.importing.INLINE_REJECTS``); every rejected row is also kept in SQL with the import's
 record (``campaigns.import_records``, shared with the admin pages), which ``rejected_download``
 points to by its random token. Only roles that edit contacts may download it (rejected values
-are shown unmasked, as on the admin page); the download is audited. The import runs inside the request, committing every 5,000 rows; a file
-larger than ``LOA_MAX_REQUEST_BYTES`` is refused with 413 before it is read.
+are shown unmasked, as on the admin page); the download is audited. A file up to
+``LOA_IMPORT_ASYNC_BYTES`` imports inside the request (200 with the counts); a larger one, or any
+when the client sends ``Prefer: respond-async`` (RFC 7240), is imported by a worker: 202 with a
+``Location`` (``GET /contacts/imports/{token}``) that shows its progress and, once done, the same
+counts. A file larger than ``LOA_MAX_REQUEST_BYTES`` is refused with 413 before it is read.
 """
 
 from __future__ import annotations
@@ -16,43 +19,62 @@ from flask import Response, jsonify, request, url_for
 from sqlalchemy import func, select
 
 from campaigns import audiences, import_records, optouts
-from campaigns.importing import ImportFailed, import_contacts
-from campaigns.models import ContactList, ListMember
+from campaigns.importing import ImportFailed
+from campaigns.models import ContactImport, ContactList, ListMember
 from campaigns.phones import mask
 from campaigns.text import spreadsheet_safe_csv
-from gateway import audit, db
+from gateway import audit, contact_imports, db
 from gateway.api import bp, document, error, schema
 from gateway.auth import current, require
 
-ImportResultSchema = schema(
-    "ImportResult",
-    {
-        "type": "object",
-        "properties": {
-            "list": {"type": "object"},
-            "rows": {"type": "integer"},
-            "added": {"type": "integer"},
-            "updated": {"type": "integer", "description": "numbers Loa already knew"},
-            "duplicates": {"type": "integer", "description": "repeats inside the file"},
-            "already_in_list": {"type": "integer"},
-            "opted_out": {"type": "integer"},
-            "rejected": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "line": {"type": "integer"},
-                        "value": {"type": "string"},
-                        "reason": {"type": "string"},
-                    },
+_IMPORT_RESULT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "list": {"type": "object"},
+        "rows": {"type": "integer"},
+        "added": {"type": "integer"},
+        "updated": {"type": "integer", "description": "numbers Loa already knew"},
+        "duplicates": {"type": "integer", "description": "repeats inside the file"},
+        "already_in_list": {"type": "integer"},
+        "opted_out": {"type": "integer"},
+        "rejected": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "line": {"type": "integer"},
+                    "value": {"type": "string"},
+                    "reason": {"type": "string"},
                 },
             },
-            "rejected_count": {"type": "integer"},
-            "rejected_truncated": {"type": "boolean"},
-            "rejected_download": {"type": ["string", "null"]},
-            "unknown_areas": {"type": "object"},
         },
-        "required": ["added", "updated", "duplicates", "opted_out", "rejected"],
+        "rejected_count": {"type": "integer"},
+        "rejected_truncated": {"type": "boolean"},
+        "rejected_download": {"type": ["string", "null"]},
+        "unknown_areas": {"type": "object"},
+    },
+    "required": ["added", "updated", "duplicates", "opted_out", "rejected"],
+}
+ImportResultSchema = schema("ImportResult", _IMPORT_RESULT)
+
+
+ImportStatusSchema = schema(
+    "ImportStatus",
+    {
+        "type": "object",
+        "description": "an import in a worker: the counts so far, all of them once `done`",
+        "properties": {
+            **_IMPORT_RESULT["properties"],
+            "token": {"type": "string"},
+            "status": {"type": "string", "enum": list(import_records.STATUSES)},
+            "percent": {
+                "type": ["integer", "null"],
+                "description": "share of the file read (null: unknown, as for XLSX)",
+            },
+            "error": {"type": "string", "description": "why a failed import failed"},
+            "filename": {"type": "string"},
+        },
+        "required": ["token", "status"],
     },
 )
 
@@ -60,7 +82,8 @@ ImportResultSchema = schema(
 @bp.post("/contacts/import")
 @require("contacts.edit", api=True)
 def import_file() -> Any:
-    """Import a CSV/XLSX upload (``file``) into the list named ``list``."""
+    """Import a CSV/XLSX upload (``file``) into the list named ``list``: at once (200 with the
+    counts), or in a worker (202 with a ``Location`` to poll) for a large file or when asked."""
     user = current()
     assert user is not None
     upload = request.files.get("file")
@@ -71,43 +94,52 @@ def import_file() -> Any:
         return error(422, "Thiếu tên danh sách (trường 'list').")
     if len(list_name) > 200:
         return error(422, "Tên danh sách dài quá 200 ký tự.")
-    s = db.session()
-    with import_records.rejects_buffer() as rejects:
-        try:
-            result = import_contacts(
-                s,
-                upload.stream,
-                list_name,
-                filename=upload.filename,
-                created_by=user.id,
-                rejects=rejects,
-            )
-        except ImportFailed as exc:
-            s.rollback()
-            return error(422, str(exc))
-        rejected_csv = import_records.read_rejects(rejects)
-    record = import_records.save_import(
-        s,
-        result,
-        rejected_csv,
-        list_id=result.list_id,
-        filename=upload.filename,
-        created_by=user.id,
-    )
+    prefer = request.headers.get("Prefer")
+    if contact_imports.in_worker(upload, prefer):
+        record = contact_imports.start(upload, list_name, user)
+        location = url_for("api.import_status", token=record.token)
+        response = jsonify(_status_body(record))
+        response.status_code = 202
+        response.headers["Location"] = location
+        if prefer and "respond-async" in prefer.lower():
+            response.headers["Preference-Applied"] = "respond-async"
+        return response
+    try:
+        result, record = contact_imports.run_now(upload, list_name, user)
+    except ImportFailed as exc:
+        return error(422, str(exc))
     body = result.as_dict()
     body["rejected_download"] = (
         url_for("api.rejected_rows", token=record.token) if result.rejected_count else None
     )
-    counts = {k: body[k] for k in ("rows", "added", "updated", "duplicates", "opted_out")}
-    audit.record(
-        "contacts.import",
-        actor=user,
-        object_type="contact_list",
-        object_id=result.list_id,
-        details={**counts, "rejected": result.rejected_count, "result": record.token},
-    )
-    s.commit()
     return jsonify(body)
+
+
+def _status_body(record: ContactImport) -> dict[str, Any]:
+    """An import as ``GET /contacts/imports/{token}`` shows it."""
+    summary = import_records.summary(record)
+    summary.pop("rejects_complete", None)
+    summary.pop("bytes_read", None)
+    summary.pop("attempts", None)
+    summary["token"] = record.token
+    summary["rejected_download"] = (
+        url_for("api.rejected_rows", token=record.token)
+        if record.status == import_records.DONE and summary.get("rejected_count")
+        else None
+    )
+    if record.status == import_records.DONE:
+        summary["rejected_truncated"] = summary.get("rejected_count", 0) > len(summary["rejected"])
+    return summary
+
+
+@bp.get("/contacts/imports/<token>")
+@require("contacts.edit", api=True)
+def import_status(token: str) -> Any:
+    """An import's state; once done, its counts as ``POST /contacts/import`` answers them."""
+    record = import_records.find_import(db.session(), token)
+    if record is None:
+        return error(404, "Không có lần nhập này.")
+    return jsonify(_status_body(record))
 
 
 document(
@@ -120,8 +152,22 @@ document(
             "separator `,` `;` or tab; Vietnamese or English headers (phone / số điện thoại / "
             "sđt, name / họ tên, district / huyện / quận, ward / xã / phường, tags). "
             "`updated` counts numbers Loa already knew, `duplicates` repeats inside the file. "
-            "At most 1,000 rejected rows are inline; `rejected_download` has them all."
+            "At most 1,000 rejected rows are inline; `rejected_download` has them all.\n\n"
+            "A file up to `LOA_IMPORT_ASYNC_BYTES` (default 1 MiB) imports inside the request "
+            "and the answer is `200` with the counts. A larger file, or any file sent with "
+            "`Prefer: respond-async`, is imported by a worker: the answer is `202 Accepted` "
+            "with a `Location` header; poll it (`GET /contacts/imports/{token}`) until "
+            "`status` is `done` (the same counts as the `200`) or `failed` (`error` says why)."
         ),
+        "parameters": [
+            {
+                "name": "Prefer",
+                "in": "header",
+                "required": False,
+                "description": "`respond-async`: import in a worker and answer 202 at once",
+                "schema": {"type": "string"},
+            }
+        ],
         "requestBody": {
             "required": True,
             "content": {
@@ -142,9 +188,48 @@ document(
                 "description": "the counts",
                 "content": {"application/json": {"schema": ImportResultSchema}},
             },
+            "202": {
+                "description": "stored; a worker imports it (poll `Location`)",
+                "headers": {
+                    "Location": {
+                        "description": "the import's status: /api/v1/contacts/imports/{token}",
+                        "schema": {"type": "string"},
+                    },
+                    "Preference-Applied": {
+                        "description": "`respond-async` when the client asked for it",
+                        "schema": {"type": "string"},
+                    },
+                },
+                "content": {"application/json": {"schema": ImportStatusSchema}},
+            },
             "403": {"description": "role may not edit contacts"},
             "413": {"description": "file larger than LOA_MAX_REQUEST_BYTES"},
             "422": {"description": "no file, no list name, or unreadable / no phone column"},
+        },
+    },
+)
+
+
+document(
+    "/contacts/imports/{token}",
+    "get",
+    {
+        "summary": "The state of an import; once done, its counts",
+        "description": (
+            "`status`: `queued` (waiting for a worker), `running` (the counts so far; "
+            "`percent` of the file read, null for XLSX), `done` (the counts as `POST "
+            "/contacts/import` answers them) or `failed` (`error` says why)."
+        ),
+        "parameters": [
+            {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+        ],
+        "responses": {
+            "200": {
+                "description": "the import",
+                "content": {"application/json": {"schema": ImportStatusSchema}},
+            },
+            "403": {"description": "role may not edit contacts"},
+            "404": {"description": "no import with this token"},
         },
     },
 )

@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 
 from campaigns import lifecycle
 from campaigns import statuses as st
-from campaigns.models import Area, Delivery
+from campaigns.models import Area, ContactImport, Delivery
 from gateway import audit, labels
 from gateway.tips import states
 from gateway.tips.models import Reply
@@ -169,8 +169,20 @@ def world(app: Any, session: Any, client: Any, login_as: Any) -> dict[str, Any]:
         audit.record(action, actor=admin, object_type=kind, object_id=None, details=details)
     for kind in labels.AUDIT_OBJECT_LABELS:
         audit.record("tip.view", actor=admin, object_type=kind, object_id=7)
+    imports = []
+    for status in labels.IMPORT_STATUS_LABELS:
+        record = ContactImport(
+            token=f"plain-words-import-{status}",
+            status=status,
+            list_name="Cán bộ xã",
+            filename="danh-ba.csv",
+            counts={"rows": 10, "added": 8, "updated": 1, "duplicates": 1, "rejected_count": 0},
+            error="Không tìm thấy cột số điện thoại." if status == "failed" else "",
+        )
+        session.add(record)
+        imports.append(record.token)
     session.commit()
-    return {"tips": tips, "work": work, "campaigns": campaigns}
+    return {"tips": tips, "work": work, "campaigns": campaigns, "imports": imports}
 
 
 def _pages(client: Any, world: dict[str, Any]) -> dict[str, str]:
@@ -184,6 +196,7 @@ def _pages(client: Any, world: dict[str, Any]) -> dict[str, str]:
         urls += [f"/campaigns/{c.id}", f"/campaigns/{c.id}/progress", f"/campaigns/{c.id}/report"]
     urls += [f"/audit/?page={n}" for n in range(1, 4)] + ["/areas/", "/"]
     urls += ["/users/", "/users/new", "/users/rosters", "/rules/", "/optouts", "/account/"]
+    urls += [f"/contacts/imports/{token}" for token in world["imports"]]
     pages = {}
     for url in urls:
         resp = client.get(url)

@@ -85,6 +85,7 @@ EXPECTED: dict[str, str | set[str]] = {
     "contacts.import_form": EDITORS,
     "contacts.import_upload": EDITORS,
     "contacts.import_result": EDITORS,
+    "contacts.import_progress": EDITORS,
     "contacts.import_rejects": EDITORS,  # unmasked numbers
     "contacts.optouts_index": OPTOUTS,
     "contacts.optout_add": OPTOUTS,
@@ -151,6 +152,7 @@ EXPECTED: dict[str, str | set[str]] = {
     "api.list_deliveries": CAMPAIGNS,
     "api.import_file": EDITORS,
     "api.rejected_rows": EDITORS,
+    "api.import_status": EDITORS,
     "api.list_lists": CAMPAIGNS,
     "api.add_optout": OPTOUTS,
     "api.remove_optout": OPTOUTS,
