@@ -146,8 +146,9 @@ class Contexts:
         self.outside: list[str] = []
         self.errors: list[str] = []
 
-    def new_page(self) -> Page:
-        context = self.browser.new_context(base_url=self.server.url, locale="vi-VN")
+    def new_page(self, **options: Any) -> Page:
+        """A page in a new context; ``options`` go to ``Browser.new_context``."""
+        context = self.browser.new_context(base_url=self.server.url, locale="vi-VN", **options)
         self.opened.append(context)
         context.set_default_timeout(15_000)
         context.route(lambda url: not url.startswith(self.server.url + "/"), self._refuse)

@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.support import EDITOR, LoaServer
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # 300,000 rows: kept out of make test-fast
 
 ROWS = 300_000  # about 9 MB: far over LOA_IMPORT_ASYNC_BYTES, several seconds in the worker
 
