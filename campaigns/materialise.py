@@ -6,10 +6,19 @@ are numbered into batches in SQL, which :mod:`campaigns.dispatch` then plans, cl
 How the invariants hold here:
 1. one INSERT…SELECT with ON CONFLICT DO NOTHING on (campaign, phone), after a launch that is
    itself a conditional UPDATE: launching twice or concurrently creates nothing twice;
-3. every row is inserted as ``pending`` or ``skipped`` with a reason (and then only moves
+3. every row is committed as ``pending`` or ``skipped`` with a reason (and then only moves
    between statuses), so the counts always sum to ``audience_size``;
-6. opted-out (and do-not-contact) numbers are inserted as skipped; :func:`skip_reason` is the
-   rule, which the dispatch engine applies again to each claimed chunk just before sending.
+6. opted-out (and do-not-contact) numbers are skipped in the same transaction as the insert, so
+   no one ever sees them pending; :func:`skip_reason` is the rule (opted out, then do not
+   contact, then invalid), which the dispatch engine applies again to each claimed chunk just
+   before sending.
+
+Speed: the INSERT…SELECT reads the audience in contact order and numbers it with one
+``row_number()`` (no sort), marking only invalid contacts (a column of the row); the opt-outs and
+do-not-contact flags, a small share of the audience, are then applied by two UPDATEs that walk
+those small tables and probe the new rows' (campaign, phone) index. Probing the suppression
+tables for every recipient instead cost about 40 % more than the bare insert (issue 11).
+A batch holds at most ``batch_size`` pending rows (fewer where skipped rows fall in it).
 """
 
 from __future__ import annotations
@@ -86,9 +95,10 @@ def materialise(
 ) -> int:
     """Insert one delivery per audience member with one INSERT…SELECT; set ``audience_size``.
 
-    Opted-out, do-not-contact and invalid numbers are inserted as ``skipped`` with their
-    reason (:func:`skip_reason`); the others as ``pending``, numbered into batches of
-    ``batch_size`` in SQL (row_number over the sendable rows). Rows that exist already are left alone (ON CONFLICT DO NOTHING).
+    Opted-out, do-not-contact and invalid numbers are ``skipped`` with their reason
+    (:func:`skip_reason`), in the same transaction; the others ``pending``, numbered into
+    batches of at most ``batch_size`` in SQL (row_number in contact order). Rows that exist
+    already are left alone (ON CONFLICT DO NOTHING).
 
     Args:
         session: the caller commits.
@@ -102,25 +112,21 @@ def materialise(
     """
     now = now or utcnow()
     if session.get_bind().dialect.name == "postgresql":
-        # A list imported a minute ago may not be analysed yet: on stale statistics (empty
-        # tables) PostgreSQL joins 200,000 contacts by nested loops and the launch never ends.
-        session.execute(text("ANALYZE contacts, list_members, opt_outs, sender_flags"))
+        _analyze_if_stale(session)
     aud = audience_select(session, campaign.audience or {}, include_invalid=True).subquery("aud")
-    reason = skip_reason(aud.c.phone, aud.c.invalid)
-    marked = select(aud.c.contact_id, aud.c.phone, reason.label("skip_reason")).subquery("marked")
-    sendable = marked.c.skip_reason.is_(None)
-    number = func.row_number().over(partition_by=sendable, order_by=marked.c.contact_id)
     at = literal(now, UTCDateTime())
+    invalid = aud.c.invalid.is_(True)
+    number = func.row_number().over(order_by=aud.c.contact_id) - 1
     rows = select(
         literal(campaign.id),
-        marked.c.contact_id,
-        marked.c.phone,
-        case((sendable, st.PENDING), else_=st.SKIPPED),
-        marked.c.skip_reason,
-        case((sendable, (number - 1) // batch_size), else_=-1),
+        aud.c.contact_id,
+        aud.c.phone,
+        case((invalid, st.SKIPPED), else_=st.PENDING),
+        case((invalid, st.SKIP_INVALID), else_=null()),
+        case((invalid, -1), else_=number // batch_size),
         literal(estimate_segments(campaign.body)),
         literal(0),
-        case((sendable, null()), else_=at),
+        case((invalid, at), else_=null()),
         at,
     ).where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT…SELECT
     names = [
@@ -137,6 +143,18 @@ def materialise(
     ]
     stmt = _insert(session).from_select(names, rows)
     session.execute(stmt.on_conflict_do_nothing(index_elements=["campaign_id", "phone"]))
+    # Do not contact, then opted out: the later UPDATE wins, as in skip_reason().
+    dnc = select(_sender_flags.c.phone).where(_sender_flags.c.do_not_contact.is_(True))
+    for reason, phones in (
+        (st.SKIP_DO_NOT_CONTACT, dnc),
+        (st.SKIP_OPTED_OUT, select(OptOut.phone)),
+    ):
+        session.execute(
+            update(Delivery)
+            .where(Delivery.campaign_id == campaign.id, Delivery.phone.in_(phones))
+            .values(status=st.SKIPPED, skip_reason=reason, batch_no=-1, finished_at=now)
+            .execution_options(synchronize_session=False)
+        )
     size = session.scalar(select(func.count()).where(Delivery.campaign_id == campaign.id)) or 0
     session.execute(
         update(Campaign)
@@ -145,6 +163,31 @@ def materialise(
         .execution_options(synchronize_session=False)
     )
     return int(size)
+
+
+# ANALYZE a table when it has changed by more than this share of its rows (or was never analysed).
+STALE_SHARE = 0.1
+
+
+def _analyze_if_stale(session: Session) -> None:
+    """ANALYZE the audience's tables whose statistics are stale (PostgreSQL).
+
+    A list imported a minute ago may not be analysed yet: on stale statistics (empty tables)
+    PostgreSQL joins 200,000 contacts by nested loops and the launch never ends. Analysing
+    every table before every launch cost as much as the insert itself, so only the tables
+    changed by more than :data:`STALE_SHARE` since their last analysis (or never analysed).
+    """
+    stale = session.scalars(
+        text(
+            "SELECT relname FROM pg_stat_user_tables WHERE relname IN "
+            "('contacts', 'list_members', 'opt_outs', 'sender_flags') AND "
+            "((last_analyze IS NULL AND last_autoanalyze IS NULL) "
+            "OR n_mod_since_analyze > :share * n_live_tup)"
+        ),
+        {"share": STALE_SHARE},
+    ).all()
+    if stale:
+        session.execute(text("ANALYZE " + ", ".join(sorted(str(t) for t in stale))))
 
 
 def estimate_segments(body: str) -> int:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from redis import Redis
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from campaigns import dispatch, lifecycle, optouts, reconcile, reports
@@ -65,14 +65,43 @@ def test_launch_materialises_audience_with_skips_and_batches(session: Session) -
         mobile(1): st.SKIP_DO_NOT_CONTACT,
         mobile(12): st.SKIP_INVALID,
     }
+    # Numbered in contact order over the whole audience: a batch holds at most 5 pending rows
+    # (the first one fewer, where the two skipped contacts sit).
     batches = [r.batch_no for r in rows if r.status == st.PENDING]
-    assert batches == [0] * 5 + [1] * 5
+    assert batches == [0] * 3 + [1] * 5 + [2] * 2
+    assert {r.batch_no for r in rows if r.status == st.SKIPPED} == {-1}
+    assert all(r.finished_at is not None for r in rows if r.status == st.SKIPPED)
     assert status_of(session, campaign.id) == (lifecycle.RUNNING, None)
     counts = reports.counts(session, campaign.id)
     assert counts["pending"] == 10 and counts["skipped"] == 3
     assert counts["skipped_opted_out"] == 1 and counts["skipped_do_not_contact"] == 1
     assert counts["skipped_invalid"] == 1
     assert reports.total(counts) == session.get(Campaign, campaign.id).audience_size == 13  # type: ignore[union-attr]
+
+
+def _last_analyze(session: Session, table: str) -> Any:
+    session.commit()
+    session.execute(text("SELECT pg_stat_clear_snapshot()"))
+    return session.scalar(
+        text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = :t"), {"t": table}
+    )
+
+
+def test_launch_analyses_only_the_tables_that_changed(session: Session) -> None:
+    """PostgreSQL: a launch after an import ANALYZEs the contacts (stale statistics made the
+    join crawl); a launch after no change analyses nothing."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's statistics; SQLite plans without them")
+    session.execute(text("SELECT pg_stat_force_next_flush()"))
+    bulk_contacts(session, 300)
+    session.execute(text("SELECT pg_stat_force_next_flush()"))
+    session.commit()
+    before = _last_analyze(session, "contacts")
+    assert dispatch.launch(session, approved_campaign(session).id)
+    analysed = _last_analyze(session, "contacts")
+    assert analysed is not None and analysed != before
+    assert dispatch.launch(session, approved_campaign(session).id)
+    assert _last_analyze(session, "contacts") == analysed
 
 
 def test_a_launched_campaign_is_not_materialised_again(session: Session) -> None:
