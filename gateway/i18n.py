@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, request, session
-from flask_babel import Babel, format_datetime, get_locale, refresh
+from flask_babel import Babel, format_datetime, format_decimal, get_locale, refresh
 
 from campaigns import localtime
 
@@ -56,6 +56,13 @@ def local_time(value: dt.datetime | None, fmt: str = "dd/MM/yyyy HH:mm") -> str:
     return str(format_datetime(value.astimezone(zone).replace(tzinfo=None), fmt))
 
 
+def number(value: object) -> str:
+    """A count as the reader's language writes it: 300.000 in Vietnamese, 300,000 in English."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "" if value is None else str(value)  # a missing count shows as nothing
+    return str(format_decimal(value))
+
+
 def lang_url(code: str) -> str:
     """This page's address (path and query) with the UI language set to ``code``."""
     args = request.args.to_dict(flat=False)
@@ -72,6 +79,7 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     Babel(app, locale_selector=select_locale)
     app.jinja_env.filters["localtime"] = local_time
+    app.jinja_env.filters["num"] = number
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["lang_url"] = lang_url
     # Flask-Babel caches the locale on the app context, which can outlive one request.

@@ -7,9 +7,13 @@
   var url = root.getAttribute("data-url");
   var started = root.getAttribute("data-status");
 
+  var lang = document.documentElement.lang || "vi";
+
   function setText(id, value) {
     var el = document.getElementById(id);
-    if (el) { el.textContent = value === null || value === undefined ? "…" : String(value); }
+    if (!el) { return; }
+    if (value === null || value === undefined) { el.textContent = "…"; return; }
+    el.textContent = typeof value === "number" ? value.toLocaleString(lang) : String(value);
   }
 
   function render(data) {

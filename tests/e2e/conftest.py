@@ -127,6 +127,19 @@ def loa_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         stop(proc)
 
 
+@pytest.fixture(autouse=True)
+def _tip_form_limit_reset(request: pytest.FixtureRequest) -> None:
+    """Each test starts with the public form's per-client counters at zero: every browser here
+    is 127.0.0.1, and the form makes a sixth tip in ten minutes wait (gateway.public_form)."""
+    if "loa_server" not in request.fixturenames:
+        return
+    server: LoaServer = request.getfixturevalue("loa_server")
+    with Redis.from_url(server.env["LOA_REDIS_URL"]) as r:
+        keys = list(r.scan_iter("loa:tipform:*"))
+        if keys:
+            r.delete(*keys)
+
+
 @pytest.fixture(scope="session")
 def loa_worker(loa_server: LoaServer) -> Iterator[None]:
     """One ``loa worker`` (every queue, with the scheduler) on the server's database and Redis."""
