@@ -7,15 +7,22 @@
   var url = root.getAttribute("data-url");
   var FINAL = { completed: true, cancelled: true };
 
+  var lang = document.documentElement.lang || "vi";
+
   function setText(id, value) {
     var el = document.getElementById(id);
     if (el) { el.textContent = value === null || value === undefined ? "—" : String(value); }
   }
 
+  // Counts as the page's language writes them (1.200.000 in Vietnamese), as the server does.
+  function setCount(id, value) {
+    setText(id, typeof value === "number" ? value.toLocaleString(lang) : value);
+  }
+
   function render(data) {
     setText("p-status", data.status_label);
-    setText("p-done", data.done);
-    setText("p-total", data.total);
+    setCount("p-done", data.done);
+    setCount("p-total", data.total);
     setText("p-percent", data.percent_done);
     setText("p-rate", data.rate_per_second);
     setText("p-eta", data.eta_text);
@@ -29,7 +36,7 @@
     var next = document.getElementById("p-next-opening-wrap");
     if (next) { next.hidden = data.window_open; }
     setText("p-next-opening", data.next_opening_local);
-    Object.keys(data.counts).forEach(function (status) { setText("p-count-" + status, data.counts[status]); });
+    Object.keys(data.counts).forEach(function (status) { setCount("p-count-" + status, data.counts[status]); });
     var errors = document.getElementById("p-errors");
     if (errors) {
       errors.replaceChildren();
@@ -37,7 +44,7 @@
         var tr = document.createElement("tr");
         var a = document.createElement("td");
         a.textContent = code === "unknown" ? errors.getAttribute("data-unknown") || code : code;
-        var b = document.createElement("td"); b.className = "num"; b.textContent = data.errors_by_code[code];
+        var b = document.createElement("td"); b.className = "num"; b.textContent = data.errors_by_code[code].toLocaleString(lang);
         tr.appendChild(a); tr.appendChild(b); errors.appendChild(tr);
       });
       if (!errors.children.length) {

@@ -172,7 +172,8 @@ def test_a_tip_and_a_login_with_the_keyboard_alone(contexts: Contexts) -> None:
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline not in ("none", ""), outline
     page.keyboard.press("Enter")
-    assert page.url.endswith("#main") and _focused(page) == "main"
+    page.wait_for_url("**/bao-tin#main")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'main'")
     order = []
     for _ in range(12):
         page.keyboard.press("Tab")

@@ -239,15 +239,3 @@ def test_reconciler_enqueues_an_import_whose_job_redis_lost(
     session.expire_all()
     assert session.get(ContactImport, record.id).status == import_records.DONE  # type: ignore[union-attr]
     assert imports.enqueue_unfinished(session) == []
-
-
-def test_counts_are_written_as_the_reader_writes_numbers(app: Any) -> None:
-    """The ``num`` filter: 1.234.567 in Vietnamese, 1,234,567 in English; nothing for none."""
-    from flask_babel import force_locale
-
-    num = app.jinja_env.filters["num"]
-    with app.test_request_context():
-        with force_locale("vi"):
-            assert (num(1_234_567), num(0), num(None)) == ("1.234.567", "0", "")
-        with force_locale("en"):
-            assert num(1_234_567) == "1,234,567"
