@@ -284,6 +284,16 @@ def inline_rejects(record: ContactImport, limit: int = INLINE_REJECTS) -> list[d
     return rows
 
 
+def audit_details(record: ContactImport) -> dict[str, Any]:
+    """What the audit log keeps of a finished import: its counts and its token, no number."""
+    counts = record.counts or {}
+    keys = ("rows", "added", "updated", "duplicates", "opted_out")
+    return {k: counts.get(k) for k in keys} | {
+        "rejected": counts.get("rejected_count"),
+        "result": record.token,
+    }
+
+
 def summary(record: ContactImport) -> dict[str, Any]:
     """The import as ``ImportResult.as_dict`` gave it, plus ``filename``, ``rejects_complete``,
     ``status`` and, while it runs, its progress (``percent`` is None when unknown)."""

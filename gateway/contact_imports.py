@@ -58,13 +58,12 @@ def run_now(upload: FileStorage, list_name: str, user: User) -> tuple[ImportResu
     except Exception:
         s.rollback()
         raise
-    counts = {k: record.counts[k] for k in ("rows", "added", "updated", "duplicates", "opted_out")}
     audit.record(
         "contacts.import",
         actor=user,
         object_type="contact_list",
         object_id=result.list_id,
-        details={**counts, "rejected": result.rejected_count, "result": record.token},
+        details=import_records.audit_details(record),
     )
     s.commit()
     return result, record
@@ -85,9 +84,7 @@ def start(upload: FileStorage, list_name: str, user: User) -> ContactImport:
     )
     s.commit()
     try:
-        jobs.IMPORT_CONTACTS.enqueue(
-            db.redis(), record.id, key=(record.id,), job_timeout=jobs.IMPORT_TIMEOUT
-        )
+        jobs.IMPORT_CONTACTS.enqueue(db.redis(), record.id, key=(record.id,))
     except RedisError:  # the reconciler enqueues it once Redis is back
         log.warning(
             "import %s stored; Redis unreachable, the reconciler will enqueue it", record.id

@@ -25,6 +25,7 @@ class Kind:
     func: str  # dotted path of the function a worker runs
     queue: str  # its lane (gateway.queues)
     id_format: str | None  # ``str.format`` pattern of its id over the key parts; None: random
+    timeout: int | None = None  # seconds a run may take (None: RQ's default, 180)
 
     def job_id(self, *key: object) -> str | None:
         """The job's id for ``key`` (letters, digits and ``-``), or None for a random one."""
@@ -34,6 +35,8 @@ class Kind:
         self, connection: Redis, *args: Any, key: tuple[object, ...] = (), **kwargs: Any
     ) -> str:
         """Enqueue the job with ``args`` unless one with the same id is alive; its id."""
+        if self.timeout is not None:
+            kwargs.setdefault("job_timeout", self.timeout)
         return queues.enqueue(
             self.queue, self.func, *args, connection=connection, job_id=self.job_id(*key), **kwargs
         )
@@ -46,8 +49,7 @@ TEST_SEND = Kind("workers.test_send.send_test", queues.REPLIES, "test-send-{}-{}
 SEND_REPLY = Kind("workers.notifications.send_reply", queues.REPLIES, "reply-{}")  # reply id
 NOTIFY_URGENT = Kind("workers.notifications.notify_urgent", queues.REPLIES, "notify-tip-{}")
 PROCESS_RECEIPT = Kind("workers.statuses.process_receipt", queues.EVENTS, "receipt-{}")
-# import record id; long work, so on the lane where tips never wait
-IMPORT_CONTACTS = Kind("workers.imports.run_import", queues.BULK, "import-{}")
-IMPORT_TIMEOUT = 3600  # seconds: 1.2 million rows take a few minutes on PostgreSQL
+# import record id; long work (1.2 million rows take minutes), on the lane where tips never wait
+IMPORT_CONTACTS = Kind("workers.imports.run_import", queues.BULK, "import-{}", timeout=3600)
 
 KINDS = (LAUNCH, SEND_BATCH, TEST_SEND, SEND_REPLY, NOTIFY_URGENT, PROCESS_RECEIPT, IMPORT_CONTACTS)

@@ -28,17 +28,13 @@ def run_import(import_id: int) -> str | None:
         if record is None:
             return None
         actor = s.get(User, record.created_by_id) if record.created_by_id else None
-        counts, done = record.counts, record.status == import_records.DONE
-        details: dict[str, object] = {"result": record.token}
-        if done:
-            keys = ("rows", "added", "updated", "duplicates", "opted_out")
-            details |= {k: counts.get(k) for k in keys} | {"rejected": counts.get("rejected_count")}
+        done = record.status == import_records.DONE
         audit.record(
             "contacts.import" if done else "contacts.import_failed",
             actor=actor,
             object_type="contact_list",
             object_id=record.list_id,
-            details=details,
+            details=import_records.audit_details(record) if done else {"result": record.token},
             session=s,
         )
         s.commit()
@@ -51,7 +47,5 @@ def enqueue_unfinished(s: Session) -> list[int]:
     reconciler's pass; an import whose job is alive is skipped by its deterministic id)."""
     ids = import_records.unfinished(s)
     for import_id in ids:
-        jobs.IMPORT_CONTACTS.enqueue(
-            runtime.redis(), import_id, key=(import_id,), job_timeout=jobs.IMPORT_TIMEOUT
-        )
+        jobs.IMPORT_CONTACTS.enqueue(runtime.redis(), import_id, key=(import_id,))
     return ids

@@ -149,6 +149,8 @@ def test_admin_upload_runs_in_a_worker_with_a_progress_page(
     assert record is not None
     bulk = queues.queue(queues.BULK, redis_conn)
     assert jobs.IMPORT_CONTACTS.job_id(record.id) in bulk.get_job_ids()
+    job = bulk.fetch_job(str(jobs.IMPORT_CONTACTS.job_id(record.id)))
+    assert job is not None and job.timeout == 3600  # not RQ's 180 s: a big file takes minutes
     assert rq_worker.run()
     session.expire_all()  # the worker wrote through its own session
     page = client.get(page_url).get_data(as_text=True)
