@@ -41,6 +41,7 @@ BAD_RECURRENCE = "bad_recurrence"
 YEARLY_NEEDS_TIME = "yearly_needs_time"
 BAD_SENDER = "bad_sender"
 BAD_PROVIDERS = "bad_providers"
+BAD_DATE = "bad_date"
 
 
 class Invalid(ValueError):

@@ -7,6 +7,8 @@ draft ─submit→ pending_approval ─approve→ approved ─schedule→ schedu
                                                   pause ⇅ resume
                                                    paused
 running ─complete→ completed;   cancel from any state before completed;
+a delegated campaign (the operators send, campaigns.delegation):
+approved ─request→ requested ─complete→ completed (when every operator has answered);
 edit of pending_approval / approved / scheduled / rejected → draft (the approval is void)
 ```
 
@@ -19,6 +21,9 @@ Decisions:
 - A yearly campaign's hash covers its local month, day and time, not its year: approving a yearly
   campaign approves its recurrence, so next year's copy (see :func:`next_occurrence`) carries the
   approval. A one-off campaign's hash covers its exact UTC time.
+- A delegated campaign's letters are written on submit, inside the same transaction, and their
+  hashes join the approval hash: approving it approves each letter word for word. It is never
+  scheduled or launched (Loa sends nothing); "request" records that the letters went out.
 - Launch here only moves the status; materialising deliveries and enqueueing is the dispatch
   engine's (``workers.dispatch.launch``).
 - The caller commits; nothing here commits.
@@ -32,12 +37,13 @@ import json
 from typing import Any, Protocol
 
 from sqlalchemy import update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from campaigns import fields, localtime
+from campaigns import delegation, fields, localtime
 from campaigns import statuses as st
 from campaigns.db import utcnow
 from campaigns.models import Campaign, Delivery
+from campaigns.rendering import variables_in
 
 DRAFT = "draft"
 PENDING_APPROVAL = "pending_approval"
@@ -48,6 +54,7 @@ PAUSED = "paused"
 COMPLETED = "completed"
 REJECTED = "rejected"
 CANCELLED = "cancelled"
+REQUESTED = "requested"  # a delegated campaign's letters went out to the operators
 STATES = (
     DRAFT,
     PENDING_APPROVAL,
@@ -55,6 +62,7 @@ STATES = (
     SCHEDULED,
     RUNNING,
     PAUSED,
+    REQUESTED,
     COMPLETED,
     REJECTED,
     CANCELLED,
@@ -71,7 +79,20 @@ RESUME = "resume"
 COMPLETE = "complete"
 CANCEL = "cancel"
 EDIT = "edit"
-ACTIONS = (SUBMIT, APPROVE, REJECT, SCHEDULE, LAUNCH, PAUSE, RESUME, COMPLETE, CANCEL, EDIT)
+REQUEST = "request"
+ACTIONS = (
+    SUBMIT,
+    APPROVE,
+    REJECT,
+    SCHEDULE,
+    LAUNCH,
+    REQUEST,
+    PAUSE,
+    RESUME,
+    COMPLETE,
+    CANCEL,
+    EDIT,
+)
 
 # The whole state machine. A (state, action) pair that is absent is illegal.
 TRANSITIONS: dict[tuple[str, str], str] = {
@@ -86,6 +107,9 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (APPROVED, LAUNCH): RUNNING,
     (APPROVED, EDIT): DRAFT,
     (APPROVED, CANCEL): CANCELLED,
+    (APPROVED, REQUEST): REQUESTED,
+    (REQUESTED, COMPLETE): COMPLETED,
+    (REQUESTED, CANCEL): CANCELLED,
     (SCHEDULED, LAUNCH): RUNNING,
     (SCHEDULED, EDIT): DRAFT,
     (SCHEDULED, CANCEL): CANCELLED,
@@ -171,6 +195,15 @@ def approval_hash(campaign: Campaign) -> str:
 
 
 def _hash_fields(campaign: Campaign) -> dict[str, Any]:
+    fields_ = _loa_hash_fields(campaign)
+    if delegation.is_delegated(campaign):
+        session = object_session(campaign)
+        letters = delegation.letter_hashes(session, campaign.id) if session is not None else []
+        fields_.update(route=campaign.route, delegation=campaign.delegation or {}, letters=letters)
+    return fields_
+
+
+def _loa_hash_fields(campaign: Campaign) -> dict[str, Any]:
     return {
         "body": campaign.body,
         "audience": campaign.audience or {},
@@ -195,12 +228,23 @@ def approval_valid(campaign: Campaign) -> bool:
 
 def _guard(campaign: Campaign, action: str, user: Actor | None, now: dt.datetime) -> None:
     """Raise IllegalTransition when the action's conditions do not hold."""
+    delegated = delegation.is_delegated(campaign)
     if action == SUBMIT:
         if not (campaign.body or "").strip():
             raise IllegalTransition("Nội dung tin nhắn đang trống.", "invalid")
         spec = campaign.audience or {}
-        if not spec.get("lists") and not spec.get("all"):
+        if delegated:
+            _guard_delegated(campaign)
+        elif not spec.get("lists") and not spec.get("all"):
             raise IllegalTransition("Chưa chọn danh sách người nhận.", "invalid")
+    elif action in (SCHEDULE, LAUNCH) and delegated:
+        raise IllegalTransition(
+            "Chiến dịch này do nhà mạng gửi: Loa không lên lịch và không tự gửi.", "invalid"
+        )
+    elif action == REQUEST:
+        if not delegated:
+            raise IllegalTransition("Chiến dịch này do Loa gửi, không gửi đề nghị nhà mạng.")
+        _require_approval(campaign)
     elif action == APPROVE:
         # Self-approval first: it is the more useful reason for an editor who tries it.
         if user is not None and campaign.created_by_id == user.id:
@@ -218,6 +262,23 @@ def _guard(campaign: Campaign, action: str, user: Actor | None, now: dt.datetime
         _require_approval(campaign)
     elif action == LAUNCH:
         _require_approval(campaign)
+
+
+def _guard_delegated(campaign: Campaign) -> None:
+    """What a delegated campaign needs before approval: operators, areas, a date, no variables
+    (the operators send the text as written)."""
+    spec = campaign.audience or {}
+    if not spec.get("operators"):
+        raise IllegalTransition("Chưa chọn nhà mạng nào.", "invalid")
+    if not spec.get("all") and not spec.get("districts") and not spec.get("wards"):
+        raise IllegalTransition("Chưa chọn địa bàn (toàn tỉnh hoặc các huyện, xã).", "invalid")
+    if campaign.scheduled_at is None:
+        raise IllegalTransition("Chưa đặt ngày nhà mạng gửi tin.", "invalid")
+    if variables_in(campaign.body or ""):
+        raise IllegalTransition(
+            "Nhà mạng gửi nguyên văn cho mọi thuê bao: nội dung không được chứa biến như {ten}.",
+            "invalid",
+        )
 
 
 def _require_approval(campaign: Campaign) -> None:
@@ -324,6 +385,8 @@ def transition(
             status=source,
         )
     _guard(campaign, action, user, now)
+    if action == SUBMIT and delegation.is_delegated(campaign):
+        delegation.prepare_letters(session, campaign, now)
     values = {"status": target, "updated_at": now, **_changes(campaign, action, user, reason, now)}
     result = session.execute(
         update(Campaign)
@@ -341,6 +404,8 @@ def transition(
         )
     if action == CANCEL:
         _skip_pending(session, campaign.id, now)
+    if action == REQUEST:
+        delegation.mark_requested(session, campaign, user.id if user else None, now)
     session.refresh(campaign)
     return campaign
 
@@ -394,6 +459,8 @@ def change_rate(session: Session, campaign: Campaign, rate: float) -> Campaign:
 
 EDITABLE_FIELDS = frozenset(
     {
+        "route",
+        "delegation",
         "name",
         "body",
         "audience",

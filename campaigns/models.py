@@ -156,8 +156,13 @@ class Campaign(Base):
     name: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
-    # {"lists": [names], "districts": [area ids], "wards": [area ids], "tags": [..]}
+    # {"lists": [names], "districts": [area ids], "wards": [area ids], "tags": [..]}; a
+    # delegated campaign's: {"all": true} or districts/wards, plus "operators": [codes]
     audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # "direct": Loa sends; "operators": the mobile operators send (campaigns.delegation)
+    route: Mapped[str] = mapped_column(String(12), default="direct", server_default="direct")
+    # A delegated campaign's contact person and answer dates (campaigns.delegation)
+    delegation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
     senders: Mapped[list[str]] = mapped_column(JSON, default=list)  # a pool; empty = default
     provider: Mapped[str] = mapped_column(String(60), default="")  # "http,smpp": failover order
     rate_per_second: Mapped[float | None] = mapped_column(Float)  # segments/s per sender
@@ -234,3 +239,83 @@ class KillSwitch(Base):
     engaged_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     released_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     released_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+
+
+class MobileOperator(Base):
+    """A mobile network operator that a delegated campaign can ask to send (data, editable)."""
+
+    __tablename__ = "mobile_operators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(60))
+    addressee: Mapped[str] = mapped_column(String(300))  # "Kính gửi: …" on a letter
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # How this operator's report spreadsheet maps to Loa's fields, remembered once set
+    column_map: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class LetterTemplate(Base):
+    """The department's wording of a request letter; one row per kind of letter."""
+
+    __tablename__ = "letter_templates"
+
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    issuer_parent: Mapped[str] = mapped_column(String(200))  # "UBND TỈNH SÓC TRĂNG"
+    issuer: Mapped[str] = mapped_column(String(200))  # "SỞ THÔNG TIN VÀ TRUYỀN THÔNG"
+    symbol: Mapped[str] = mapped_column(String(60))  # after the number: "STTTT-TTBCXB"
+    place: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(Text)
+    opening: Mapped[str] = mapped_column(Text)
+    closing: Mapped[str] = mapped_column(Text)
+    signer_title: Mapped[str] = mapped_column(String(200))
+    signer_name: Mapped[str] = mapped_column(String(200))
+    copies_to: Mapped[str] = mapped_column(Text, default="")  # "Nơi nhận", one per line
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class OperatorRequest(Base):
+    """One operator asked to send one delegated campaign: its letter and its follow-up."""
+
+    __tablename__ = "operator_requests"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "operator_id"),
+        UniqueConstraint("letter_year", "letter_no"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    operator_id: Mapped[int] = mapped_column(ForeignKey("mobile_operators.id"))
+    status: Mapped[str] = mapped_column(String(16), default="prepared")
+    letter_year: Mapped[int] = mapped_column(Integer)
+    letter_no: Mapped[int] = mapped_column(Integer)
+    letter: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the text of record
+    letter_hash: Mapped[str] = mapped_column(String(64))
+    letter_made_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    requested_at: Mapped[dt.datetime | None] = mapped_column()
+    reached_total: Mapped[int | None] = mapped_column(BigInteger)
+    reached_by_area: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # area id → n
+    note: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    operator: Mapped[MobileOperator] = relationship(lazy="joined")
+
+
+class OperatorRequestEvent(Base):
+    """One step of an operator's follow-up: the state reached, when, by whom, with a note."""
+
+    __tablename__ = "operator_request_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("operator_requests.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    reached_total: Mapped[int | None] = mapped_column(BigInteger)

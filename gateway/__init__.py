@@ -34,6 +34,7 @@ AREAS = (
     "gateway.admin.contacts",
     "gateway.admin.campaigns",
     "gateway.admin.dashboard",
+    "gateway.admin.results_report",
     "gateway.metrics",
     "gateway.cli",
 )

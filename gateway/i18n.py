@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, request, session
-from flask_babel import Babel, format_datetime, format_decimal, get_locale, refresh
+from flask_babel import Babel, format_date, format_datetime, format_decimal, get_locale, refresh
 
 from campaigns import localtime
 
@@ -63,6 +63,14 @@ def number(value: object) -> str:
     return str(format_decimal(value))
 
 
+def iso_date(value: str | None) -> str:
+    """A date stored as ``YYYY-MM-DD`` shown as the reader's language writes it."""
+    try:
+        return str(format_date(dt.date.fromisoformat(value), "dd/MM/yyyy")) if value else ""
+    except ValueError:
+        return ""
+
+
 def lang_url(code: str) -> str:
     """This page's address (path and query) with the UI language set to ``code``."""
     args = request.args.to_dict(flat=False)
@@ -80,6 +88,7 @@ def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
     app.jinja_env.filters["localtime"] = local_time
     app.jinja_env.filters["num"] = number
+    app.jinja_env.filters["isodate"] = iso_date
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["lang_url"] = lang_url
     # Flask-Babel caches the locale on the app context, which can outlive one request.

@@ -16,7 +16,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from campaigns import fields, lifecycle, localtime
+from campaigns import delegation, fields, lifecycle, localtime
 from campaigns import statuses as delivery
 from campaigns.windows import Window
 from gateway.tips import states
@@ -77,6 +77,7 @@ CAMPAIGN_FIELD_PROBLEMS: dict[str, Any] = {
     fields.YEARLY_NEEDS_TIME: _l("Lịch lặp hằng năm cần một thời điểm gửi."),
     fields.BAD_SENDER: _l("Mỗi tên người gửi dài từ 1 đến %(limit)d ký tự."),
     fields.BAD_PROVIDERS: _l("Chỉ chọn các nhà cung cấp khác nhau trong: %(known)s."),
+    fields.BAD_DATE: _l("Ngày không hợp lệ (ví dụ 2025-07-20)."),
 }
 PRIORITY_LABELS: dict[str, Any] = {states.URGENT: _l("Khẩn"), states.NORMAL: _l("Thường")}
 CHANNEL_LABELS: dict[str, Any] = {
@@ -118,18 +119,32 @@ CAMPAIGN_STATE_LABELS: dict[str, Any] = {
     lifecycle.SCHEDULED: _l("Đã lên lịch"),
     lifecycle.RUNNING: _l("Đang gửi"),
     lifecycle.PAUSED: _l("Tạm dừng"),
+    lifecycle.REQUESTED: _l("Đã gửi công văn cho nhà mạng"),
     lifecycle.COMPLETED: _l("Hoàn tất"),
     lifecycle.CANCELLED: _l("Đã huỷ"),
 }
 # Shown instead of "Đã phê duyệt" while the launch job is queued and has not yet moved the
 # campaign to running (a few seconds, longer when the workers are busy).
 LAUNCHING_LABEL = _l("Đang chuẩn bị gửi")
+CAMPAIGN_ROUTE_LABELS: dict[str, Any] = {
+    delegation.ROUTE_LOA: _l("Loa gửi"),
+    delegation.ROUTE_OPERATORS: _l("Nhờ nhà mạng gửi"),
+}
+OPERATOR_REQUEST_LABELS: dict[str, Any] = {
+    delegation.PREPARED: _l("Đã soạn công văn"),
+    delegation.REQUESTED: _l("Đã gửi đề nghị"),
+    delegation.ACKNOWLEDGED: _l("Nhà mạng đã nhận"),
+    delegation.SENDING: _l("Nhà mạng đang gửi"),
+    delegation.REPORTED: _l("Đã báo cáo kết quả"),
+    delegation.DECLINED: _l("Nhà mạng từ chối"),
+}
 CAMPAIGN_ACTION_LABELS: dict[str, Any] = {
     lifecycle.SUBMIT: _l("Gửi phê duyệt"),
     lifecycle.APPROVE: _l("Phê duyệt"),
     lifecycle.REJECT: _l("Từ chối"),
     lifecycle.SCHEDULE: _l("Lên lịch"),
     lifecycle.LAUNCH: _l("Bắt đầu gửi"),
+    lifecycle.REQUEST: _l("Ghi nhận đã gửi công văn"),
     lifecycle.PAUSE: _l("Tạm dừng"),
     lifecycle.RESUME: _l("Tiếp tục"),
     lifecycle.COMPLETE: _l("Hoàn tất"),
@@ -212,8 +227,13 @@ AUDIT_ACTION_LABELS: dict[str, Any] = {
             "test_sent": _l("Đã gửi thử chiến dịch"),
             "test_window_override": _l("Gửi thử ngoài khung giờ (quản trị cho phép)"),
             "export_deliveries": _l("Xuất danh sách gửi tin"),
+            "request": _l("Ghi nhận đã gửi công văn đề nghị nhà mạng"),
+            "letter_download": _l("Tải công văn đề nghị nhà mạng"),
+            "operator_update": _l("Cập nhật phản hồi của nhà mạng"),
         }.items()
     },
+    "campaigns.letter_template": _l("Sửa mẫu công văn đề nghị nhà mạng"),
+    "reports.results_download": _l("Tải báo cáo kết quả"),
     "contacts.import": _l("Nhập danh bạ"),
     "contacts.import_queued": _l("Tải lên tệp danh bạ để nhập nền"),
     "contacts.import_failed": _l("Nhập danh bạ không thành công"),
@@ -271,6 +291,8 @@ AUDIT_OBJECT_LABELS: dict[str, Any] = {
     "contact_list": _l("Danh sách liên hệ"),
     "contact_import": _l("Lần nhập danh bạ"),
     "database": _l("Cơ sở dữ liệu"),
+    "letter_template": _l("Mẫu công văn"),
+    "report": _l("Báo cáo"),
     "opt_out": _l("Số từ chối nhận tin"),
     "retention": _l("Lưu trữ"),
     "roster": _l("Ca trực"),
@@ -389,6 +411,8 @@ CODE_TABLES: dict[str, dict[str, Any]] = {
     "providers": PROVIDER_LABELS,
     "campaign_states": CAMPAIGN_STATE_LABELS,
     "campaign_actions": CAMPAIGN_ACTION_LABELS,
+    "campaign_routes": CAMPAIGN_ROUTE_LABELS,
+    "operator_requests": OPERATOR_REQUEST_LABELS,
     "paused_reasons": PAUSED_REASON_LABELS,
     "delivery_statuses": DELIVERY_STATUS_LABELS,
     "skip_reasons": SKIP_REASON_LABELS,

@@ -38,6 +38,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "areas.manage": frozenset({ADMIN}),
     "audit.view": frozenset({ADMIN}),
     "metrics.view": frozenset({ADMIN}),
+    # The department's results report: figures across every queue and both routes, never a
+    # tip's text or number; the admin and the department's leader (the approver) build it.
+    "reports.results": frozenset({ADMIN, APPROVER}),
     # The citizen phone shows inbound messages of every queue and sends as any number: a demo
     # tool for admins only, never in production (gateway.simulator_views).
     "simulator.use": frozenset({ADMIN}),
@@ -52,6 +55,7 @@ CAMPAIGN_ACTIONS: dict[str, str] = {
     "reject": "campaigns.approve",
     "schedule": "campaigns.operate",
     "launch": "campaigns.operate",
+    "request": "campaigns.operate",  # a delegated campaign's letters went out
     "pause": "campaigns.operate",
     "resume": "campaigns.operate",
     "cancel": "campaigns.operate",

@@ -135,6 +135,11 @@ class Settings(BaseSettings):
         description="a contact file larger than this imports in a worker, with a progress page "
         "(the API answers 202); smaller ones import inside the request",
     )
+    letter_font: str = Field(
+        "",
+        description="the TrueType face embedded in the operators' request letters as PDF (empty: "
+        "DejaVu Serif, else Liberation Serif)",
+    )
     tip_link_days: int = Field(
         14, ge=0, le=365, description="days after a broadcast in which a tip is linked to it"
     )

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Make sure the programs Loa's run and tests need are installed: redis-server, PostgreSQL's
-# binaries, Node.js (the Prism mock) and Chromium (the browser tests; LOA_CHROMIUM names another
-# binary), the last three for the tests only. As root on Debian they are installed with apt-get;
-# otherwise the script says exactly what to install.
+# Make sure the programs Loa's run and tests need are installed: redis-server and the DejaVu
+# fonts (letters in PDF), PostgreSQL's binaries, Node.js (the Prism mock) and Chromium (the
+# browser tests; LOA_CHROMIUM names another binary), the last three for the tests only. As root
+# on Debian they are installed with apt-get; otherwise the script says exactly what to install.
 set -euo pipefail
 want_pg=0; want_node=0; want_chromium=0
 for arg in "$@"; do
@@ -10,6 +10,8 @@ for arg in "$@"; do
 done
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# The serif font of the operators' request letters in PDF (campaigns.letters).
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf ] || missing+=(fonts-dejavu-core)
 if [ $want_pg = 1 ] && ! { command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then
   missing+=(postgresql)
 fi

@@ -14,7 +14,7 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from campaigns import encoding, fields, localtime
+from campaigns import delegation, encoding, fields, localtime
 from campaigns.models import Campaign
 from campaigns.text import nfc, to_ascii_variant
 from campaigns.windows import DEFAULT_END, DEFAULT_START
@@ -115,6 +115,26 @@ def read_form(form: MultiDict[str, str]) -> CampaignForm:
     }
     if form.get("all_contacts"):
         audience["all"] = True
+    route = form.get("route", delegation.ROUTE_LOA)
+    route = route if route in delegation.ROUTES else delegation.ROUTE_LOA
+    plan: dict[str, str] = {}
+    if route == delegation.ROUTE_OPERATORS:
+        audience = {
+            key: audience[key] for key in ("districts", "wards", "all") if audience.get(key)
+        }
+        audience["operators"] = list(
+            dict.fromkeys(v.strip()[:20] for v in form.getlist("operators") if v.strip())
+        )
+        plan = {
+            "contact_name": form.get("contact_name", "").strip()[:120],
+            "contact_phone": form.get("contact_phone", "").strip()[:40],
+        }
+        for key in ("answer_by", "report_by"):
+            day = form.get(key, "").strip()
+            try:
+                plan[key] = dt.date.fromisoformat(day).isoformat() if day else ""
+            except ValueError:
+                errors.setdefault(key, field_problem(fields.Invalid(key, fields.BAD_DATE)))
     values = {
         "name": name,
         "body": body,
@@ -126,6 +146,8 @@ def read_form(form: MultiDict[str, str]) -> CampaignForm:
         "window_end": end,
         "scheduled_at": scheduled_at,
         "recurrence": recurrence,
+        "route": route,
+        "delegation": plan,
     }
     return CampaignForm(values, errors)
 
@@ -142,6 +164,7 @@ def from_campaign(campaign: Campaign) -> CampaignForm:
                 "districts": list(audience.get("districts", [])),
                 "wards": list(audience.get("wards", [])),
                 "tags": list(audience.get("tags", [])),
+                "operators": list(audience.get("operators", [])),
                 **({"all": True} if audience.get("all") else {}),
             },
             "senders": list(campaign.senders or []),
@@ -151,6 +174,8 @@ def from_campaign(campaign: Campaign) -> CampaignForm:
             "window_end": campaign.window_end,
             "scheduled_at": campaign.scheduled_at,
             "recurrence": campaign.recurrence,
+            "route": campaign.route or delegation.ROUTE_LOA,
+            "delegation": dict(campaign.delegation or {}),
         }
     )
 
@@ -161,7 +186,7 @@ def empty_form() -> CampaignForm:
         {
             "name": "",
             "body": "",
-            "audience": {"lists": [], "districts": [], "wards": [], "tags": []},
+            "audience": {"lists": [], "districts": [], "wards": [], "tags": [], "operators": []},
             "senders": [],
             "provider": "",
             "rate_per_second": None,
@@ -169,6 +194,8 @@ def empty_form() -> CampaignForm:
             "window_end": "22:00",
             "scheduled_at": None,
             "recurrence": "none",
+            "route": delegation.ROUTE_LOA,
+            "delegation": {},
         }
     )
 

@@ -11,20 +11,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaigns import audiences, composer, cost, killswitch, lifecycle, rendering
+from campaigns import audiences, composer, cost, delegation, killswitch, lifecycle, rendering
 from campaigns.db import utcnow
-from campaigns.models import Campaign, Contact, ListMember
+from campaigns.models import Area, Campaign, Contact, ListMember
 from campaigns.phones import mask
 from gateway import db, jobs, labels, queues
 from gateway import killswitch as gateway_killswitch
 from gateway.admin.campaign_form import set_encoding, sms_info
 from gateway.models import AuditEvent, User
-from gateway.roles import CAMPAIGN_ACTIONS
+from gateway.roles import CAMPAIGN_ACTIONS, allowed
 
 PENDING_APPROVAL = lifecycle.PENDING_APPROVAL
 ACTIVE_STATUSES = (lifecycle.RUNNING, lifecycle.PAUSED, lifecycle.SCHEDULED)
@@ -114,6 +115,9 @@ def measure(session: Session, campaign: Campaign) -> None:
     The launch recounts the audience when it materialises the deliveries.
     """
     set_encoding(campaign)
+    if delegation.is_delegated(campaign):
+        campaign.audience_size = 0  # the operators' subscribers: Loa lists nobody
+        return
     try:
         campaign.audience_size = audiences.size(session, campaign.audience or {})
     except audiences.AudienceError:
@@ -176,6 +180,8 @@ def compose_facts(session: Session, values: Mapping[str, Any]) -> dict[str, Any]
     body = values.get("body") or ""
     spec = values.get("audience") or {}
     sms = sms_info(body)
+    if values.get("route") == delegation.ROUTE_OPERATORS:
+        return delegated_facts(session, body, spec, values)
     preview = audience_preview(session, spec)
     estimate = _cost(sms["segments"], preview)
     ascii_estimate = _cost(sms["ascii_variant_segments"], preview)
@@ -213,8 +219,41 @@ def compose_facts(session: Session, values: Mapping[str, Any]) -> dict[str, Any]
     }
 
 
+def delegated_facts(
+    session: Session, body: str, spec: Mapping[str, Any], values: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What the composer shows for a campaign the operators send: the text's size, the areas
+    and operators asked, warnings (variables cannot be filled by an operator)."""
+    warnings = composer.check(body, None, window=(values["window_start"], values["window_end"]))
+    if rendering.variables_in(body):
+        warnings.insert(
+            0,
+            composer.DraftWarning(
+                "variables_delegated",
+                _("Nhà mạng gửi nguyên văn cho mọi thuê bao: hãy bỏ các biến như {name}."),
+            ),
+        )
+    codes = set(spec.get("operators", []))
+    return {
+        "delegated": True,
+        "sms": sms_info(body),
+        "warnings": warnings,
+        "operators": [o.name for o in delegation.operators(session) if o.code in codes],
+        "areas": delegation.area_text(session, spec, delegation.province_name(session)),
+    }
+
+
 def approval_facts(session: Session, campaign: Campaign) -> dict[str, Any]:
-    """The figures an approver weighs: audience size, segments, cost, who drafted it."""
+    """The figures an approver weighs: audience size, segments, cost, who drafted it; for a
+    delegated campaign, its letters."""
+    if delegation.is_delegated(campaign):
+        author = session.get(User, campaign.created_by_id) if campaign.created_by_id else None
+        return {
+            "delegated": True,
+            "sms": sms_info(campaign.body),
+            "requests": delegation.requests_of(session, campaign.id),
+            "author": author,
+        }
     preview = audience_preview(session, campaign.audience or {})
     info = sms_info(campaign.body)
     author = session.get(User, campaign.created_by_id) if campaign.created_by_id else None
@@ -243,3 +282,37 @@ def engage_kill_switch(session: Session, reason: str, user: User | None) -> int:
 def release_kill_switch(session: Session, user: User | None) -> bool:
     """Release the kill switch (commits; paused campaigns stay paused); whether one was engaged."""
     return gateway_killswitch.release(session, db.redis(), user.id if user else None)
+
+
+def report_areas(session: Session, campaign: Campaign) -> list[Area]:
+    """The areas an operator may report figures for: those chosen, or the province's
+    districts when the whole province was asked."""
+    spec = campaign.audience or {}
+    ids = [int(i) for i in [*spec.get("districts", []), *spec.get("wards", [])]]
+    stmt = select(Area).order_by(Area.name)
+    if spec.get("all") or not ids:
+        stmt = stmt.where(Area.kind.in_(("district", "town", "city")))
+    else:
+        stmt = stmt.where(Area.id.in_(ids))
+    return list(session.scalars(stmt))
+
+
+def delegated_page(session: Session, campaign: Campaign, user: User | None) -> dict[str, Any]:
+    """What the campaign page adds for a delegated campaign (``operator_requests`` is None for
+    a campaign Loa sends)."""
+    if not delegation.is_delegated(campaign):
+        return {"operator_requests": None, "route_labels": labels.CAMPAIGN_ROUTE_LABELS}
+    s = session
+    requests_ = delegation.requests_of(s, campaign.id)
+    return {
+        "operator_requests": requests_,
+        "request_history": delegation.history(s, [r.id for r in requests_]),
+        "request_moves": delegation.MOVES,
+        "request_labels": labels.OPERATOR_REQUEST_LABELS,
+        "route_labels": labels.CAMPAIGN_ROUTE_LABELS,
+        "reached_total": sum(r.reached_total or 0 for r in requests_),
+        "report_areas": report_areas(s, campaign),
+        "can_follow": user is not None
+        and allowed(user.role, "campaigns.operate")
+        and campaign.status == lifecycle.REQUESTED,
+    }

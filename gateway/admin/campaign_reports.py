@@ -15,7 +15,7 @@ from typing import Any
 from flask import Response, current_app, jsonify, render_template, stream_with_context
 from flask_babel import gettext as _
 
-from campaigns import localtime, reports, statuses
+from campaigns import delegation, localtime, reports, statuses
 from campaigns.db import utcnow
 from campaigns.models import Campaign
 from campaigns.phones import mask
@@ -27,6 +27,7 @@ from gateway.admin.campaigns import bp, campaign_or_404, status_label
 from gateway.admin.contacts import shows_full_numbers
 from gateway.auth import require
 from gateway.i18n import local_time
+from gateway.tips.area_links import delegated_tip_counts
 from gateway.tips.links import campaign_tip_counts
 
 STATUS_LABELS: dict[str, Any] = labels.DELIVERY_STATUS_LABELS
@@ -125,6 +126,14 @@ def report(campaign_id: int) -> Any:
     """The final report: counts that add up to the audience, breakdowns, cost and tips."""
     campaign = campaign_or_404(campaign_id)
     s = db.session()
+    if delegation.is_delegated(campaign):
+        return render_template(
+            "campaigns/delegated_report.html",
+            campaign=campaign,
+            reach=delegation.reach(s, campaign.id),
+            tips=delegated_tip_counts(s, campaign, _settings().tip_link_days),
+            request_labels=labels.OPERATOR_REQUEST_LABELS,
+        )
     data = reports.summary(s, campaign.id, _settings().price_per_segment)
     skipped = {
         key.removeprefix("skipped_"): n

@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from campaigns import fields, lifecycle
+from campaigns import delegation, fields, lifecycle
 from campaigns.db import utcnow
 from campaigns.models import Area, Campaign, ContactList
 from campaigns.windows import window_of
@@ -81,6 +81,8 @@ def _choices() -> dict[str, Any]:
         "all_wards": [a for a in areas if a.kind in ("commune", "ward")],
         "provider_labels": labels.PROVIDER_LABELS,
         "default_provider": current_app.config["LOA_SETTINGS"].provider,
+        "route_labels": labels.CAMPAIGN_ROUTE_LABELS,
+        "all_operators": delegation.operators(s),
     }
 
 
@@ -214,7 +216,8 @@ def approvals() -> Any:
 @bp.get("/<int:campaign_id>")
 @require("campaigns.view")
 def show(campaign_id: int) -> Any:
-    """A campaign: its text, audience, schedule, status and the actions allowed now."""
+    """A campaign: its text, audience, schedule, status and the actions allowed now; for a
+    delegated campaign, its operators, letters and follow-up."""
     campaign = campaign_or_404(campaign_id)
     s = db.session()
     user = current()
@@ -237,6 +240,7 @@ def show(campaign_id: int) -> Any:
         can_test=may_edit,
         can_override_window=user is not None and user.role == roles.ADMIN,
         can_edit=may_edit and lifecycle.can(campaign.status, lifecycle.EDIT),
+        **panel.delegated_page(s, campaign, user),
         can_change_rate=user is not None
         and allowed(user.role, "campaigns.operate")
         and campaign.status in (lifecycle.RUNNING, lifecycle.PAUSED),
@@ -387,7 +391,10 @@ def kill_switch() -> Any:
 
 def init_app(app: Flask) -> None:
     """Register the pages (with the progress and report views) and their menu entries."""
-    from gateway.admin import campaign_reports  # noqa: F401  (adds its routes to bp)
+    from gateway.admin import (
+        campaign_reports,  # noqa: F401  (adds its routes to bp)
+        operator_requests,  # noqa: F401  (adds its routes to bp)
+    )
 
     app.register_blueprint(bp)
     app.jinja_env.globals.update(

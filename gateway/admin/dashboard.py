@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from rq import Worker
 from sqlalchemy import func, or_, select
 
-from campaigns import lifecycle
+from campaigns import delegation, lifecycle, localtime
 from campaigns.db import utcnow
 from campaigns.models import Campaign, Delivery
 from gateway import db, labels, queues
@@ -52,6 +52,12 @@ def campaigns_in_flight() -> list[dict[str, Any]]:
             }
         )
     return shown
+
+
+def operator_reminders() -> list[delegation.Reminder]:
+    """Operators that have not answered a delegated campaign by the date it set."""
+    today = utcnow().astimezone(localtime.zone()).date()
+    return delegation.reminders(db.session(), today)
 
 
 def _aware(at: dt.datetime | None) -> dt.datetime | None:
@@ -111,6 +117,8 @@ def health() -> dict[str, Any]:
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         campaigns_in_flight=campaigns_in_flight,
+        operator_reminders=operator_reminders,
+        operator_request_label=lambda code: labels.label(labels.OPERATOR_REQUEST_LABELS, code),
         health_dashboard=health,
         lane_label=lambda code: labels.label(labels.LANE_LABELS, code),
         worker_state_label=lambda code: labels.label(labels.WORKER_STATE_LABELS, code),

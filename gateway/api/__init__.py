@@ -91,7 +91,7 @@ document(
 
 
 # Modules that add routes to ``bp``; each is imported before the blueprint is registered.
-API_MODULES: tuple[str, ...] = ("tips", "campaigns", "contacts")
+API_MODULES: tuple[str, ...] = ("tips", "campaigns", "contacts", "reports")
 
 
 def init_app(app: Flask) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import current_app
 
-from campaigns import audiences, composer, cost, fields, lifecycle, reports
+from campaigns import audiences, composer, cost, delegation, fields, lifecycle, reports
 from campaigns import statuses as st
 from campaigns.models import Campaign
 from campaigns.sending import provider_names
@@ -40,8 +40,12 @@ FIELDS = frozenset(
         "window",
         "scheduled_at",
         "recurrence",
+        "route",
+        "operators",
+        "delegation",
     }
 )
+DELEGATION_KEYS = {"contact_name": 120, "contact_phone": 40, "answer_by": 10, "report_by": 10}
 
 
 class Invalid(ValueError):
@@ -88,18 +92,16 @@ def parse_campaign(
         values["name"] = _field(fields.name, data.get("name"))
     if "body" in data or not partial:
         values["body"] = _field(fields.body, data.get("body"))
-    audience_keys = {"lists", "all", "districts", "wards", "tags"} & set(data)
-    if audience_keys or not partial:
-        spec: dict[str, Any] = {
-            k: _str_list(data, k) for k in ("lists", "districts", "wards", "tags")
-        }
-        if data.get("all") is True:
-            spec["all"] = True
-        elif "all" in data and data["all"] is not False:
-            raise Invalid("'all' phải là true hoặc false.")
-        if not spec["lists"] and not spec.get("all"):
-            raise Invalid("'lists' cần ít nhất một danh sách (hoặc \"all\": true).")
-        values["audience"] = {k: v for k, v in spec.items() if v}
+    route = data.get("route", current_value("route") or delegation.ROUTE_LOA)
+    if route not in delegation.ROUTES:
+        raise Invalid(f"'route' là một trong: {', '.join(delegation.ROUTES)}.")
+    if "route" in data:
+        values["route"] = route
+    audience_keys = {"lists", "all", "districts", "wards", "tags", "operators"} & set(data)
+    if audience_keys or not partial or "route" in data:
+        values["audience"] = _audience(data, route)
+    if "delegation" in data:
+        values["delegation"] = _delegation(data["delegation"])
     if "sender" in data and "senders" in data:
         raise Invalid("Chỉ dùng 'sender' hoặc 'senders', không cả hai.")
     if "sender" in data:
@@ -137,6 +139,45 @@ def parse_campaign(
     return values
 
 
+def _audience(data: dict[str, Any], route: str) -> dict[str, Any]:
+    spec: dict[str, Any] = {k: _str_list(data, k) for k in ("lists", "districts", "wards", "tags")}
+    if data.get("all") is True:
+        spec["all"] = True
+    elif "all" in data and data["all"] is not False:
+        raise Invalid("'all' phải là true hoặc false.")
+    if route == delegation.ROUTE_OPERATORS:
+        known = {o.code for o in delegation.operators(db.session())}
+        codes = _str_list(data, "operators")
+        unknown = sorted(str(c) for c in codes if c not in known)
+        if unknown or not codes:
+            raise Invalid(f"'operators' là một hoặc nhiều mã trong: {', '.join(sorted(known))}.")
+        if not spec.get("all") and not spec["districts"] and not spec["wards"]:
+            raise Invalid("Cần \"all\": true (toàn tỉnh) hoặc 'districts'/'wards'.")
+        spec = {k: spec[k] for k in ("all", "districts", "wards") if spec.get(k)}
+        return {**spec, "operators": list(dict.fromkeys(codes))}
+    if not spec["lists"] and not spec.get("all"):
+        raise Invalid("'lists' cần ít nhất một danh sách (hoặc \"all\": true).")
+    return {k: v for k, v in spec.items() if v}
+
+
+def _delegation(value: Any) -> dict[str, str]:
+    """The contact person and answer dates of a delegated campaign."""
+    if not isinstance(value, dict) or set(value) - set(DELEGATION_KEYS):
+        raise Invalid(f"'delegation' là object với các khóa: {', '.join(DELEGATION_KEYS)}.")
+    out = {}
+    for key, limit in DELEGATION_KEYS.items():
+        text = value.get(key, "")
+        if not isinstance(text, str) or len(text) > limit:
+            raise Invalid(f"'delegation.{key}' là chuỗi tối đa {limit} ký tự.")
+        if key.endswith("_by") and text:
+            try:
+                text = dt.date.fromisoformat(text).isoformat()
+            except ValueError:
+                raise Invalid(f"'delegation.{key}' là một ngày YYYY-MM-DD.") from None
+        out[key] = text.strip()
+    return out
+
+
 # --- output -------------------------------------------------------------------------------
 
 
@@ -163,6 +204,7 @@ def campaign_json(campaign: Campaign, detail: bool = False) -> dict[str, Any]:
         "window": {"start": campaign.window_start, "end": campaign.window_end},
         "scheduled_at": campaign.scheduled_at.isoformat() if campaign.scheduled_at else None,
         "recurrence": campaign.recurrence,
+        "route": campaign.route,
         "encoding": campaign.encoding,
         "segments_per_message": campaign.segments_per_message,
         "audience_size": campaign.audience_size,
@@ -174,7 +216,21 @@ def campaign_json(campaign: Campaign, detail: bool = False) -> dict[str, Any]:
         "actions": lifecycle.actions_from(campaign.status),
         "created_at": campaign.created_at.isoformat() if campaign.created_at else None,
     }
-    if detail:
+    if delegation.is_delegated(campaign):
+        out["delegation"] = campaign.delegation or {}
+        out["operator_requests"] = [
+            {
+                "operator": r.operator.code,
+                "status": r.status,
+                "letter_number": r.letter.get("number"),
+                "letter_hash": r.letter_hash,
+                "requested_at": r.requested_at.isoformat() if r.requested_at else None,
+                "reached_total": r.reached_total,
+                "reached_by_area": r.reached_by_area or {},
+            }
+            for r in delegation.requests_of(db.session(), campaign.id)
+        ]
+    elif detail:
         out.update(_detail(campaign))
     return out
 
@@ -240,6 +296,8 @@ CampaignSchema = schema(
         "properties": {
             "id": {"type": "integer"},
             "status": {"type": "string", "enum": list(lifecycle.STATES)},
+            "route": {"type": "string", "enum": list(delegation.ROUTES)},
+            "operator_requests": {"type": "array", "items": {"type": "object"}},
             "audience_size": {"type": "integer"},
             "counts": {
                 "type": "object",
@@ -284,7 +342,27 @@ CampaignInSchema = schema(
             },
             "scheduled_at": {"type": "string", "format": "date-time"},
             "recurrence": {"type": "string", "enum": ["none", "yearly"]},
+            "route": {
+                "type": "string",
+                "enum": list(delegation.ROUTES),
+                "description": "direct: Loa sends; operators: the mobile operators are asked",
+            },
+            "operators": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "operator codes (viettel, vinaphone, …) when route is operators",
+            },
+            "delegation": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "contact_name": {"type": "string", "maxLength": 120},
+                    "contact_phone": {"type": "string", "maxLength": 40},
+                    "answer_by": {"type": "string", "format": "date"},
+                    "report_by": {"type": "string", "format": "date"},
+                },
+            },
         },
-        "required": ["name", "body", "lists"],
+        "required": ["name", "body"],
     },
 )

@@ -21,7 +21,7 @@ from flask import jsonify, request
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from campaigns import audiences, composer, lifecycle
+from campaigns import audiences, composer, delegation, lifecycle
 from campaigns import statuses as st
 from campaigns.models import Campaign, Delivery
 from campaigns.phones import mask
@@ -107,6 +107,20 @@ document(
 )
 
 
+def _size(audience: dict[str, Any], route: str | None) -> int:
+    """How many contacts a campaign Loa sends reaches (its lists must exist); 0 for one the
+    operators send (their subscribers are not Loa's contacts).
+
+    Raises:
+        audiences.AudienceError: an unknown list.
+    """
+    if route == delegation.ROUTE_OPERATORS:
+        return 0
+    s = db.session()
+    audiences.resolve_lists(s, audience.get("lists", []))
+    return audiences.size(s, audience)
+
+
 @bp.post("/campaigns")
 @require("campaigns.edit", api=True)
 def create_campaign() -> Any:
@@ -116,8 +130,7 @@ def create_campaign() -> Any:
     s = db.session()
     try:
         values = parse_campaign(request.get_json(silent=True))
-        audiences.resolve_lists(s, values["audience"].get("lists", []))
-        size = audiences.size(s, values["audience"])
+        size = _size(values["audience"], values.get("route"))
     except (Invalid, audiences.AudienceError) as exc:
         return error(422, str(exc))
     campaign = Campaign(**values, created_by_id=user.id, audience_size=size)
@@ -187,8 +200,8 @@ def edit_campaign(campaign_id: int) -> Any:
     try:
         values = parse_campaign(request.get_json(silent=True), partial=True, current=campaign)
         if "audience" in values:
-            audiences.resolve_lists(s, values["audience"].get("lists", []))
-            values["audience_size"] = audiences.size(s, values["audience"])
+            route = values.get("route", campaign.route)
+            values["audience_size"] = _size(values["audience"], route)
     except (Invalid, audiences.AudienceError) as exc:
         return error(422, str(exc))
     size = values.pop("audience_size", None)

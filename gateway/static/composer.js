@@ -72,3 +72,20 @@
     timer = setTimeout(refresh, 250);
   });
 })();
+
+// The route ("Loa gửi" or "nhờ nhà mạng gửi") shows only the fields that route uses; without
+// this script every field shows and the server ignores those of the other route.
+(function () {
+  "use strict";
+  var radios = document.querySelectorAll("#route input[name=route]");
+  if (!radios.length) { return; }
+  function follow() {
+    var chosen = document.querySelector("#route input[name=route]:checked");
+    var route = chosen ? chosen.value : "direct";
+    document.querySelectorAll("[data-route]").forEach(function (el) {
+      el.hidden = el.getAttribute("data-route") !== route;
+    });
+  }
+  radios.forEach(function (r) { r.addEventListener("change", follow); });
+  follow();
+}());

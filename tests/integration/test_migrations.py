@@ -9,6 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
+from campaigns import delegation
 from campaigns.db import Base, make_engine
 from gateway import migrate
 from gateway.tips import routing
@@ -67,5 +68,23 @@ def test_upgrade_creates_the_default_rules_once(migrated_url: str) -> None:
             }
             assert kinds["Trẻ em → 111"] == ("keyword", "hotline_111", 1, True)
             assert kinds["Huyện, thị xã → Công an huyện"][0] == "district"
+    finally:
+        eng.dispose()
+
+
+def test_upgrade_lists_the_mobile_operators(migrated_url: str) -> None:
+    """A fresh database can ask every operator of the plan (issue 13) without demo data, the
+    same rows :data:`campaigns.delegation.OPERATORS` holds."""
+    eng = make_engine(migrated_url)
+    try:
+        with Session(eng) as s:
+            rows = [(o.code, o.name, o.addressee) for o in delegation.operators(s)]
+            assert rows == list(delegation.OPERATORS)
+            assert [o.name for o in delegation.operators(s)][:3] == [
+                "Viettel",
+                "VinaPhone",
+                "MobiFone",
+            ]
+            assert delegation.seed_operators(s) == 0
     finally:
         eng.dispose()

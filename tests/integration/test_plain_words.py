@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from campaigns import lifecycle
+from campaigns import delegation, lifecycle
 from campaigns import statuses as st
-from campaigns.models import Area, ContactImport, Delivery
+from campaigns.models import Area, ContactImport, Delivery, OperatorRequestEvent
 from gateway import audit, labels
 from gateway.tips import states
 from gateway.tips.models import Reply
@@ -158,6 +158,7 @@ def world(app: Any, session: Any, client: Any, login_as: Any) -> dict[str, Any]:
     session.commit()
     client.post(f"/campaigns/{cancelled.id}/actions/cancel", data={"reason": "Đổi nội dung"})
     campaigns["cancel_ui"] = cancelled
+    campaigns.update(_delegated_campaigns(session))
 
     details = {k: "x" for k in labels.AUDIT_DETAIL_LABELS}
     details |= {"from": "new", "to": "closed", "resolution": "no_action", "queue": UNLOADED_QUEUE}
@@ -185,6 +186,31 @@ def world(app: Any, session: Any, client: Any, login_as: Any) -> dict[str, Any]:
     return {"tips": tips, "work": work, "campaigns": campaigns, "imports": imports}
 
 
+def _delegated_campaigns(session: Any) -> dict[str, Any]:
+    """A delegated campaign awaiting approval, and one whose operators' requests are in every
+    follow-up state and late (the dashboard's reminders)."""
+    delegation.seed_operators(session)
+    codes = [code for code, _name, _addressee in delegation.OPERATORS]
+    made = {}
+    for key, status in (
+        ("delegated_pending", lifecycle.PENDING_APPROVAL),
+        ("delegated", "requested"),
+    ):
+        made[key] = create_campaign(
+            name=f"Nhà mạng gửi {key}",
+            route="operators",
+            status=status,
+            audience={"all": True, "operators": codes[: len(delegation.REQUEST_STATES)]},
+            delegation={"answer_by": "2020-01-01", "report_by": "2020-01-10"},
+        )
+        letters = delegation.prepare_letters(session, made[key])
+    for req, state in zip(letters, delegation.REQUEST_STATES, strict=True):
+        req.status, req.note = state, "ghi chú"
+        session.add(OperatorRequestEvent(request_id=req.id, status=state, note="ghi chú"))
+    session.commit()
+    return made
+
+
 def _pages(client: Any, world: dict[str, Any]) -> dict[str, str]:
     urls = ["/inbox/", f"/inbox/{world['work'].id}", f"/inbox/{world['work'].id}/handoff"]
     urls += ["/inbox/dashboard"] + [
@@ -196,6 +222,10 @@ def _pages(client: Any, world: dict[str, Any]) -> dict[str, str]:
         urls += [f"/campaigns/{c.id}", f"/campaigns/{c.id}/progress", f"/campaigns/{c.id}/report"]
     urls += [f"/audit/?page={n}" for n in range(1, 4)] + ["/areas/", "/"]
     urls += ["/users/", "/users/new", "/users/rosters", "/rules/", "/optouts", "/account/"]
+    urls += ["/campaigns/letter-template"]  # the composer names its {variables} on purpose
+    today = dt.date.today()
+    span = f"from={today - dt.timedelta(days=400)}&to={today + dt.timedelta(days=1)}"
+    urls += [f"/reports/ket-qua?{span}", "/reports/ket-qua"]
     urls += [f"/contacts/imports/{token}" for token in world["imports"]]
     pages = {}
     for url in urls:

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine
 from werkzeug.routing import Rule
 
+from campaigns import delegation
 from campaigns.models import ContactImport, Delivery
 from gateway import db
 from tests.factories import create_campaign
@@ -31,6 +32,7 @@ CAMPAIGNS = {"admin", "editor", "approver"}
 EDITORS = {"admin", "editor"}
 APPROVERS = {"approver"}  # approval is four-eyes: an admin does not approve
 KILL_SWITCH = {"admin", "approver"}
+REPORTS = {"admin", "approver"}  # figures across every queue: the admin and the department's leader
 TIPS = {"admin", "police_province", "police_ke_sach", "border_guard", "hotline_111"}
 EVERYONE = set(WHO) - {"anonymous"}
 # Opt-outs are kept by the campaign team and by tip-line staff (a citizen asks them to stop
@@ -74,6 +76,13 @@ EXPECTED: dict[str, str | set[str]] = {
     "campaigns.change_rate": CAMPAIGNS,
     "campaigns.report": CAMPAIGNS,
     "campaigns.test_send": EDITORS,
+    "campaigns.letter": CAMPAIGNS,
+    "campaigns.follow_up": CAMPAIGNS,
+    "campaigns.import_report": CAMPAIGNS,
+    "reports.results_page": REPORTS,
+    "reports.results_file": REPORTS,
+    "api.report_results": REPORTS,
+    "campaigns.letter_template": EDITORS,
     "campaigns.approvals": CAMPAIGNS,
     "campaigns.kill_switch": KILL_SWITCH,
     "campaigns.new": EDITORS,
@@ -145,6 +154,7 @@ EXPECTED: dict[str, str | set[str]] = {
     "api.campaign_reject": APPROVERS,
     "api.campaign_schedule": CAMPAIGNS,
     "api.campaign_launch": CAMPAIGNS,
+    "api.campaign_request": CAMPAIGNS,
     "api.campaign_pause": CAMPAIGNS,
     "api.campaign_resume": CAMPAIGNS,
     "api.campaign_cancel": CAMPAIGNS,
@@ -182,7 +192,12 @@ def _objects(world: World, who: str) -> dict[str, str]:
     with world.app.app_context():
         s = db.session()
         n = next(_seq)
-        campaign = create_campaign()
+        # A delegated campaign with one letter: every campaign page must serve one too.
+        delegation.seed_operators(s)
+        campaign = create_campaign(
+            route="operators", audience={"all": True, "operators": ["viettel"]}
+        )
+        (letter,) = delegation.prepare_letters(s, campaign)
         delivery = Delivery(campaign_id=campaign.id, phone=f"+8490{n:07d}")
         imported = ContactImport(token=f"coverage{n}", rejected_csv="line,value,reason\r\n")
         s.add_all([delivery, imported])
@@ -195,6 +210,8 @@ def _objects(world: World, who: str) -> dict[str, str]:
             "rule_id": objs["rule"],
             "area_id": objs["area"],
             "campaign_id": str(campaign.id),
+            "request_id": str(letter.id),
+            "kind": "docx",
             "delivery_id": str(delivery.id),
             "token": imported.token,  # a contact import's; a forged one for webhooks
             "action": "submit",
