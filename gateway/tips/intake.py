@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from campaigns.db import utcnow
-from campaigns.models import Area
 from campaigns.phones import normalize
 from campaigns.text import nfc, strip_controls
 from gateway import jobs
@@ -92,7 +91,7 @@ def store_tip(
     when = received_at or utcnow()
     if when.tzinfo is None:  # providers report UTC; a naive time must not lose the tip
         when = when.replace(tzinfo=dt.UTC)
-    result = routing.route(text, routing.active_rules(session), session.scalars(select(Area)))
+    result = routing.router_for(session).route(text)
     tip = Tip(
         channel=channel,
         provider=provider,

@@ -361,3 +361,48 @@ def test_reply_kind_and_state_show_as_labels(
     html = client.get(f"/inbox/{tip.id}").get_data(as_text=True)
     assert "Xác nhận tự động · Chưa rõ đã gửi hay chưa" in html
     assert "· ack ·" not in html and "· unknown" not in html
+
+
+def test_rules_and_areas_changed_elsewhere_route_the_very_next_tip(
+    app: Any, session: Session, new_session: Session
+) -> None:
+    """The compiled rules are kept per process, yet an edit made by another process (here
+    another connection) routes the next tip: a new version, a row changed in place, an alias."""
+    from gateway.tips import routing
+    from gateway.tips.models import RoutingRule
+
+    load_soc_trang_2024(session)
+    seed_default_rules(session)
+    session.commit()
+    body = "có chuyện lạ ở xóm chài Hồ Sen"
+
+    def tip_queue() -> tuple[str, int | None, int | None]:
+        tip, _ = store_tip(session, db.tipline(), channel="web", body=body)
+        session.commit()
+        return tip.queue, tip.rule_version, tip.district_id
+
+    assert tip_queue() == ("police_province", None, None)
+    hits = routing._compiled.cache_info().hits
+    assert tip_queue() == ("police_province", None, None)
+    assert routing._compiled.cache_info().hits == hits + 1  # the cache is warm
+
+    border = new_session.scalar(select(RoutingRule).where(RoutingRule.queue == "border_guard"))
+    assert border is not None
+    edited = routing.edit_rule(new_session, border, phrases=[*border.phrases, "xóm chài"])
+    new_session.commit()
+    assert tip_queue() == ("border_guard", 2, None)
+
+    new_session.execute(  # changed in place, no new version: still seen at once
+        RoutingRule.__table__.update()
+        .where(RoutingRule.id == edited.id)
+        .values(queue="hotline_111")
+    )
+    new_session.commit()
+    assert tip_queue()[:2] == ("hotline_111", 2)
+
+    area = new_session.scalar(select(Area).where(Area.name == "Kế Sách"))
+    assert area is not None
+    area.aliases = [*area.aliases, "Hồ Sen"]
+    new_session.commit()
+    queue, _version, district = tip_queue()
+    assert (queue, district) == ("hotline_111", area.id)
