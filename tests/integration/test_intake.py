@@ -89,7 +89,7 @@ def test_same_id_from_another_provider_is_another_tip(app: Any, session: Session
 def test_concurrent_insert_returns_the_existing_tip(
     app: Any, session: Session, new_session: Session
 ) -> None:
-    """A duplicate that slips past the check is caught by the unique constraint, not raised."""
+    """A duplicate is caught by the unique constraint (no SELECT first), not raised."""
     _first, created = store_tip(
         new_session,
         db.tipline(),
@@ -100,9 +100,37 @@ def test_concurrent_insert_returns_the_existing_tip(
     )
     new_session.commit()
     assert created
-    late = Tip(channel="sms", body="x", provider="twilio", provider_message_id="SMrace")
+    late = {"channel": "sms", "body": "x", "provider": "twilio", "provider_message_id": "SMrace"}
     assert _insert(session, late) is None
-    session.commit()  # the savepoint rolled back; the session is still usable
+    session.commit()  # nothing was inserted; the session is still usable
+    assert len(_tips(session)) == 1
+
+
+def test_a_duplicate_in_flight_waits_and_stores_nothing(
+    app: Any, session: Session, new_session: Session
+) -> None:
+    """The same message stored by another transaction not yet committed: the second insert
+    waits for it, then stores nothing and returns the committed tip."""
+    import threading
+
+    key = {"channel": "sms", "body": "x", "provider": "twilio", "provider_message_id": "SMflight"}
+    line = db.tipline()
+    first, created = store_tip(new_session, line, **key)
+    assert created  # not committed yet
+    result: list[tuple[Tip, bool]] = []
+
+    def second() -> None:
+        result.append(store_tip(session, line, **key))
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(0.5)
+    assert thread.is_alive()  # held by the first transaction's row (or write lock)
+    new_session.commit()
+    thread.join(30)
+    session.commit()
+    ((tip, created_again),) = result
+    assert (tip.id, created_again) == (first.id, False)
     assert len(_tips(session)) == 1
 
 
