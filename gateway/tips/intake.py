@@ -8,8 +8,11 @@ Logs carry tip ids and masked numbers only, never a body.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import threading
+from contextlib import AbstractContextManager
 from typing import Any, cast
 
 from redis.exceptions import RedisError
@@ -183,6 +186,19 @@ def sender_of(raw: str | None) -> tuple[str | None, bool]:
     return raw.strip()[:20] or None, False
 
 
+# SQLite takes one writer at a time. Threads of one process that wait for it in SQLite's busy
+# handler sleep 1 to 100 ms between tries (the slow tail under gunicorn's threads); waiting on
+# a lock of our own wakes the next one as soon as the commit is done. The GIL runs one thread's
+# Python at a time anyway. PostgreSQL locks rows, not the database: no lock there.
+_SQLITE_WRITER = threading.Lock()
+
+
+def _one_writer(session: Session) -> AbstractContextManager[Any]:
+    if session.get_bind().dialect.name == "sqlite":
+        return _SQLITE_WRITER
+    return contextlib.nullcontext()
+
+
 def receive_inbound(
     session: Session, line: TipLine, inbound: InboundMessage, *, inline_reply: bool = True
 ) -> str | None:
@@ -201,29 +217,30 @@ def receive_inbound(
     kind = keywords.classify(inbound.body or "")
     if kind is not None and sender and reachable:
         return _keyword(session, line, sender, kind, inbound, inline_reply)
-    # Read before the tip is stored: its event and the reply then go in one flush at commit.
-    silent = not reachable or replies.do_not_contact(session, sender)
-    tip, created = store_tip(
-        session,
-        line,
-        channel=inbound.channel,
-        body=inbound.body or "",
-        sender=sender,
-        provider=inbound.provider,
-        provider_message_id=inbound.provider_message_id or None,
-        received_at=inbound.received_at,
-    )
-    text = None if silent else replies.ack_text(line.settings)
-    reply_ids: list[int] = []
-    if created and text and sender:
-        if inline_reply:
-            replies.record_inline_ack(session, to_phone=sender, body=text, tip_id=tip.id)
-        else:
-            reply = replies.queue_reply(
-                session, to_phone=sender, body=text, kind=replies.ACK, tip_id=tip.id
-            )
-            reply_ids = [reply.id] if reply else []
-    session.commit()
+    with _one_writer(session):
+        # Read before the tip is stored: SQLite then holds its write lock for the inserts only.
+        silent = not reachable or replies.do_not_contact(session, sender)
+        tip, created = store_tip(
+            session,
+            line,
+            channel=inbound.channel,
+            body=inbound.body or "",
+            sender=sender,
+            provider=inbound.provider,
+            provider_message_id=inbound.provider_message_id or None,
+            received_at=inbound.received_at,
+        )
+        text = None if silent else replies.ack_text(line.settings)
+        reply_ids: list[int] = []
+        if created and text and sender:
+            if inline_reply:
+                replies.record_inline_ack(session, to_phone=sender, body=text, tip_id=tip.id)
+            else:
+                reply = replies.queue_reply(
+                    session, to_phone=sender, body=text, kind=replies.ACK, tip_id=tip.id
+                )
+                reply_ids = [reply.id] if reply else []
+        session.commit()
     if created:
         notify_after_commit(line, tip, reply_ids)
     return text if inline_reply else None

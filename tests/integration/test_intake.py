@@ -134,6 +134,33 @@ def test_a_duplicate_in_flight_waits_and_stores_nothing(
     assert len(_tips(session)) == 1
 
 
+def test_webhooks_on_many_threads_each_store_their_tip(
+    app: Any, db_engine: Any, new_session: Session
+) -> None:
+    """Threads of one process (gunicorn's) storing tips at once: every tip is stored and
+    acknowledged, none waits out SQLite's busy timeout or fails on a lock."""
+    import threading
+
+    from campaigns.db import make_sessionmaker
+
+    line = db.tipline()
+    factory = make_sessionmaker(db_engine)
+    acks: list[str | None] = []
+
+    def webhook(n: int) -> None:
+        with factory() as s:
+            for k in range(5):
+                acks.append(receive_inbound(s, line, _inbound("tin báo", mid=f"SMthread{n}-{k}")))
+
+    threads = [threading.Thread(target=webhook, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert acks == [replies.DEFAULT_ACK] * 30
+    assert len(_tips(new_session)) == 30
+
+
 @pytest.fixture
 def dead_redis_app(settings: Settings, db_engine: Any, redis_conn: Any) -> Iterator[Any]:
     """The app pointed at a Redis port where nothing listens."""
