@@ -8,7 +8,7 @@ then they are different words (``biến mất``, "disappeared", is not ``biển`
 citizen typing without accents still matches every phrase.
 
 People text without accents, in abbreviations and with letters held down: before matching,
-SMS shorthand is spelled out (:data:`ABBREVIATIONS`: ``ko`` → ``không``, ``dc`` → ``được``,
+SMS shorthand is spelled out (:data:`phrases.ABBREVIATIONS`: ``ko`` → ``không``, ``dc`` → ``được``,
 ``ng`` → ``người`` …), a letter typed three times or more counts once (``cuuuu`` → ``cuu``),
 and digits are cut from letters (``14t`` → ``14 t``). A phrase may hold a number test in
 braces: ``{n<18} tuổi`` matches "15 tuổi", "15 tuoi" and "15t"; ``lớp {n<=12}`` matches "lớp
