@@ -14,9 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from campaigns.models import Area
 from gateway.settings import ROOT
-from gateway.tips.routing import RuleLike, route
+from gateway.tips.routing import AreaLike, Router, RuleLike
 from gateway.tips.states import URGENT
 
 CORPUS = ROOT / "tests" / "data" / "tip_corpus.csv"
@@ -93,13 +92,13 @@ def load(path: Path = CORPUS) -> list[Example]:
 
 
 def evaluate(
-    rules: Sequence[RuleLike], areas: Iterable[Area], examples: Iterable[Example]
+    rules: Sequence[RuleLike], areas: Iterable[AreaLike], examples: Iterable[Example]
 ) -> Scores:
     """Route every example with ``rules`` and ``areas``; count what matches its label."""
-    area_list = list(areas)
+    router = Router(rules, areas)
     scores = Scores()
     for ex in examples:
-        result = route(ex.text, rules, area_list)
+        result = router.route(ex.text)
         shared = tuple(sorted(result.shared_with))
         scores.total += 1
         queue_ok = result.queue == ex.queue

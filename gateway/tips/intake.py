@@ -8,17 +8,19 @@ Logs carry tip ids and masked numbers only, never a body.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
-from typing import Any
+import threading
+from contextlib import AbstractContextManager
+from typing import Any, cast
 
 from redis.exceptions import RedisError
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, insert, inspect, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from campaigns.db import utcnow
-from campaigns.models import Area
 from campaigns.phones import normalize
 from campaigns.text import nfc, strip_controls
 from gateway import jobs
@@ -40,13 +42,33 @@ def _existing(session: Session, provider: str, provider_message_id: str) -> Tip 
     )
 
 
-def _insert(session: Session, tip: Tip) -> Tip | None:
-    """Insert ``tip`` under a savepoint; None when the same provider message is stored already."""
-    try:
-        with session.begin_nested():
-            session.add(tip)
-    except IntegrityError:
+# One statement per dialect, built once: the unique constraint of (provider, provider message
+# id) is the dedupe (without a key, NULLs never conflict). Core, not the ORM's bulk insert: on
+# the busiest path its bookkeeping costs more than the INSERT.
+_TIPS = cast(Table, Tip.__table__)
+_INSERTS = {
+    name: dml.insert(_TIPS)
+    .on_conflict_do_nothing(index_elements=["provider", "provider_message_id"])
+    .returning(*_TIPS.c)
+    for name, dml in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_TIP_ATTRS = tuple(inspect(Tip).get_property_by_column(c).key for c in _TIPS.c)
+
+
+_EVENTS = insert(cast(Table, TipEvent.__table__))
+
+
+def _insert(session: Session, values: dict[str, Any]) -> Tip | None:
+    """Insert a tip in one statement and return it, persistent in ``session``; None when a tip
+    with the same ``(provider, provider_message_id)`` is stored already (or is being stored by a
+    concurrent transaction that then commits): the unique constraint decides, no SELECT first."""
+    stmt = _INSERTS[session.get_bind().dialect.name]
+    row = session.connection().execute(stmt, values).first()
+    if row is None:
         return None
+    tip = Tip(**dict(zip(_TIP_ATTRS, row, strict=True)))
+    make_transient_to_detached(tip)  # the row as stored: loaded, nothing left to flush
+    session.add(tip)
     return tip
 
 
@@ -82,59 +104,51 @@ def store_tip(
     """
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}; choose one of {', '.join(CHANNELS)}")
-    dedupe = bool(provider and provider_message_id)
-    if dedupe:
-        assert provider and provider_message_id
-        found = _existing(session, provider, provider_message_id)
-        if found is not None:
-            return found, False
     text = nfc(strip_controls(body or "")).strip()[:MAX_BODY]
     when = received_at or utcnow()
     if when.tzinfo is None:  # providers report UTC; a naive time must not lose the tip
         when = when.replace(tzinfo=dt.UTC)
-    result = routing.route(text, routing.active_rules(session), session.scalars(select(Area)))
-    tip = Tip(
-        channel=channel,
-        provider=provider,
-        provider_message_id=provider_message_id,
-        sender=sender,
-        given_phone=given_phone,
-        body=text,
-        received_at=when,
-        author_id=getattr(author, "id", author),
-        queue=result.queue,
-        shared_with=result.shared_with,
-        priority=result.priority,
-        status="new",
-        matched_rules=[r.as_dict() for r in result.matched],
-        rule_id=result.rule.id if result.rule else None,
-        rule_version=result.rule.version if result.rule else None,
-        district_id=result.district_id,
-        campaign_id=links.campaign_for(session, sender, when, line.link_days),
-        # Only urgent tips have somebody to alert; the others are notified by being in the inbox.
-        notified_at=None if result.priority == URGENT else when,
+    result = routing.router_for(session).route(text)
+    tip = _insert(
+        session,
+        {
+            "channel": channel,
+            "provider": provider,
+            "provider_message_id": provider_message_id,
+            "sender": sender,
+            "given_phone": given_phone,
+            "body": text,
+            "received_at": when,
+            "author_id": getattr(author, "id", author),
+            "queue": result.queue,
+            "shared_with": result.shared_with,
+            "priority": result.priority,
+            "status": "new",
+            "matched_rules": [r.as_dict() for r in result.matched],
+            "rule_id": result.rule.id if result.rule else None,
+            "rule_version": result.rule.version if result.rule else None,
+            "district_id": result.district_id,
+            "campaign_id": links.campaign_for(session, sender, when, line.link_days),
+            # Only urgent tips have somebody to alert; the others are notified by being in the
+            # inbox.
+            "notified_at": None if result.priority == URGENT else when,
+        },
     )
-    if dedupe:
-        inserted = _insert(session, tip)
-        if inserted is None:  # a concurrent webhook stored it between our check and insert
-            assert provider and provider_message_id
-            found = _existing(session, provider, provider_message_id)
-            if found is None:
-                raise RuntimeError("duplicate tip vanished")  # pragma: no cover
-            return found, False
-    else:
-        session.add(tip)
-    session.flush()
-    session.add(
-        TipEvent(
-            tip_id=tip.id,
-            kind="created",
-            actor_id=tip.author_id,
-            to_status="new",
-            to_queue=tip.queue,
-            details={"channel": channel, "rules": tip.matched_rules, "priority": tip.priority},
-        )
-    )
+    if tip is None:  # the same provider message: stored before, or by a concurrent webhook
+        assert provider and provider_message_id
+        found = _existing(session, provider, provider_message_id)
+        if found is None:
+            raise RuntimeError("duplicate tip vanished")  # pragma: no cover
+        return found, False
+    event = {
+        "tip_id": tip.id,
+        "kind": "created",
+        "actor_id": tip.author_id,
+        "to_status": "new",
+        "to_queue": tip.queue,
+        "details": {"channel": channel, "rules": tip.matched_rules, "priority": tip.priority},
+    }
+    session.connection().execute(_EVENTS, event)  # Core: no object for the flush to work out
     log.info(
         "tip %s stored: channel=%s queue=%s priority=%s sender=%s",
         tip.id, channel, tip.queue, tip.priority, replies.masked(sender),
@@ -172,6 +186,19 @@ def sender_of(raw: str | None) -> tuple[str | None, bool]:
     return raw.strip()[:20] or None, False
 
 
+# SQLite takes one writer at a time. Threads of one process that wait for it in SQLite's busy
+# handler sleep 1 to 100 ms between tries (the slow tail under gunicorn's threads); waiting on
+# a lock of our own wakes the next one as soon as the commit is done. The GIL runs one thread's
+# Python at a time anyway. PostgreSQL locks rows, not the database: no lock there.
+_SQLITE_WRITER = threading.Lock()
+
+
+def _one_writer(session: Session) -> AbstractContextManager[Any]:
+    if session.get_bind().dialect.name == "sqlite":
+        return _SQLITE_WRITER
+    return contextlib.nullcontext()
+
+
 def receive_inbound(
     session: Session, line: TipLine, inbound: InboundMessage, *, inline_reply: bool = True
 ) -> str | None:
@@ -190,28 +217,30 @@ def receive_inbound(
     kind = keywords.classify(inbound.body or "")
     if kind is not None and sender and reachable:
         return _keyword(session, line, sender, kind, inbound, inline_reply)
-    tip, created = store_tip(
-        session,
-        line,
-        channel=inbound.channel,
-        body=inbound.body or "",
-        sender=sender,
-        provider=inbound.provider,
-        provider_message_id=inbound.provider_message_id or None,
-        received_at=inbound.received_at,
-    )
-    silent = not reachable or replies.do_not_contact(session, sender)
-    text = None if silent else replies.ack_text(line.settings)
-    reply_ids: list[int] = []
-    if created and text and sender:
-        if inline_reply:
-            replies.record_inline_ack(session, to_phone=sender, body=text, tip_id=tip.id)
-        else:
-            reply = replies.queue_reply(
-                session, to_phone=sender, body=text, kind=replies.ACK, tip_id=tip.id
-            )
-            reply_ids = [reply.id] if reply else []
-    session.commit()
+    with _one_writer(session):
+        # Read before the tip is stored: SQLite then holds its write lock for the inserts only.
+        silent = not reachable or replies.do_not_contact(session, sender)
+        tip, created = store_tip(
+            session,
+            line,
+            channel=inbound.channel,
+            body=inbound.body or "",
+            sender=sender,
+            provider=inbound.provider,
+            provider_message_id=inbound.provider_message_id or None,
+            received_at=inbound.received_at,
+        )
+        text = None if silent else replies.ack_text(line.settings)
+        reply_ids: list[int] = []
+        if created and text and sender:
+            if inline_reply:
+                replies.record_inline_ack(session, to_phone=sender, body=text, tip_id=tip.id)
+            else:
+                reply = replies.queue_reply(
+                    session, to_phone=sender, body=text, kind=replies.ACK, tip_id=tip.id
+                )
+                reply_ids = [reply.id] if reply else []
+        session.commit()
     if created:
         notify_after_commit(line, tip, reply_ids)
     return text if inline_reply else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from campaigns import statuses
@@ -19,6 +19,23 @@ DEFAULT_DAYS = 14
 UNKNOWN_DISTRICT = ""  # the by_district key of tips whose district is not known
 
 
+_WHEN = func.coalesce(Delivery.sent_at, Delivery.finished_at)
+# Built once: every inbound SMS runs it (a statement built per call costs more than the query).
+_LAST_CAMPAIGN = (
+    select(Delivery.campaign_id)
+    .where(
+        Delivery.phone == bindparam("phone"),
+        Delivery.status.in_((statuses.SENT, statuses.DELIVERED)),
+        _WHEN.between(
+            bindparam("since", type_=Delivery.sent_at.type),
+            bindparam("at", type_=Delivery.sent_at.type),
+        ),
+    )
+    .order_by(_WHEN.desc())
+    .limit(1)
+)
+
+
 def campaign_for(session: Session, phone: str | None, at: dt.datetime, days: int) -> int | None:
     """The campaign whose message reached ``phone`` most recently in the ``days`` before ``at``.
 
@@ -26,18 +43,8 @@ def campaign_for(session: Session, phone: str | None, at: dt.datetime, days: int
     """
     if not phone or days <= 0:
         return None
-    when = func.coalesce(Delivery.sent_at, Delivery.finished_at)
-    return session.scalar(
-        select(Delivery.campaign_id)
-        .where(
-            Delivery.phone == phone,
-            Delivery.status.in_((statuses.SENT, statuses.DELIVERED)),
-            when >= at - dt.timedelta(days=days),
-            when <= at,
-        )
-        .order_by(when.desc())
-        .limit(1)
-    )
+    since = at - dt.timedelta(days=days)
+    return session.scalar(_LAST_CAMPAIGN, {"phone": phone, "since": since, "at": at})
 
 
 def campaign_tip_counts(session: Session, campaign_id: int) -> dict[str, Any]:

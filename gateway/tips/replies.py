@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import cast
 
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from campaigns.phones import mask
@@ -39,12 +40,15 @@ def ack_text(settings: Settings) -> str:
     return settings.tip_ack_text or DEFAULT_ACK
 
 
+# Built once: every inbound SMS and every reply runs it.
+_DO_NOT_CONTACT = select(SenderFlag.do_not_contact).where(SenderFlag.phone == bindparam("phone"))
+
+
 def do_not_contact(session: Session, phone: str | None) -> bool:
     """Whether ``phone`` (E.164) is marked do-not-contact (no number counts as one)."""
     if not phone:
         return True
-    flag = session.scalar(select(SenderFlag.do_not_contact).where(SenderFlag.phone == phone))
-    return bool(flag)
+    return bool(session.scalar(_DO_NOT_CONTACT, {"phone": phone}))
 
 
 def mark_do_not_contact(
@@ -86,11 +90,13 @@ def queue_reply(
     return reply
 
 
-def record_inline_ack(session: Session, *, to_phone: str, body: str, tip_id: int | None) -> Reply:
+_INLINE_ACKS = insert(cast(Table, Reply.__table__))
+
+
+def record_inline_ack(session: Session, *, to_phone: str, body: str, tip_id: int | None) -> None:
     """Record an acknowledgement answered inside the webhook (TwiML): nothing left to send."""
-    reply = Reply(tip_id=tip_id, to_phone=to_phone, body=body, kind=ACK, status="inline")
-    session.add(reply)
-    return reply
+    row = {"tip_id": tip_id, "to_phone": to_phone, "body": body, "kind": ACK, "status": "inline"}
+    session.connection().execute(_INLINE_ACKS, row)  # Core: no object for the flush to work out
 
 
 def enqueue_replies(redis: Redis, reply_ids: Iterable[int]) -> bool:

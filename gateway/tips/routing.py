@@ -8,7 +8,7 @@ then they are different words (``biến mất``, "disappeared", is not ``biển`
 citizen typing without accents still matches every phrase.
 
 People text without accents, in abbreviations and with letters held down: before matching,
-SMS shorthand is spelled out (:data:`ABBREVIATIONS`: ``ko`` → ``không``, ``dc`` → ``được``,
+SMS shorthand is spelled out (:data:`phrases.ABBREVIATIONS`: ``ko`` → ``không``, ``dc`` → ``được``,
 ``ng`` → ``người`` …), a letter typed three times or more counts once (``cuuuu`` → ``cuu``),
 and digits are cut from letters (``14t`` → ``14 t``). A phrase may hold a number test in
 braces: ``{n<18} tuổi`` matches "15 tuổi", "15 tuoi" and "15t"; ``lớp {n<=12}`` matches "lớp
@@ -24,35 +24,24 @@ child case from their district. Any matched rule with ``priority="urgent"`` make
 from __future__ import annotations
 
 import functools
-import re
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import Text, cast, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.areas import police_queue_for
 from campaigns.models import Area
-from campaigns.text import fold, nfc
+from campaigns.text import nfc
+from gateway.tips import phrases
 from gateway.tips.models import RoutingRule
+from gateway.tips.phrases import PhraseIndex, Words
 from gateway.tips.states import NORMAL, URGENT
 
 DEFAULT_QUEUE = "police_province"
 KINDS = ("keyword", "district", "urgency")
-_WORD = re.compile(r"\d+|[^\W\d_]+")
-_NUMBER_TEST = re.compile(r"^\{n(<=|>=|<|>|=)(\d+)\}$")
-_HELD_DOWN = re.compile(r"([^\W\d_])\1{2,}")
-
-# SMS shorthand, by folded word → what it stands for (the words the phrases are written in).
-ABBREVIATIONS: dict[str, str] = {
-    "ko": "không", "k": "không", "hok": "không", "hong": "không", "khong": "không", "kh": "không",
-    "khg": "không", "kg": "không", "dc": "được", "dk": "được", "duoc": "được", "j": "gì",
-    "sdt": "số điện thoại", "dt": "điện thoại", "ng": "người", "nguoi": "người", "cty": "công ty",
-    "bn": "bạn", "vs": "với", "tq": "trung quốc", "cpc": "campuchia", "mn": "mọi người",
-    "ntn": "như thế nào", "bt": "biết", "trc": "trước", "ns": "nói", "ck": "chồng", "vk": "vợ",
-    "e": "em", "a": "anh", "tp": "thành phố", "tx": "thị xã", "ubnd": "ủy ban nhân dân",
-}  # fmt: skip
 
 
 class RuleLike(Protocol):
@@ -93,145 +82,123 @@ class RouteResult:
     phrases: dict[str, list[str]] = field(default_factory=dict)  # rule name → phrases found
 
 
+class AreaLike(Protocol):
+    id: Any
+    name: str
+    kind: str
+    aliases: list[str]
+    police_queue: str | None
+
+
 @dataclass(frozen=True, slots=True)
-class _Words:
-    exact: tuple[str, ...]  # lowercased NFC words ({n<18} tests kept as written)
-    folded: tuple[str, ...]
-    held: tuple[bool, ...] = ()  # a letter was held down (cuuuu): compared squeezed
+class _Rule:
+    """A rule as the router uses it: its phrases and exclusions indexed."""
+
+    ref: RuleRef
+    kind: str
+    queue: str | None
+    priority: str | None
+    share: bool
+    rank: int
+    phrases: PhraseIndex
+    exclusions: PhraseIndex
 
 
-def _squeeze(word: str) -> str:
-    """``word`` with every repeated letter once (cuu → cu): how a held-down word compares."""
-    return re.sub(r"(.)\1+", r"\1", word)
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """One name (an area's name or an alias) that the district rule looks for."""
+
+    area_id: Any
+    name: str  # as written: what the tip's ``phrases`` show
+    area_name: str
+    police_queue: str | None
 
 
-def _spelled_out(words: list[str]) -> list[tuple[str, bool]]:
-    out: list[tuple[str, bool]] = []
-    for w in words:
-        held = bool(_HELD_DOWN.search(w))
-        w = _HELD_DOWN.sub(r"\1", w)
-        full = ABBREVIATIONS.get(fold(w)) if not held else None
-        if full:
-            out.extend((x, False) for x in full.split())
-        else:
-            out.append((w, held))
-    return out
+class Router:
+    """Rules and areas compiled once to route many texts (see :func:`router_for`).
+
+    Holds no database objects: what it needs of each rule and area is copied when it is built.
+    """
+
+    def __init__(self, rules: Iterable[RuleLike], areas: Iterable[AreaLike]) -> None:
+        self._rules = tuple(
+            _Rule(
+                ref=RuleRef(rule.id, rule.name, rule.version),
+                kind=rule.kind,
+                queue=rule.queue,
+                priority=rule.priority,
+                share=bool(rule.share),
+                rank=rule.rank,
+                phrases=PhraseIndex(rule.phrases or ()),
+                exclusions=PhraseIndex(getattr(rule, "exclusions", None) or ()),
+            )
+            for rule in sorted(rules, key=lambda r: (r.rank, r.name))
+        )
+        places = [
+            _Place(area.id, name, area.name, area.police_queue)
+            for area in areas
+            if area.kind != "province"
+            for name in (area.name, *(area.aliases or ()))
+        ]
+        self._places = tuple(places)
+        self._place_index = PhraseIndex(p.name.replace(".", " ") for p in places)
+
+    def _district(self, words: Words) -> _Place | None:
+        """The place named earliest in the text (the longest name at the same word, then the
+        first area and name in their order)."""
+        best: tuple[int, int, int] | None = None
+        for k, ats in self._place_index.occurrences(words).items():
+            key = (ats[0], -len(self._place_index.phrases[k][1].exact), k)
+            if best is None or key < best:
+                best = key
+        return None if best is None else self._places[best[2]]
+
+    def route(self, text: str) -> RouteResult:
+        """Decide where a tip goes (see :func:`route`)."""
+        words = phrases.words(text)
+        matched: list[tuple[int, RuleRef, str | None, bool]] = []  # rank, ref, queue, share-only
+        priority = NORMAL
+        district_id = None
+        found: dict[str, list[str]] = {}
+        place: _Place | None = None
+        district_done = False
+        for rule in self._rules:
+            queue = rule.queue
+            if rule.kind == "district":
+                if not district_done:
+                    place, district_done = self._district(words), True
+                if place is None:
+                    continue
+                district_id = place.area_id
+                queue = place.police_queue or police_queue_for(place.area_name)
+                found[rule.ref.name] = [place.name]
+            else:
+                covered = rule.exclusions.covered(words) if rule.exclusions else set()
+                hit = rule.phrases.earliest(words, covered)
+                if hit is None:
+                    continue
+                found[rule.ref.name] = [rule.phrases.phrases[hit[1]][0]]
+            matched.append((rule.rank, rule.ref, queue, rule.share))
+            if rule.priority == URGENT:
+                priority = URGENT
+        primary = next(((ref, q) for _, ref, q, share in matched if q and not share), None)
+        queue = primary[1] if primary and primary[1] else DEFAULT_QUEUE
+        shared: list[str] = []
+        for _, _, q, _ in matched:
+            if q and q != queue and q not in shared:
+                shared.append(q)
+        return RouteResult(
+            queue=queue,
+            shared_with=shared,
+            priority=priority,
+            matched=[ref for _, ref, _, _ in matched],
+            rule=primary[0] if primary else None,
+            district_id=district_id,
+            phrases=found,
+        )
 
 
-def _words(text: str) -> _Words:
-    """A text's words, lowercased, shorthand spelled out (the tip and every phrase alike)."""
-    pieces: list[str] = []
-    for chunk in nfc(text).lower().split():
-        if _NUMBER_TEST.match(chunk):
-            pieces.append(chunk)
-        else:
-            pieces.extend(_WORD.findall(chunk))
-    spelled = _spelled_out(pieces)
-    exact = tuple(w for w, _ in spelled)
-    return _Words(exact, tuple(fold(w) for w in exact), tuple(h for _, h in spelled))
-
-
-# Rules' phrases are the same on every tip: their words are worked out once (_Words is frozen).
-_phrase_words = functools.lru_cache(maxsize=8192)(_words)
-
-
-def _number_ok(test: str, word: str) -> bool:
-    m = _NUMBER_TEST.match(test)
-    # isdecimal, not isdigit: "¹" or "①" is a digit that int() cannot read
-    if m is None or not word.isdecimal() or len(word) > 3:
-        return False
-    n, limit = int(word), int(m.group(2))
-    return {"<": n < limit, "<=": n <= limit, ">": n > limit, ">=": n >= limit, "=": n == limit}[
-        m.group(1)
-    ]
-
-
-def _same_word(text_word: str, text_folded: str, phrase_word: str, phrase_folded: str) -> bool:
-    if phrase_word.startswith("{"):
-        return _number_ok(phrase_word, text_word)
-    if text_folded != phrase_folded:
-        return False
-    # Both written with marks and different marks: different words (biến ≠ biển).
-    return text_word in (text_folded, phrase_word) or phrase_word == phrase_folded
-
-
-def occurrences(text: _Words, phrase: _Words) -> list[int]:
-    """Every index where ``phrase`` occurs in ``text`` as whole words."""
-    n = len(phrase.exact)
-    if n == 0:
-        return []
-    found = []
-    # A cheap test first: the phrase's first word must be in the text (most of a rule's phrases
-    # are not); number tests and held-down letters compare otherwise, so they skip it.
-    if (
-        not phrase.exact[0].startswith("{")
-        and not any(text.held)
-        and phrase.folded[0] not in text.folded
-    ):
-        return []
-    for i in range(len(text.exact) - n + 1):
-        if all(_matches(text, i + j, phrase, j) for j in range(n)):
-            found.append(i)
-    return found
-
-
-def _matches(text: _Words, i: int, phrase: _Words, j: int) -> bool:
-    if text.held and text.held[i] and not phrase.exact[j].startswith("{"):
-        return _squeeze(text.folded[i]) == _squeeze(phrase.folded[j])
-    return _same_word(text.exact[i], text.folded[i], phrase.exact[j], phrase.folded[j])
-
-
-def find(text: _Words, phrase: _Words) -> int | None:
-    """The index of the first word where ``phrase`` occurs in ``text`` as whole words, or None."""
-    found = occurrences(text, phrase)
-    return found[0] if found else None
-
-
-def _excluded(text: _Words, exclusions: Iterable[str]) -> set[int]:
-    """The word indexes covered by any exclusion phrase."""
-    covered: set[int] = set()
-    for phrase in exclusions:
-        words = _phrase_words(phrase)
-        for at in occurrences(text, words):
-            covered.update(range(at, at + len(words.exact)))
-    return covered
-
-
-def _first_phrase(
-    text: _Words, phrases: Iterable[str], exclusions: Iterable[str] = ()
-) -> tuple[int, str] | None:
-    """The phrase found earliest in ``text``, outside the words an exclusion covers."""
-    covered = _excluded(text, exclusions)
-    best: tuple[int, str] | None = None
-    for phrase in phrases:
-        words = _phrase_words(phrase)
-        for at in occurrences(text, words):
-            if covered.intersection(range(at, at + len(words.exact))):
-                continue
-            if best is None or at < best[0]:
-                best = (at, phrase)
-            break
-    return best
-
-
-def _district(text: _Words, areas: Iterable[Area]) -> tuple[Area, str] | None:
-    """The area named earliest in the text (longest name first at the same place)."""
-    best: tuple[int, int, Area, str] | None = None
-    for area in areas:
-        if area.kind == "province":
-            continue
-        for name in (area.name, *(area.aliases or ())):
-            words = _phrase_words(name.replace(".", " "))
-            at = find(text, words)
-            if at is None:
-                continue
-            key = (at, -len(words.exact))
-            if best is None or key < best[:2]:
-                best = (at, -len(words.exact), area, name)
-    return None if best is None else (best[2], best[3])
-
-
-def route(text: str, rules: Sequence[RuleLike], areas: Iterable[Area]) -> RouteResult:
+def route(text: str, rules: Sequence[RuleLike], areas: Iterable[AreaLike]) -> RouteResult:
     """Decide where a tip goes. Pure: reads nothing but its arguments.
 
     Args:
@@ -241,48 +208,78 @@ def route(text: str, rules: Sequence[RuleLike], areas: Iterable[Area]) -> RouteR
     Returns:
         the primary queue, the shared queues, the priority and every rule that matched.
     """
-    words = _words(text)
-    area_list = list(areas)
-    matched: list[tuple[int, RuleRef, str | None, bool]] = []  # rank, ref, queue, share-only
-    priority = NORMAL
-    district_id = None
-    found: dict[str, list[str]] = {}
-    for rule in sorted(rules, key=lambda r: (r.rank, r.name)):
-        ref = RuleRef(rule.id, rule.name, rule.version)
-        queue = rule.queue
-        if rule.kind == "district":
-            hit = _district(words, area_list)
-            if hit is None:
-                continue
-            area, name = hit
-            district_id = area.id
-            queue = area.police_queue or police_queue_for(area.name)
-            found[rule.name] = [name]
-        else:
-            phrase = _first_phrase(
-                words, rule.phrases or (), getattr(rule, "exclusions", None) or ()
-            )
-            if phrase is None:
-                continue
-            found[rule.name] = [phrase[1]]
-        matched.append((rule.rank, ref, queue, bool(rule.share)))
-        if rule.priority == URGENT:
-            priority = URGENT
-    primary = next(((ref, q) for _, ref, q, share in matched if q and not share), None)
-    queue = primary[1] if primary and primary[1] else DEFAULT_QUEUE
-    shared: list[str] = []
-    for _, _, q, _ in matched:
-        if q and q != queue and q not in shared:
-            shared.append(q)
-    return RouteResult(
-        queue=queue,
-        shared_with=shared,
-        priority=priority,
-        matched=[ref for _, ref, _, _ in matched],
-        rule=primary[0] if primary else None,
-        district_id=district_id,
-        phrases=found,
+    return Router(rules, areas).route(text)
+
+
+# --- the router of the database, cached per process ------------------------------------------
+
+
+@dataclass(slots=True)
+class _RuleRow:
+    id: Any
+    name: str
+    version: int
+    kind: str
+    phrases: list[str]
+    exclusions: list[str]
+    queue: str | None
+    priority: str | None
+    share: bool
+    rank: int
+
+
+@dataclass(slots=True)
+class _AreaRow:
+    id: Any
+    name: str
+    kind: str
+    aliases: list[str]
+    police_queue: str | None
+
+
+# Phrases and aliases are read as the JSON text stored: the rows themselves are the cache key.
+_RULE_ROWS = select(
+    RoutingRule.id,
+    RoutingRule.name,
+    RoutingRule.version,
+    RoutingRule.kind,
+    cast(RoutingRule.phrases, Text),
+    cast(RoutingRule.exclusions, Text),
+    RoutingRule.queue,
+    RoutingRule.priority,
+    RoutingRule.share,
+    RoutingRule.rank,
+).where(RoutingRule.active.is_(True))
+_AREA_ROWS = select(
+    Area.id, Area.name, Area.kind, cast(Area.aliases, Text), Area.police_queue
+).order_by(Area.id)
+
+
+def _json_list(text: str | None) -> list[str]:
+    return list(json.loads(text) or ()) if text else []
+
+
+@functools.lru_cache(maxsize=8)  # one entry per database content; a few for tests' databases
+def _compiled(rules: tuple[tuple[Any, ...], ...], areas: tuple[tuple[Any, ...], ...]) -> Router:
+    return Router(
+        [
+            _RuleRow(r[0], r[1], r[2], r[3], _json_list(r[4]), _json_list(r[5]), *r[6:10])
+            for r in rules
+        ],
+        [_AreaRow(a[0], a[1], a[2], _json_list(a[3]), a[4]) for a in areas],
     )
+
+
+def router_for(session: Session) -> Router:
+    """The router of the active rules and the areas in the database, compiled once per process.
+
+    Every call reads the rows (two small queries, no ORM objects) and finds the router compiled
+    from exactly those rows, so a rule edited or an area renamed, by any process, routes the
+    very next tip; only the compiling is saved.
+    """
+    rules = tuple(tuple(r) for r in session.execute(_RULE_ROWS))
+    areas = tuple(tuple(a) for a in session.execute(_AREA_ROWS))
+    return _compiled(rules, areas)
 
 
 # --- rules as data ------------------------------------------------------------------------
@@ -301,7 +298,7 @@ def active_rules(session: Session) -> list[RoutingRule]:
 
 def route_tip_text(session: Session, text: str) -> RouteResult:
     """Route ``text`` with the rules and areas of the database (the test bench calls this)."""
-    return route(text, active_rules(session), session.scalars(select(Area)))
+    return router_for(session).route(text)
 
 
 def _clean_phrases(phrases: Iterable[str]) -> list[str]:

@@ -89,7 +89,7 @@ def test_same_id_from_another_provider_is_another_tip(app: Any, session: Session
 def test_concurrent_insert_returns_the_existing_tip(
     app: Any, session: Session, new_session: Session
 ) -> None:
-    """A duplicate that slips past the check is caught by the unique constraint, not raised."""
+    """A duplicate is caught by the unique constraint (no SELECT first), not raised."""
     _first, created = store_tip(
         new_session,
         db.tipline(),
@@ -100,10 +100,65 @@ def test_concurrent_insert_returns_the_existing_tip(
     )
     new_session.commit()
     assert created
-    late = Tip(channel="sms", body="x", provider="twilio", provider_message_id="SMrace")
+    late = {"channel": "sms", "body": "x", "provider": "twilio", "provider_message_id": "SMrace"}
     assert _insert(session, late) is None
-    session.commit()  # the savepoint rolled back; the session is still usable
+    session.commit()  # nothing was inserted; the session is still usable
     assert len(_tips(session)) == 1
+
+
+def test_a_duplicate_in_flight_waits_and_stores_nothing(
+    app: Any, session: Session, new_session: Session
+) -> None:
+    """The same message stored by another transaction not yet committed: the second insert
+    waits for it, then stores nothing and returns the committed tip."""
+    import threading
+
+    key = {"channel": "sms", "body": "x", "provider": "twilio", "provider_message_id": "SMflight"}
+    line = db.tipline()
+    first, created = store_tip(new_session, line, **key)
+    assert created  # not committed yet
+    result: list[tuple[Tip, bool]] = []
+
+    def second() -> None:
+        result.append(store_tip(session, line, **key))
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(0.5)
+    assert thread.is_alive()  # held by the first transaction's row (or write lock)
+    new_session.commit()
+    thread.join(30)
+    session.commit()
+    ((tip, created_again),) = result
+    assert (tip.id, created_again) == (first.id, False)
+    assert len(_tips(session)) == 1
+
+
+def test_webhooks_on_many_threads_each_store_their_tip(
+    app: Any, db_engine: Any, new_session: Session
+) -> None:
+    """Threads of one process (gunicorn's) storing tips at once: every tip is stored and
+    acknowledged, none waits out SQLite's busy timeout or fails on a lock."""
+    import threading
+
+    from campaigns.db import make_sessionmaker
+
+    line = db.tipline()
+    factory = make_sessionmaker(db_engine)
+    acks: list[str | None] = []
+
+    def webhook(n: int) -> None:
+        with factory() as s:
+            for k in range(5):
+                acks.append(receive_inbound(s, line, _inbound("tin báo", mid=f"SMthread{n}-{k}")))
+
+    threads = [threading.Thread(target=webhook, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert acks == [replies.DEFAULT_ACK] * 30
+    assert len(_tips(new_session)) == 30
 
 
 @pytest.fixture
@@ -361,3 +416,48 @@ def test_reply_kind_and_state_show_as_labels(
     html = client.get(f"/inbox/{tip.id}").get_data(as_text=True)
     assert "Xác nhận tự động · Chưa rõ đã gửi hay chưa" in html
     assert "· ack ·" not in html and "· unknown" not in html
+
+
+def test_rules_and_areas_changed_elsewhere_route_the_very_next_tip(
+    app: Any, session: Session, new_session: Session
+) -> None:
+    """The compiled rules are kept per process, yet an edit made by another process (here
+    another connection) routes the next tip: a new version, a row changed in place, an alias."""
+    from gateway.tips import routing
+    from gateway.tips.models import RoutingRule
+
+    load_soc_trang_2024(session)
+    seed_default_rules(session)
+    session.commit()
+    body = "có chuyện lạ ở xóm chài Hồ Sen"
+
+    def tip_queue() -> tuple[str, int | None, int | None]:
+        tip, _ = store_tip(session, db.tipline(), channel="web", body=body)
+        session.commit()
+        return tip.queue, tip.rule_version, tip.district_id
+
+    assert tip_queue() == ("police_province", None, None)
+    hits = routing._compiled.cache_info().hits
+    assert tip_queue() == ("police_province", None, None)
+    assert routing._compiled.cache_info().hits == hits + 1  # the cache is warm
+
+    border = new_session.scalar(select(RoutingRule).where(RoutingRule.queue == "border_guard"))
+    assert border is not None
+    edited = routing.edit_rule(new_session, border, phrases=[*border.phrases, "xóm chài"])
+    new_session.commit()
+    assert tip_queue() == ("border_guard", 2, None)
+
+    new_session.execute(  # changed in place, no new version: still seen at once
+        RoutingRule.__table__.update()
+        .where(RoutingRule.id == edited.id)
+        .values(queue="hotline_111")
+    )
+    new_session.commit()
+    assert tip_queue()[:2] == ("hotline_111", 2)
+
+    area = new_session.scalar(select(Area).where(Area.name == "Kế Sách"))
+    assert area is not None
+    area.aliases = [*area.aliases, "Hồ Sen"]
+    new_session.commit()
+    queue, _version, district = tip_queue()
+    assert (queue, district) == ("hotline_111", area.id)
