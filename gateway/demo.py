@@ -1,9 +1,10 @@
 """Demo data for `make run`: users of every role, Sóc Trăng's areas, a few hundred contacts, the
-official text as a draft campaign, the default routing rules and a few sample tips. Runs once.
+official text as a draft campaign (and as a request to the mobile operators), the default routing rules and a few sample tips. Runs once.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import secrets
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from campaigns import areas as areas_mod
+from campaigns import delegation, localtime
 from campaigns.models import Area, Campaign, Contact, ContactList, ListMember
 from gateway import db, var
 from gateway.admin import campaign_panel
@@ -26,6 +28,7 @@ OFFICIAL_TEXT = (
 DEMO_LIST = "Danh bạ mẫu Sóc Trăng"
 SEED_LIST = "Cán bộ thử nghiệm"
 ANYTIME_CAMPAIGN = "Thử toàn quy trình: gửi tới cán bộ, mọi giờ"
+DELEGATED_CAMPAIGN = "Ngày 30/7: đề nghị các nhà mạng nhắn tin toàn tỉnh"
 
 USERS = (
     ("admin@loa.local", "admin", None, "Quản trị viên"),
@@ -121,14 +124,32 @@ def seed(contacts: int = 300) -> Iterator[str]:
         window_end="24:00",
         created_by_id=editor.id if editor else None,
     )
+    # The plan's own route: the same text, asked of the operators for the whole province.
+    delegated = Campaign(
+        name=DELEGATED_CAMPAIGN,
+        body=OFFICIAL_TEXT,
+        route=delegation.ROUTE_OPERATORS,
+        audience={"all": True, "operators": ["viettel", "vinaphone", "mobifone", "vietnamobile"]},
+        scheduled_at=_next_30_july(),
+        delegation={"contact_name": "Biên tập viên Sở TT&TT", "contact_phone": "0299 3822 123"},
+        created_by_id=editor.id if editor else None,
+    )
     s.flush()  # the list's members count in the drafts' audiences
-    for campaign in (draft, anytime):
+    for campaign in (draft, anytime, delegated):
         campaign_panel.measure(s, campaign)  # the campaign list shows its size and segments
         s.add(campaign)
     s.commit()
     yield from _seed_tips()
     var.write_secret(creds, "\n".join(lines) + "\n")
     yield from lines
+
+
+def _next_30_july() -> dt.datetime:
+    """08:00 on the next 30 July, Vietnam time, in UTC."""
+    zone = localtime.zone()
+    today = dt.datetime.now(zone).date()
+    year = today.year if today < dt.date(today.year, 7, 30) else today.year + 1
+    return dt.datetime(year, 7, 30, 8, 0, tzinfo=zone).astimezone(dt.UTC)
 
 
 def _carrier(phone: str) -> str | None:

@@ -42,8 +42,9 @@ PAGES: dict[str, list[str]] = {
         "/contacts/import",
         "/optouts",
         "/account/",
+        "/campaigns/letter-template",
     ],
-    "approver@loa.local": ["/", "/campaigns/approvals"],
+    "approver@loa.local": ["/", "/campaigns/approvals", "/reports/ket-qua"],
     "police@loa.local": [
         "/",
         "/inbox/",
