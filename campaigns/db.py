@@ -77,8 +77,9 @@ def _sqlite_savepoint(conn: Connection, _name: str) -> None:
     pysqlite (Python < 3.12) begins a transaction only before an INSERT, UPDATE or DELETE. A
     savepoint taken before the first write of a transaction (an opt-out's insert-or-keep in
     ``campaigns.optouts``) would then start one of its own, and its RELEASE would commit the row
-    at once, alone, which a rollback of the whole transaction could no longer take back. BEGIN IMMEDIATE takes the write lock now (waiting up to the busy timeout), as the
-    write inside the savepoint would; pysqlite sees the open transaction and commits it later.
+    at once, alone, which a rollback of the whole transaction could no longer take back. BEGIN
+    IMMEDIATE takes the write lock now (waiting up to the busy timeout), as the write inside
+    the savepoint would; pysqlite sees the open transaction and commits it later.
     """
     dbapi = conn.connection.dbapi_connection
     if dbapi is not None and not dbapi.in_transaction:

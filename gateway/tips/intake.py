@@ -12,7 +12,7 @@ import contextlib
 import datetime as dt
 import logging
 import threading
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
 from typing import Any, cast
 
 from redis.exceptions import RedisError
@@ -191,12 +191,24 @@ def sender_of(raw: str | None) -> tuple[str | None, bool]:
 # a lock of our own wakes the next one as soon as the commit is done. The GIL runs one thread's
 # Python at a time anyway. PostgreSQL locks rows, not the database: no lock there.
 _SQLITE_WRITER = threading.Lock()
+# A writer normally holds it for a millisecond or two. When the database itself is locked (a
+# backup, a stuck process) the holder waits out SQLite's busy timeout; the others then stop
+# queueing here after this long and wait in SQLite's busy handler side by side, so every one
+# answers 503 after about the busy timeout instead of one busy timeout after another.
+WRITER_WAIT_SECONDS = 1.0
 
 
-def _one_writer(session: Session) -> AbstractContextManager[Any]:
-    if session.get_bind().dialect.name == "sqlite":
-        return _SQLITE_WRITER
-    return contextlib.nullcontext()
+@contextlib.contextmanager
+def _one_writer(session: Session) -> Iterator[None]:
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    held = _SQLITE_WRITER.acquire(timeout=WRITER_WAIT_SECONDS)
+    try:
+        yield
+    finally:
+        if held:
+            _SQLITE_WRITER.release()
 
 
 def receive_inbound(

@@ -161,6 +161,39 @@ def test_webhooks_on_many_threads_each_store_their_tip(
     assert len(_tips(new_session)) == 30
 
 
+def test_a_writer_stuck_on_the_database_does_not_queue_the_others(
+    app: Any, session: Session, db_engine: Any, new_session: Session, monkeypatch: Any
+) -> None:
+    """The process's SQLite writer lock only orders writers: held by a writer that waits out a
+    locked database, the others stop queueing behind it and store their tips themselves (the
+    fault suite's 503-after-the-busy-timeout depends on it)."""
+    from gateway.tips import intake
+
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("the writer lock is SQLite's")
+    import threading
+
+    from campaigns.db import make_sessionmaker
+
+    monkeypatch.setattr(intake, "WRITER_WAIT_SECONDS", 0.05)
+    line, factory, acks = db.tipline(), make_sessionmaker(db_engine), []
+
+    def webhook() -> None:
+        with factory() as s:
+            acks.append(receive_inbound(s, line, _inbound("tin báo", mid="SMstuck")))
+
+    assert intake._SQLITE_WRITER.acquire(timeout=5)  # a writer stuck elsewhere
+    try:
+        other = threading.Thread(target=webhook)
+        other.start()
+        other.join(20)
+        assert not other.is_alive(), "the webhook queued behind the stuck writer"
+    finally:
+        intake._SQLITE_WRITER.release()
+    assert acks == [replies.DEFAULT_ACK]
+    assert [t.provider_message_id for t in _tips(new_session)] == ["SMstuck"]
+
+
 @pytest.fixture
 def dead_redis_app(settings: Settings, db_engine: Any, redis_conn: Any) -> Iterator[Any]:
     """The app pointed at a Redis port where nothing listens."""
