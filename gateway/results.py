@@ -338,3 +338,19 @@ def _handling(session: Session, start: dt.datetime, end: dt.datetime) -> dict[st
             for queue in sorted(counts)
         ],
     }
+
+
+def beside(
+    session: Session, campaign: Campaign, since: dt.datetime, until: dt.datetime
+) -> dict[str, Any]:
+    """A delegated campaign's reported reach beside what Loa's own broadcasts launched between
+    ``since`` and ``until`` had accepted by an SMSC, by area and by operator (two columns, never
+    added): ``{"campaigns": [names], "reach_by_area": [...], "reach_by_operator": [...]}``."""
+    own = [c for c in _campaigns(session, since, until) if c["route"] == delegation.ROUTE_LOA]
+    this = {"id": campaign.id, "route": delegation.ROUTE_OPERATORS}
+    by_area, by_operator = _reach(session, [*own, this])
+    return {
+        "campaigns": [c["name"] for c in own],
+        "reach_by_area": by_area,
+        "reach_by_operator": by_operator,
+    }

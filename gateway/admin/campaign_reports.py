@@ -20,7 +20,7 @@ from campaigns.db import utcnow
 from campaigns.models import Campaign
 from campaigns.phones import mask
 from campaigns.text import spreadsheet_safe
-from gateway import audit, db, labels
+from gateway import audit, db, labels, results
 from gateway.admin import campaign_figures as figures
 from gateway.admin import charts
 from gateway.admin.campaigns import bp, campaign_or_404, status_label
@@ -127,11 +127,14 @@ def report(campaign_id: int) -> Any:
     campaign = campaign_or_404(campaign_id)
     s = db.session()
     if delegation.is_delegated(campaign):
+        tips = delegated_tip_counts(s, campaign, _settings().tip_link_days)
+        window = delegation.broadcast_window(campaign, _settings().tip_link_days)
         return render_template(
             "campaigns/delegated_report.html",
             campaign=campaign,
             reach=delegation.reach(s, campaign.id),
-            tips=delegated_tip_counts(s, campaign, _settings().tip_link_days),
+            beside=results.beside(s, campaign, *window) if window else None,
+            tips=tips,
             request_labels=labels.OPERATOR_REQUEST_LABELS,
         )
     data = reports.summary(s, campaign.id, _settings().price_per_segment)

@@ -13,8 +13,15 @@ from sqlalchemy import select
 
 from campaigns import delegation, letters, lifecycle
 from campaigns.areas import load_soc_trang_2024
-from campaigns.models import Area, Campaign, OperatorRequest, OperatorRequestEvent
-from gateway import db
+from campaigns.models import (
+    Area,
+    Campaign,
+    Contact,
+    Delivery,
+    OperatorRequest,
+    OperatorRequestEvent,
+)
+from gateway import db, results
 from gateway.auth import create_token
 from gateway.models import AuditEvent
 from tests.factories import OFFICIAL_TEXT, create_campaign, create_user
@@ -666,10 +673,41 @@ def test_the_report_shows_the_operators_figures_and_the_tips_of_their_areas(
         (kesach, day + dt.timedelta(days=15)),  # after the window
     ):
         create_tip(district_id=district.id, received_at=at)
+    # Loa's own broadcast to officials of Kế Sách two days later: three accepted, one failed;
+    # one a month earlier, outside the window.
+    own = create_campaign(
+        name="Cán bộ Kế Sách", status="completed", launched_at=day + dt.timedelta(days=2)
+    )
+    old = create_campaign(
+        name="Tháng trước", status="completed", launched_at=day - dt.timedelta(days=30)
+    )
+    for n, (target, status) in enumerate(
+        [(own, "delivered"), (own, "sent"), (own, "delivered"), (own, "failed"), (old, "delivered")]
+    ):
+        contact = Contact(phone=f"+8498100{n:04d}", district_id=kesach.id, carrier="Viettel")
+        s.add(contact)
+        s.flush()
+        s.add(
+            Delivery(
+                campaign_id=target.id, contact_id=contact.id, phone=contact.phone, status=status
+            )
+        )
     s.commit()
     login_as("approver")
     page = client.get(f"/campaigns/{campaign.id}/report").get_data(as_text=True)
     assert "không phải số tin tổng đài (SMSC) đã nhận qua Loa" in page
+    assert "Cán bộ Kế Sách" in page and "Tháng trước" not in page
+    side = results.beside(s, campaign, *delegation.broadcast_window(campaign, 14))
+    areas = {
+        r["area"]: (r["reported_by_operators"], r["accepted_by_smsc"])
+        for r in side["reach_by_area"]
+    }
+    assert areas == {"Kế Sách": (600, 3), "Trần Đề": (250, 0), "": (400, 0)}
+    operators = {
+        r["operator"]: (r["reported_by_operators"], r["accepted_by_smsc"])
+        for r in side["reach_by_operator"]
+    }
+    assert operators == {"Viettel": (1000, 3), "MobiFone": (250, 0)}
     assert '<span id="reach-total">1.250</span>' in page
     assert '<span id="tips-total">2</span>' in page
     reach = delegation.reach(s, campaign.id)
