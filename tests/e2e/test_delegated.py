@@ -18,6 +18,7 @@ from playwright.sync_api import Page, expect
 from tests.e2e.support import APPROVER, EDITOR, LoaServer
 
 pytestmark = pytest.mark.e2e
+SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"  # for people to look at
 
 TEXT = (
     "Toàn dân tích cực tham gia phòng, chống mua bán người. Khi phát hiện dấu hiệu hãy báo "
@@ -46,6 +47,7 @@ def test_compose_approve_and_download_a_request_letter(
     page.check("input[name=route][value=operators]")
     expect(operators).to_be_visible()
     expect(lists).to_be_hidden()
+    SHOTS.mkdir(parents=True, exist_ok=True)
     page.fill("input[name=name]", name)
     page.fill("textarea[name=body]", TEXT)
     page.check("input[name=all_contacts]")
@@ -79,6 +81,8 @@ def test_compose_approve_and_download_a_request_letter(
     page.click("form.action-request button")
     expect(page.locator("#campaign-status")).to_have_text("Đã gửi công văn cho nhà mạng")
     expect(row.locator(".request-status")).to_have_text("Đã gửi đề nghị")
+    page.locator("#followup-viettel summary").click()
+    page.screenshot(path=str(SHOTS / "delegated-campaign.png"), full_page=True)
 
 
 def test_the_approver_downloads_the_results_report(
@@ -92,6 +96,8 @@ def test_the_approver_downloads_the_results_report(
     page.fill("input[name=to]", today.isoformat())
     page.click("#period button")
     tips = int(page.locator("#tips-count").inner_text().replace(".", ""))
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "results-report.png"), full_page=True)
     with page.expect_download() as word:
         page.get_by_role("link", name="Tải DOCX").click()
     lines = _docx_lines(Path(word.value.path()))
