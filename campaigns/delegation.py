@@ -350,7 +350,6 @@ def prepare_letters(
         req.letter, req.letter_hash = content, content_hash(content)
         req.letter_made_at, req.updated_at = now, now
         session.flush()
-    session.expire_all()
     return requests_of(session, campaign.id)
 
 
