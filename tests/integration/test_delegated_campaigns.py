@@ -713,3 +713,35 @@ def test_the_report_shows_the_operators_figures_and_the_tips_of_their_areas(
     reach = delegation.reach(s, campaign.id)
     assert reach.by_area == {"Kế Sách": {"Viettel": 600}, "Trần Đề": {"MobiFone": 250}}
     assert reach.unplaced == {"Viettel": 400}
+
+
+def test_draft_to_reported_one_figure_typed_one_imported(
+    client: Any, login_as: Any, province: Any
+) -> None:
+    """The issue's path: two operators, Viettel's figure typed in, MobiFone's imported from its
+    spreadsheet; both reported, the campaign complete, each letter still the approved text."""
+    campaign = _requested()
+    viettel, mobifone = delegation.requests_of(db.session(), campaign.id)
+    login_as("editor")
+    typed = client.post(
+        f"/campaigns/{campaign.id}/operators/{viettel.id}",
+        data={"status": "reported", "reached_total": "398.120"},
+    )
+    assert typed.status_code == 302
+    sheet = _xlsx([["Huyện", "Số thuê bao"], ["Kế Sách", 41000], ["Tổng cộng", 41000]])
+    imported = client.post(
+        f"/campaigns/{campaign.id}/operators/{mobifone.id}/import",
+        data={"file": (io.BytesIO(sheet), "mobifone.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert imported.status_code == 302
+    s = db.session()
+    s.expire_all()
+    assert [(r.status, r.reached_total) for r in delegation.requests_of(s, campaign.id)] == [
+        ("reported", 398120),
+        ("reported", 41000),
+    ]
+    assert s.get(Campaign, campaign.id).status == lifecycle.COMPLETED
+    assert lifecycle.approval_valid(s.get(Campaign, campaign.id))
+    for req in delegation.requests_of(s, campaign.id):
+        assert req.letter["sms"] == s.get(Campaign, campaign.id).body == OFFICIAL_TEXT
