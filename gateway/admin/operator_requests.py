@@ -118,16 +118,7 @@ def follow_up(campaign_id: int, request_id: int) -> Any:
         s.rollback()
         flash(str(exc), "error")
         return back
-    audit.record(
-        "campaign.operator_update",
-        object_type="campaign",
-        object_id=campaign.id,
-        details={"operator": req.operator.code, "status": status, "reached": req.reached_total},
-    )
-    if delegation.all_answered(s, campaign.id):
-        lifecycle.transition(s, campaign, lifecycle.COMPLETE, user)
-        audit.record("campaign.complete", object_type="campaign", object_id=campaign.id)
-    s.commit()
+    _recorded(campaign, req)
     flash(
         _(
             "Đã cập nhật %(operator)s: %(status)s.",
@@ -190,16 +181,7 @@ def import_report(campaign_id: int, request_id: int) -> Any:
         flash(str(exc), "error")
         return back
     operator.column_map = report.mapping
-    audit.record(
-        "campaign.operator_update",
-        object_type="campaign",
-        object_id=campaign.id,
-        details={"operator": operator.code, "status": delegation.REPORTED, "reached": report.total},
-    )
-    if delegation.all_answered(s, campaign.id):
-        lifecycle.transition(s, campaign, lifecycle.COMPLETE, current())
-        audit.record("campaign.complete", object_type="campaign", object_id=campaign.id)
-    s.commit()
+    _recorded(campaign, req)
     flash(
         _(
             "Đã nhập báo cáo của %(operator)s: %(rows)s dòng, %(total)s thuê bao.",
@@ -212,6 +194,22 @@ def import_report(campaign_id: int, request_id: int) -> Any:
     for problem in report.problems:
         flash(problem, "error")
     return back
+
+
+def _recorded(campaign: Campaign, req: OperatorRequest) -> None:
+    """Audit an operator's answer; complete the campaign once every operator has answered;
+    commit."""
+    s = db.session()
+    audit.record(
+        "campaign.operator_update",
+        object_type="campaign",
+        object_id=campaign.id,
+        details={"operator": req.operator.code, "status": req.status, "reached": req.reached_total},
+    )
+    if delegation.all_answered(s, campaign.id):
+        lifecycle.transition(s, campaign, lifecycle.COMPLETE, current())
+        audit.record("campaign.complete", object_type="campaign", object_id=campaign.id)
+    s.commit()
 
 
 def current_user_id() -> int | None:
