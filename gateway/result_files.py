@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Mm, Pt
 from flask_babel import gettext as _
@@ -230,13 +229,7 @@ class Heading:
 
 def docx_bytes(report: Mapping[str, Any], t: Texts, head: Heading, made_on: dt.date) -> bytes:
     """The report as a Word document in the administrative layout, with its tables and chart."""
-    doc = Document()
-    section = doc.sections[0]
-    section.page_width, section.page_height = Mm(210), Mm(297)
-    section.top_margin, section.bottom_margin = Mm(20), Mm(20)
-    section.left_margin, section.right_margin = Mm(30), Mm(15)
-    doc.styles["Normal"].font.name = letters.FACE
-    doc.styles["Normal"].font.size = Pt(13)
+    doc = letters.administrative_document(13)
     top = doc.add_table(rows=1, cols=2)
     left, right = top.rows[0].cells
     letters.centred(

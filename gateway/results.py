@@ -108,7 +108,7 @@ def build(session: Session, since: dt.date, until: dt.date) -> dict[str, Any]:
         "period": {"from": since.isoformat(), "to": until.isoformat()},
         "campaigns": [
             {
-                **{k: v for k, v in c.items() if k not in ("day", "object")},
+                **{k: v for k, v in c.items() if k not in ("day", "reach")},
                 "day": c["day"].isoformat() if c["day"] else None,
             }
             for c in campaigns
@@ -143,26 +143,16 @@ def _campaigns(session: Session, start: dt.datetime, end: dt.datetime) -> list[d
             Campaign.scheduled_at < end,
         )
     ).all()
-    accepted = dict(
-        session.execute(
-            select(Delivery.campaign_id, func.count())
-            .where(
-                Delivery.campaign_id.in_([c.id for c in direct]),
-                Delivery.status.in_(ACCEPTED),
-            )
-            .group_by(Delivery.campaign_id)
-        ).all()
-    )
-    delivered = dict(
-        session.execute(
-            select(Delivery.campaign_id, func.count())
-            .where(
-                Delivery.campaign_id.in_([c.id for c in direct]),
-                Delivery.status == st.DELIVERED,
-            )
-            .group_by(Delivery.campaign_id)
-        ).all()
-    )
+    accepted: Counter[int] = Counter()
+    delivered: Counter[int] = Counter()
+    for campaign_id, status, n in session.execute(
+        select(Delivery.campaign_id, Delivery.status, func.count())
+        .where(Delivery.campaign_id.in_([c.id for c in direct]), Delivery.status.in_(ACCEPTED))
+        .group_by(Delivery.campaign_id, Delivery.status)
+    ):
+        accepted[campaign_id] += int(n)
+        if status == st.DELIVERED:
+            delivered[campaign_id] += int(n)
     rows: list[dict[str, Any]] = [
         {
             "id": c.id,
@@ -174,7 +164,6 @@ def _campaigns(session: Session, start: dt.datetime, end: dt.datetime) -> list[d
             "accepted_by_smsc": int(accepted.get(c.id, 0)),
             "delivered": int(delivered.get(c.id, 0)),
             "reported_by_operators": None,
-            "object": c,
         }
         for c in direct
     ]
@@ -195,7 +184,7 @@ def _campaigns(session: Session, start: dt.datetime, end: dt.datetime) -> list[d
                     r.operator.code: {"status": r.status, "reached": r.reached_total}
                     for r in reach.by_operator
                 },
-                "object": c,
+                "reach": reach,  # read once, also for the reach by area and operator
             }
         )
     return sorted(rows, key=lambda r: (r["day"] or dt.date.max, r["id"]))
@@ -232,7 +221,7 @@ def _reach(
     for c in campaigns:
         if c["route"] != delegation.ROUTE_OPERATORS:
             continue
-        reach = delegation.reach(session, c["id"])
+        reach = c.get("reach") or delegation.reach(session, c["id"])
         for area, per_operator in reach.by_area.items():
             row = by_area.setdefault(area, {})
             row["reported_by_operators"] = row.get("reported_by_operators", 0) + sum(
