@@ -9,6 +9,8 @@ import contextlib
 import datetime as dt
 import os
 import sqlite3
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, make_url
@@ -24,6 +26,33 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# SQLite takes one writer at a time. Threads of one process that wait for it in SQLite's busy
+# handler sleep 1 to 100 ms between tries (the slow tail under gunicorn's threads); waiting on
+# a lock of our own wakes the next one as soon as the commit is done. The GIL runs one thread's
+# Python at a time anyway. PostgreSQL locks rows, not the database: no lock there.
+_SQLITE_WRITER = threading.Lock()
+# A writer normally holds it for a millisecond or two. When the database itself is locked (a
+# backup, a stuck process) the holder waits out SQLite's busy timeout; the others then stop
+# queueing here after this long and wait in SQLite's busy handler side by side, so every one
+# answers 503 after about the busy timeout instead of one busy timeout after another.
+WRITER_WAIT_SECONDS = 1.0
+
+
+@contextlib.contextmanager
+def one_writer(session: Session) -> Iterator[None]:
+    """Around a short write transaction of a web request (a tip, a receipt): on SQLite, one
+    such writer per process at a time (see :data:`WRITER_WAIT_SECONDS`); nothing elsewhere."""
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    held = _SQLITE_WRITER.acquire(timeout=WRITER_WAIT_SECONDS)
+    try:
+        yield
+    finally:
+        if held:
+            _SQLITE_WRITER.release()
 
 
 def utcnow() -> dt.datetime:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, literal, select, update
+from sqlalchemy import CursorResult, Table, Update, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from campaigns.db import UTCDateTime, utcnow
+from campaigns.db import utcnow
 from campaigns.models import Delivery
 
 PENDING = "pending"  # materialised, not yet handed to a provider
@@ -95,23 +96,33 @@ def apply_receipt(
         )
         if delivery_id is None:
             return False
-    at = at or utcnow()
-    values: dict[str, Any] = {"status": status, "updated_at": at}
+    # The parameters are not named after columns: Core would add those to the SET clause.
+    params: dict[str, Any] = {"d_id": delivery_id, "new_status": status, "at": at or utcnow()}
     if error_code:
-        values["error_code"] = error_code[:20]
+        params["new_error"] = error_code[:20]
+    if provider_message_id:
+        params["new_message_id"] = provider_message_id[:64]
+    stmt = _receipt_update(status, bool(error_code), bool(provider_message_id))
+    result = session.execute(stmt, params)
+    return cast(CursorResult[Any], result).rowcount > 0
+
+
+@functools.cache
+def _receipt_update(status: str, with_error: bool, with_message_id: bool) -> Update:
+    """The conditional UPDATE a receipt runs, built once per shape (receipts arrive at the send
+    rate: building and keying the statement anew cost as much as running it)."""
+    d = cast(Table, Delivery.__table__)
+    at = bindparam("at", type_=d.c.updated_at.type)
+    values: dict[str, Any] = {"status": bindparam("new_status"), "updated_at": at}
+    if with_error:
+        values["error_code"] = bindparam("new_error")
     if status in FINAL:
         values["finished_at"] = at
     if status == SENT:
-        values["sent_at"] = func.coalesce(Delivery.sent_at, literal(at, UTCDateTime()))
-    if provider_message_id:
+        values["sent_at"] = func.coalesce(d.c.sent_at, at)
+    if with_message_id:
         values["provider_message_id"] = func.coalesce(
-            Delivery.provider_message_id, provider_message_id[:64]
+            d.c.provider_message_id, bindparam("new_message_id")
         )
     lower = [s for s, rank in RANK.items() if rank < RANK[status]]
-    result = session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status.in_(lower))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return cast(CursorResult[Any], result).rowcount > 0
+    return update(d).where(d.c.id == bindparam("d_id"), d.c.status.in_(lower)).values(**values)

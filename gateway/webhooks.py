@@ -14,9 +14,9 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, current_app, request
 from werkzeug.datastructures import MultiDict
 
-from campaigns.statuses import apply_receipt
+from campaigns.db import one_writer
 from gateway import db
-from gateway.providers import Provider, WebhookError, get_provider
+from gateway.providers import Provider, StatusUpdate, WebhookError, get_provider
 from gateway.providers.aggregator import AggregatorProvider
 from gateway.providers.aggregator_profile import ProfileError
 from gateway.providers.aggregator_webhooks import INBOUND, RECEIPT
@@ -55,16 +55,15 @@ def _receipt(name: str, delivery_id: int) -> Any:
         update = p.parse_status(form.to_dict(), delivery_id)
     except WebhookError as exc:
         abort(400, description=str(exc))
+    return _applied(update)
+
+
+def _applied(update: StatusUpdate) -> Response:
+    """Apply a receipt and commit it before answering 204 (one SQLite writer per process)."""
     s = db.session()
-    apply_receipt(
-        s,
-        delivery_id=update.delivery_id,
-        provider_message_id=update.provider_message_id,
-        status=update.status,
-        error_code=update.error_code,
-        segment=update.segment,
-    )
-    s.commit()
+    with one_writer(s):
+        update.apply(s)
+        s.commit()
     return Response(status=204)
 
 
@@ -133,17 +132,7 @@ def http_status(delivery_id: int, token: str | None = None) -> Any:
         update = p.parse_status(params, delivery_id)
     except WebhookError as exc:
         abort(400, description=str(exc))
-    s = db.session()
-    apply_receipt(
-        s,
-        delivery_id=update.delivery_id,
-        provider_message_id=update.provider_message_id,
-        status=update.status,
-        error_code=update.error_code,
-        segment=update.segment,
-    )
-    s.commit()
-    return Response(status=204)
+    return _applied(update)
 
 
 @bp.route("/http/mo", methods=["GET", "POST"])

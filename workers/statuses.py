@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from campaigns.statuses import apply_receipt
 from gateway.providers import WebhookError
 from workers import runtime
 
@@ -23,13 +22,6 @@ def process_receipt(provider: str, params: dict[str, Any], delivery_id: int | No
         log.warning("dropped an unreadable %s receipt: %s", provider, exc)
         return False
     with runtime.session() as s:
-        changed = apply_receipt(
-            s,
-            delivery_id=update.delivery_id,
-            provider_message_id=update.provider_message_id,
-            status=update.status,
-            error_code=update.error_code,
-            segment=update.segment,
-        )
+        changed = update.apply(s)
         s.commit()
     return changed

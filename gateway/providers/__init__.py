@@ -11,7 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from sqlalchemy.orm import Session
+
 from campaigns.sending import OutboundMessage, SendResult, Sighting
+from campaigns.statuses import apply_receipt
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +26,17 @@ class StatusUpdate:
     provider_message_id: str | None = None
     error_code: str | None = None
     segment: int | None = None  # for per-segment receipts (SMPP); None = whole message
+
+    def apply(self, session: Session) -> bool:
+        """Apply this receipt (:func:`campaigns.statuses.apply_receipt`); the caller commits."""
+        return apply_receipt(
+            session,
+            delivery_id=self.delivery_id,
+            provider_message_id=self.provider_message_id,
+            status=self.status,
+            error_code=self.error_code,
+            segment=self.segment,
+        )
 
 
 @dataclass(frozen=True, slots=True)

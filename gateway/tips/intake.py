@@ -8,11 +8,8 @@ Logs carry tip ids and masked numbers only, never a body.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
-import threading
-from collections.abc import Iterator
 from typing import Any, cast
 
 from redis.exceptions import RedisError
@@ -20,7 +17,7 @@ from sqlalchemy import Table, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from campaigns.db import utcnow
+from campaigns.db import one_writer, utcnow
 from campaigns.phones import normalize
 from campaigns.text import nfc, strip_controls
 from gateway import jobs
@@ -186,31 +183,6 @@ def sender_of(raw: str | None) -> tuple[str | None, bool]:
     return raw.strip()[:20] or None, False
 
 
-# SQLite takes one writer at a time. Threads of one process that wait for it in SQLite's busy
-# handler sleep 1 to 100 ms between tries (the slow tail under gunicorn's threads); waiting on
-# a lock of our own wakes the next one as soon as the commit is done. The GIL runs one thread's
-# Python at a time anyway. PostgreSQL locks rows, not the database: no lock there.
-_SQLITE_WRITER = threading.Lock()
-# A writer normally holds it for a millisecond or two. When the database itself is locked (a
-# backup, a stuck process) the holder waits out SQLite's busy timeout; the others then stop
-# queueing here after this long and wait in SQLite's busy handler side by side, so every one
-# answers 503 after about the busy timeout instead of one busy timeout after another.
-WRITER_WAIT_SECONDS = 1.0
-
-
-@contextlib.contextmanager
-def _one_writer(session: Session) -> Iterator[None]:
-    if session.get_bind().dialect.name != "sqlite":
-        yield
-        return
-    held = _SQLITE_WRITER.acquire(timeout=WRITER_WAIT_SECONDS)
-    try:
-        yield
-    finally:
-        if held:
-            _SQLITE_WRITER.release()
-
-
 def receive_inbound(
     session: Session, line: TipLine, inbound: InboundMessage, *, inline_reply: bool = True
 ) -> str | None:
@@ -229,7 +201,7 @@ def receive_inbound(
     kind = keywords.classify(inbound.body or "")
     if kind is not None and sender and reachable:
         return _keyword(session, line, sender, kind, inbound, inline_reply)
-    with _one_writer(session):
+    with one_writer(session):
         # Read before the tip is stored: SQLite then holds its write lock for the inserts only.
         silent = not reachable or replies.do_not_contact(session, sender)
         tip, created = store_tip(

@@ -167,7 +167,7 @@ def test_a_writer_stuck_on_the_database_does_not_queue_the_others(
     """The process's SQLite writer lock only orders writers: held by a writer that waits out a
     locked database, the others stop queueing behind it and store their tips themselves (the
     fault suite's 503-after-the-busy-timeout depends on it)."""
-    from gateway.tips import intake
+    from campaigns import db as ledger
 
     if session.get_bind().dialect.name != "sqlite":
         pytest.skip("the writer lock is SQLite's")
@@ -175,21 +175,21 @@ def test_a_writer_stuck_on_the_database_does_not_queue_the_others(
 
     from campaigns.db import make_sessionmaker
 
-    monkeypatch.setattr(intake, "WRITER_WAIT_SECONDS", 0.05)
+    monkeypatch.setattr(ledger, "WRITER_WAIT_SECONDS", 0.05)
     line, factory, acks = db.tipline(), make_sessionmaker(db_engine), []
 
     def webhook() -> None:
         with factory() as s:
             acks.append(receive_inbound(s, line, _inbound("tin báo", mid="SMstuck")))
 
-    assert intake._SQLITE_WRITER.acquire(timeout=5)  # a writer stuck elsewhere
+    assert ledger._SQLITE_WRITER.acquire(timeout=5)  # a writer stuck elsewhere
     try:
         other = threading.Thread(target=webhook)
         other.start()
         other.join(20)
         assert not other.is_alive(), "the webhook queued behind the stuck writer"
     finally:
-        intake._SQLITE_WRITER.release()
+        ledger._SQLITE_WRITER.release()
     assert acks == [replies.DEFAULT_ACK]
     assert [t.provider_message_id for t in _tips(new_session)] == ["SMstuck"]
 
