@@ -2,10 +2,14 @@
 
 The SDK builds ``https://api.twilio.com/2010-04-01/...`` URLs; :class:`_HttpClient` (an SDK
 ``HttpClient``) rewrites the scheme and host to ``settings.twilio_api_base_url``, so tests talk to
-a local Twilio-compatible server through the very same SDK code. It keeps one ``requests`` session
-with a connection pool as large as the send concurrency, uses separate connect and read timeouts
-(a connect timeout proves the message was not sent; a read timeout does not), and never logs a
-request: the SDK's own logging would print recipients' numbers.
+a local Twilio-compatible server through the very same SDK code. A single message
+goes through the SDK's sync client on one ``requests`` session; a chunk of a campaign
+(:meth:`TwilioProvider.send_many`) through the SDK's async client (``create_async``) on one
+aiohttp connector as large as the send concurrency, run by an event loop on a thread of its own.
+The async client costs about a fifth of the CPU per message of ``requests`` on threads, which
+is what limits a worker's sending (BENCHMARKS.md, ``dispatch``). Both use separate connect and
+read timeouts (a connect timeout proves the message was not sent; a read timeout does not) and
+never log a request: the SDK's own logging would print recipients' numbers.
 
 Twilio's answers map to Loa's four outcomes through :data:`ERRORS` (vietnam-sms.md), and its
 message statuses to Loa's through :data:`STATUSES`.
@@ -13,17 +17,21 @@ message statuses to Loa's through :data:`STATUSES`.
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import contextvars
 import datetime as dt
+import functools
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
+import aiohttp
 import requests
 from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioException
-from twilio.http import HttpClient
+from twilio.http import AsyncHttpClient, HttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
@@ -190,6 +198,62 @@ class _HttpClient(HttpClient):  # type: ignore[misc]
         return headers
 
 
+# The headers of the answer to this task's last request (each message is its own task).
+_ASYNC_HEADERS: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "twilio_async_headers", default=None
+)
+
+
+class _AsyncHttpClient(AsyncHttpClient):  # type: ignore[misc]
+    """The SDK's async HTTP client on one aiohttp connector of ``pool_size`` connections, pointed
+    at a configurable base URL. Used on its provider's event loop only."""
+
+    def __init__(self, base_url: str, pool_size: int, timeout: tuple[float, float]) -> None:
+        super().__init__(log, is_async=True, timeout=None)
+        self.base_url = base_url.rstrip("/")
+        self.pool_size = pool_size
+        self.timeouts = aiohttp.ClientTimeout(
+            total=None, sock_connect=timeout[0], sock_read=timeout[1]
+        )
+        self.session: aiohttp.ClientSession | None = None
+
+    async def request(
+        self,
+        method: str,
+        uri: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> TwilioResponse:
+        if uri.startswith(TWILIO_API):
+            uri = self.base_url + uri[len(TWILIO_API) :]
+        if self.session is None:  # made on the loop that uses it
+            connector = aiohttp.TCPConnector(limit=self.pool_size)
+            self.session = aiohttp.ClientSession(connector=connector, timeout=self.timeouts)
+        _ASYNC_HEADERS.set(None)
+        if auth:
+            headers = {**(headers or {}), "Authorization": _basic(*auth)}
+        async with self.session.request(
+            method.upper(),
+            uri,
+            params=cast(Any, params),
+            data=data,
+            headers=headers,
+            allow_redirects=allow_redirects,
+        ) as resp:
+            text = await resp.text()
+            _ASYNC_HEADERS.set(resp.headers)  # for Retry-After: the SDK's exceptions drop them
+            return TwilioResponse(int(resp.status), text, resp.headers)
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+
+
 @register("twilio")
 class TwilioProvider(Provider):
     """Sends through Twilio's Messages API; verifies Twilio's webhook signatures."""
@@ -218,8 +282,16 @@ class TwilioProvider(Provider):
         # Built once here: the SDK creates these lazily, which is not thread-safe.
         self._messages = self._client.api.v2010.accounts(settings.twilio_account_sid).messages
         self._validator = RequestValidator(self._token)
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
+        self._async_http = _AsyncHttpClient(
+            settings.twilio_api_base_url, concurrency, (connect_timeout, read_timeout)
+        )
+        async_client = Client(
+            settings.twilio_account_sid, self._token, http_client=self._async_http
+        )
+        self._async_messages = async_client.api.v2010.accounts(settings.twilio_account_sid).messages
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
+        self._loop_lock = threading.Lock()
 
     # --- sending --------------------------------------------------------------------------
 
@@ -248,33 +320,57 @@ class TwilioProvider(Provider):
         try:
             created = self._messages.create(**self.request_params(message))
         except TwilioException as exc:
-            status = int(getattr(exc, "status", 0) or 0)
-            code = getattr(exc, "code", None)
-            result = classify(
-                status, int(code) if code else None, _retry_after(self._http.last_headers())
-            )
-            log.info("twilio refused a message to %s: %s", mask(message.to), result.error_code)
-            return result
+            return self._refused(message, exc, self._http.last_headers())
         except requests.ConnectionError as exc:
             if _never_sent(exc):
                 return SendResult(Outcome.RETRY, error_code="CONNECT", error_message=_kind(exc))
-            return SendResult(Outcome.UNKNOWN, error_code="NO-ANSWER", error_message=_kind(exc))
+            return _no_answer(exc)
         except (requests.RequestException, ValueError) as exc:
             # Sent, but no readable answer (read timeout, garbled body): it may have been accepted.
-            return SendResult(Outcome.UNKNOWN, error_code="NO-ANSWER", error_message=_kind(exc))
+            return _no_answer(exc)
         return SendResult(Outcome.ACCEPTED, provider_message_id=created.sid)
 
     def send_many(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
         """Send concurrently over kept-alive connections; results keep the input order."""
         if len(messages) <= 1:
             return [self.send(m) for m in messages]
-        return list(self._executor().map(self.send, messages))
+        return asyncio.run_coroutine_threadsafe(self._send_all(messages), self._events()).result()
 
-    def _executor(self) -> ThreadPoolExecutor:
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="twilio")
-            return self._pool
+    async def _send_all(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
+        return list(await asyncio.gather(*(self._send_async(m) for m in messages)))
+
+    async def _send_async(self, message: OutboundMessage) -> SendResult:
+        """What :meth:`send` does, through the SDK's async client (the same outcomes)."""
+        try:
+            created = await self._async_messages.create_async(**self.request_params(message))
+        except TwilioException as exc:
+            return self._refused(message, exc, _ASYNC_HEADERS.get())
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            # No connection was made: the request never left this machine.
+            return SendResult(Outcome.RETRY, error_code="CONNECT", error_message=_kind(exc))
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            return _no_answer(exc)
+        return SendResult(Outcome.ACCEPTED, provider_message_id=created.sid)
+
+    def _refused(
+        self, message: OutboundMessage, exc: TwilioException, headers: Mapping[str, str] | None
+    ) -> SendResult:
+        status = int(getattr(exc, "status", 0) or 0)
+        code = getattr(exc, "code", None)
+        result = classify(status, int(code) if code else None, _retry_after(headers))
+        log.info("twilio refused a message to %s: %s", mask(message.to), result.error_code)
+        return result
+
+    def _events(self) -> asyncio.AbstractEventLoop:
+        """The event loop that sends chunks, on a thread of its own (started on first use)."""
+        with self._loop_lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                self._loop_thread = threading.Thread(
+                    target=self._loop.run_forever, name="twilio-async", daemon=True
+                )
+                self._loop_thread.start()
+            return self._loop
 
     def fetch_status(self, provider_message_id: str) -> str | None:
         """Loa's status for a message, asked of Twilio; None when Twilio cannot say."""
@@ -308,9 +404,13 @@ class TwilioProvider(Provider):
         return Sighting(None)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        with self._loop_lock:
+            loop, thread, self._loop, self._loop_thread = self._loop, self._loop_thread, None, None
+        if loop is not None and thread is not None:
+            asyncio.run_coroutine_threadsafe(self._async_http.close(), loop).result(timeout=10)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
+            loop.close()
         self._http.session.close()
 
     # --- webhooks -------------------------------------------------------------------------
@@ -359,6 +459,18 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         lowered = name.lower()
         value = next((v for k, v in headers.items() if k.lower() == lowered), None)
     return value
+
+
+@functools.lru_cache(maxsize=8)
+def _basic(user: str, password: str) -> str:
+    """HTTP Basic credentials (aiohttp's ``BasicAuth`` is deprecated)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+def _no_answer(exc: Exception) -> SendResult:
+    """Sent, but no readable answer (a read timeout, a dropped connection, a garbled body): the
+    message may have been created, so the reconciler asks Twilio."""
+    return SendResult(Outcome.UNKNOWN, error_code="NO-ANSWER", error_message=_kind(exc))
 
 
 def _kind(exc: Exception) -> str:

@@ -301,6 +301,54 @@ def test_send_outcome(case: Send, harness: Callable[..., Harness]) -> None:
 
 
 @pytest.mark.parametrize(
+    "case", [c for c in SENDS if c.provider == "twilio"], ids=lambda c: f"{c.provider}-{c.id}"
+)
+def test_twilio_chunk_outcome(
+    case: Send, twilio_settings: Settings, fake_twilio: FakeTwilio
+) -> None:
+    """A chunk goes through the SDK's async client: each message maps to the same outcome as
+    :func:`test_send_outcome`'s, in order, and one message's answer (its Retry-After) never
+    leaks into another's."""
+    other = "+84981234999"  # accepted: the fake's default
+    settings = twilio_settings
+    if case.behaviour == "refused":  # nothing listens there
+        settings = settings.model_copy(
+            update={"twilio_api_base_url": f"http://127.0.0.1:{free_port()}"}
+        )
+    else:
+        fake_twilio.program(case.behaviour, to=TO)
+    provider = TwilioProvider(
+        settings, read_timeout=0.3 if getattr(case.behaviour, "hang", False) else 10.0
+    )
+    chunk = [
+        OutboundMessage(to=other, body="Chào", delivery_id=41),
+        OutboundMessage(to=TO, body="Xin chào", delivery_id=case.delivery_id),
+        OutboundMessage(to=other, body="Chào", delivery_id=43),
+    ]
+    try:
+        first, result, last = provider.send_many(chunk)
+    finally:
+        provider.close()
+    assert (result.outcome, result.effect, result.error_code) == (
+        case.outcome,
+        case.effect,
+        case.error_code,
+    )
+    assert result.retry_after == case.retry_after
+    assert (result.provider_message_id is not None) == (case.outcome is Outcome.ACCEPTED)
+    if case.behaviour == "refused":
+        assert [first.outcome, last.outcome] == [Outcome.RETRY] * 2
+        assert fake_twilio.created() == []
+    else:
+        for accepted in (first, last):
+            assert (accepted.outcome, accepted.retry_after) == (Outcome.ACCEPTED, None)
+        assert first.provider_message_id != last.provider_message_id
+        assert sorted((r.form["To"], r.form["Body"]) for r in fake_twilio.created()) == sorted(
+            [(other, "Chào")] * 2 + [(TO, "Xin chào")] * case.requests
+        )
+
+
+@pytest.mark.parametrize(
     ("message", "settings_update", "expected"),
     [
         (
@@ -585,15 +633,16 @@ def test_no_request_leaves_this_machine(twilio_settings: Settings) -> None:
 def test_twilio_concurrency_is_a_setting(
     twilio_settings: Settings, fake_twilio: FakeTwilio
 ) -> None:
-    """``LOA_TWILIO_CONCURRENCY`` sizes both the sending threads and the connection pool, and
-    the messages of a larger chunk still all go out, in order."""
+    """``LOA_TWILIO_CONCURRENCY`` sizes both connection pools (the sync client's and the async
+    client's), and the messages of a larger chunk still all go out, in order."""
     p = TwilioProvider(twilio_settings.model_copy(update={"twilio_concurrency": 3}))
     try:
         assert p.concurrency == 3
         assert p._http.session.get_adapter("http://x.test")._pool_maxsize == 3
         messages = [OutboundMessage(to=TO, body=f"m{i}") for i in range(7)]
         results = p.send_many(messages)
-        assert p._executor()._max_workers == 3
+        connector = p._async_http.session.connector
+        assert (connector.limit, connector.limit_per_host) == (3, 0)
     finally:
         p.close()
     assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 7
