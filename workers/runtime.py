@@ -20,6 +20,7 @@ from redis import Redis
 from rq import Queue, Worker
 from rq.executions import Execution
 from rq.job import Job
+from rq.worker import WorkerStatus
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -171,11 +172,51 @@ def _tick_forever(stop: threading.Event, interval: float = 5.0) -> None:
 
 
 class LoaWorker(Worker):
-    """RQ's worker, whose jobs log with their job id (``LOA_LOG_FORMAT=json``: ``job_id``)."""
+    """RQ's worker, whose jobs log with their job id (``LOA_LOG_FORMAT=json``: ``job_id``), and
+    which runs a campaign's batches itself instead of forking a work horse for each.
+
+    A batch job in a fresh work horse rebuilt the database engine, the provider, its TLS
+    context, event loop and connection pool, for 250 messages: in process, one worker sent
+    twice as fast (BENCHMARKS.md, ``dispatch``). The batch keeps its guarantees: its rows are
+    claimed and recorded in SQL, so a worker killed mid-batch leaves leased rows for the
+    reconciler, and a thread beats the job's heartbeat as RQ's monitor of a work horse does, so
+    a dead worker's batch is taken up again after about :data:`queues.ABANDONED_AFTER` seconds.
+    Other jobs (a launch, a contact import: large, rare) still run in a forked work horse, whose
+    memory goes back to the system when it ends.
+    """
 
     def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
         with logs.job_context(job.id):
             return super().perform_job(job, queue, execution)
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        if job.func_name not in IN_PROCESS:
+            super().execute_job(job, queue)
+            return
+        execution = self.prepare_execution(job)
+        done = threading.Event()
+        beat = threading.Thread(
+            target=self._beat, args=(job, execution, done), name="heartbeat", daemon=True
+        )
+        beat.start()
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            done.set()
+            beat.join()
+        self.set_state(WorkerStatus.IDLE)
+
+    def _beat(self, job: Job, execution: Execution, done: threading.Event) -> None:
+        """The worker's, the execution's and the job's heartbeats while a job runs in process."""
+        while not done.wait(self.job_monitoring_interval):
+            try:
+                self.maintain_heartbeats(job, execution)
+            except Exception:  # Redis away: RQ's own loop retries; so does this one
+                log.warning("heartbeat of job %s failed; retrying", job.id, exc_info=True)
+
+
+# The jobs a worker runs in its own process (see LoaWorker).
+IN_PROCESS = frozenset({jobs.SEND_BATCH.func})
 
 
 def preload() -> list[str]:
@@ -184,7 +225,8 @@ def preload() -> list[str]:
     RQ forks a work horse for each job, and a horse imports what its job needs afresh: about
     0.15 s for a batch (the dispatch engine, the Twilio SDK) on a 2-core machine, a fifth of
     the time a 250-message batch takes at 0 ms. Imports only: connections and thread pools are
-    made in the horse, never shared across a fork.
+    made where they are used (a horse, or this process for the batches it runs itself) and
+    never used across a fork (:func:`reset` drops them in a child).
     """
     modules = {kind.func.rsplit(".", 1)[0] for kind in jobs.KINDS}
     modules |= {p.func.rsplit(".", 1)[0] for p in PERIODIC}
