@@ -222,8 +222,15 @@ class Stack:
                 restarted.append(proc.name)
         return restarted
 
-    def supervise_until(self, condition: Callable[[], Any], timeout: float, what: str) -> Any:
-        """Restart what dies (as systemd would, every half second) until ``condition`` holds."""
+    def supervise_until(
+        self,
+        condition: Callable[[], Any],
+        timeout: float,
+        what: str,
+        detail: Callable[[], str] | None = None,
+    ) -> Any:
+        """Restart what dies (as systemd would, every half second) until ``condition`` holds;
+        a timeout's message holds ``detail()`` and every process's log tail."""
 
         def check() -> Any:
             self.restart_dead()
@@ -232,7 +239,8 @@ class Stack:
         try:
             return wait_for(check, timeout, what, every=0.5)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}\n{self.logs()}") from None
+            more = detail() if detail is not None else ""
+            raise AssertionError(f"{exc}\n{more}\n{self.logs()}") from None
 
     def close(self) -> None:
         for proc in self.procs:

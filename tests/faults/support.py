@@ -44,6 +44,32 @@ def open_work(session: Session, campaign_id: int) -> int:
     )
 
 
+def open_detail(session: Session, campaign_id: int) -> str:
+    """What :func:`open_work` counts, grouped (for a failing scenario's message): status, batch,
+    whether the row waits for a retry time or holds a lease, and how many."""
+    now = utcnow()
+    rows = session.execute(
+        select(
+            Delivery.status,
+            Delivery.batch_no,
+            Delivery.next_attempt_at > now,
+            Delivery.lease_until > now,
+            func.count(),
+        )
+        .where(
+            Delivery.campaign_id == campaign_id,
+            Delivery.status.in_((st.PENDING, st.SENDING)),
+        )
+        .group_by(
+            Delivery.status,
+            Delivery.batch_no,
+            Delivery.next_attempt_at > now,
+            Delivery.lease_until > now,
+        )
+    ).all()
+    return "open deliveries (status, batch, waits for a retry, leased, n): " + repr(rows)
+
+
 def pending(session: Session, campaign_id: int) -> int:
     """Deliveries of the campaign not yet claimed."""
     session.expire_all()

@@ -20,7 +20,7 @@ from gateway.tips.models import Tip
 from gateway.tips.states import URGENT
 from tests.faults import inbound, ledger
 from tests.faults.stack import ControlledRedis, Stack, wait_for
-from tests.faults.support import open_work, reconcile_past_leases
+from tests.faults.support import open_detail, open_work, reconcile_past_leases
 from tests.faults.witness import Witness
 from tests.integration.dispatch_support import approved_campaign, bulk_contacts
 from workers import dispatch as jobs
@@ -74,7 +74,12 @@ def test_tips_during_a_broadcast_with_redis_down(
     assert dict(storm.statuses) == {200: len(numbers)}, (storm.statuses, stack.logs())
     assert len(storm.acked) == TIPS
     assert waiting, "no tip came in while Redis was down"
-    stack.supervise_until(lambda: open_work(session, campaign.id) == 0, 180, "broadcast ended")
+    stack.supervise_until(
+        lambda: open_work(session, campaign.id) == 0,
+        180,
+        "broadcast ended",
+        detail=lambda: open_detail(session, campaign.id),
+    )
     stack.close()
     reconcile_past_leases()
 
