@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from redis import Redis
@@ -197,6 +198,20 @@ def test_recount_repairs_drifted_counters(session: Session) -> None:
     session.commit()
     assert_exact(session, campaign.id)
     assert reports.counts(session, campaign.id)[st.PENDING] == 10
+
+
+def test_loa_db_recount_repairs_every_campaign(session: Session, runner: Any) -> None:
+    """`loa db recount` rebuilds the counters from the deliveries."""
+    bulk_contacts(session, 4)
+    campaign = approved_campaign(session)
+    dispatch.launch(session, campaign.id)
+    session.execute(delete(DeliveryCount))
+    session.commit()
+    result = runner.invoke(args=["db", "recount"])
+    assert result.exit_code == 0, result.output
+    session.expire_all()
+    assert_exact(session, campaign.id)
+    assert reports.counts(session, campaign.id)[st.PENDING] == 4
 
 
 def test_migration_backfills_existing_deliveries(database_url: str, tmp_path: Path) -> None:
