@@ -8,9 +8,14 @@ so that the key is unique (NULLs never conflict).
 
 - PostgreSQL: statement-level ``AFTER INSERT/UPDATE/DELETE`` triggers with transition tables,
   each one grouped upsert per statement: a 1.2-million-row materialise costs one GROUP BY, a
-  claim of 250 rows a GROUP BY of 500 rows. The upsert takes its rows in key order so that two
-  statements touching the same counters lock them in the same order (no deadlock between them).
-- SQLite: row-level triggers; the UPDATE one only fires when a counted column changed.
+  claim of 250 rows a GROUP BY of 500 rows. Each database connection adds to counter rows of its
+  own (``slot`` = its backend pid): two transactions never update the same counter row, so
+  workers, webhooks and the reconciler never wait for each other's counters, and no order of
+  statements can deadlock on them (a chunk's record moves rows to several statuses in several
+  statements; with shared rows, two workers recording at once could each hold the other's next
+  row). Readers sum the slots; there are at most (keys × connections that changed the campaign).
+- SQLite: one writer at a time; every row is in slot 0.
+  Row-level triggers; the UPDATE one only fires when a counted column changed.
 
 This module holds SQL only (the migration and ``campaigns.models`` install it); reading and
 recounting are in :mod:`campaigns.reports`.
@@ -23,7 +28,7 @@ from sqlalchemy import Connection, text
 
 KEY = "campaign_id, status, skip_reason, error_code"
 _UPSERT = (
-    f"ON CONFLICT ({KEY}) DO UPDATE SET n = delivery_counts.n + excluded.n, "
+    f"ON CONFLICT ({KEY}, slot) DO UPDATE SET n = delivery_counts.n + excluded.n, "
     "segments = delivery_counts.segments + excluded.segments"
 )
 
@@ -35,38 +40,38 @@ POSTGRESQL = [
     f"""
 CREATE OR REPLACE FUNCTION delivery_counts_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO delivery_counts ({KEY}, n, segments)
-    SELECT {KEY}, count(*), coalesce(sum(segments), 0)
+    INSERT INTO delivery_counts ({KEY}, slot, n, segments)
+    SELECT {KEY}, pg_backend_pid(), count(*), coalesce(sum(segments), 0)
     FROM (SELECT {_PG_KEY_OF}, segments FROM new_rows) AS r
-    GROUP BY {KEY} ORDER BY {KEY}
+    GROUP BY {KEY}
     {_UPSERT};
     RETURN NULL;
 END $$""",
     f"""
 CREATE OR REPLACE FUNCTION delivery_counts_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO delivery_counts ({KEY}, n, segments)
-    SELECT {KEY}, sum(dn), sum(ds)
+    INSERT INTO delivery_counts ({KEY}, slot, n, segments)
+    SELECT {KEY}, pg_backend_pid(), sum(dn), sum(ds)
     FROM (
         SELECT {_PG_KEY_OF}, 1 AS dn, segments AS ds FROM new_rows
         UNION ALL
         SELECT {_PG_KEY_OF}, -1, -segments FROM old_rows
     ) AS r
-    GROUP BY {KEY} HAVING sum(dn) <> 0 OR sum(ds) <> 0 ORDER BY {KEY}
+    GROUP BY {KEY} HAVING sum(dn) <> 0 OR sum(ds) <> 0
     {_UPSERT};
     RETURN NULL;
 END $$""",
     f"""
 CREATE OR REPLACE FUNCTION delivery_counts_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE delivery_counts AS c SET n = c.n - o.n, segments = c.segments - o.segments
-    FROM (
-        SELECT {KEY}, count(*) AS n, coalesce(sum(segments), 0) AS segments
-        FROM (SELECT {_PG_KEY_OF}, segments FROM old_rows) AS r
-        GROUP BY {KEY}
-    ) AS o
-    WHERE (c.campaign_id, c.status, c.skip_reason, c.error_code)
-        = (o.campaign_id, o.status, o.skip_reason, o.error_code);
+    -- Subtracted in this connection's own slot (a negative count there): never another's row.
+    -- A campaign's own deletion (ON DELETE CASCADE) has removed its counters already.
+    INSERT INTO delivery_counts ({KEY}, slot, n, segments)
+    SELECT {KEY}, pg_backend_pid(), -count(*), -coalesce(sum(segments), 0)
+    FROM (SELECT {_PG_KEY_OF}, segments FROM old_rows) AS r
+    WHERE EXISTS (SELECT 1 FROM campaigns WHERE campaigns.id = r.campaign_id)
+    GROUP BY {KEY}
+    {_UPSERT};
     RETURN NULL;
 END $$""",
     "DROP TRIGGER IF EXISTS delivery_counts_insert ON deliveries",  # no OR REPLACE before 14
@@ -117,7 +122,7 @@ _SQLITE_ADD = (
 )
 _SQLITE_SUBTRACT = (
     "UPDATE delivery_counts SET n = n - 1, segments = segments - OLD.segments "
-    f"WHERE {_sqlite_match('OLD')};"
+    f"WHERE {_sqlite_match('OLD')} AND slot = 0;"
 )
 _CHANGED = " OR ".join(
     f"OLD.{c} IS NOT NEW.{c}"

@@ -233,7 +233,8 @@ class Delivery(Base):
 class DeliveryCount(Base):
     """How many deliveries of a campaign have one (status, skip reason, error code), and their
     segments: kept by the database's own triggers (:mod:`campaigns.count_triggers`), read by the
-    progress figures instead of a GROUP BY over every delivery. ``''`` stands for NULL."""
+    progress figures instead of a GROUP BY over every delivery. ``''`` stands for NULL. A key
+    may have several rows (see ``slot``): readers sum them."""
 
     __tablename__ = "delivery_counts"
 
@@ -243,6 +244,9 @@ class DeliveryCount(Base):
     status: Mapped[str] = mapped_column(String(12), primary_key=True)
     skip_reason: Mapped[str] = mapped_column(String(20), primary_key=True, default="")
     error_code: Mapped[str] = mapped_column(String(20), primary_key=True, default="")
+    # The database connection that added to it (PostgreSQL's backend pid; 0 on SQLite and for a
+    # recount): connections never share a counter row, so they never wait for each other.
+    slot: Mapped[int] = mapped_column(primary_key=True, default=0, server_default="0")
     n: Mapped[int] = mapped_column(BigInteger, default=0)
     segments: Mapped[int] = mapped_column(BigInteger, default=0)
 

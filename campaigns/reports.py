@@ -93,13 +93,12 @@ def ledger_counts(
 
 def counted(session: Session, campaign_id: int) -> dict[tuple[str, str, str], tuple[int, int]]:
     """The counters of a campaign in the shape of :func:`ledger_counts` (empty keys left out)."""
-    stmt = select(
-        DeliveryCount.status,
-        DeliveryCount.skip_reason,
-        DeliveryCount.error_code,
-        DeliveryCount.n,
-        DeliveryCount.segments,
-    ).where(DeliveryCount.campaign_id == campaign_id)
+    key = (DeliveryCount.status, DeliveryCount.skip_reason, DeliveryCount.error_code)
+    stmt = (
+        select(*key, func.sum(DeliveryCount.n), func.sum(DeliveryCount.segments))
+        .where(DeliveryCount.campaign_id == campaign_id)
+        .group_by(*key)
+    )
     return {(s, r, c): (int(n), int(g)) for s, r, c, n, g in session.execute(stmt) if n or g}
 
 

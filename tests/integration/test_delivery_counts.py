@@ -259,3 +259,51 @@ def test_migration_backfills_existing_deliveries(database_url: str, tmp_path: Pa
             assert reports.counts(s, cid)[st.DELIVERED] == 1
     finally:
         eng.dispose()
+
+
+def test_two_connections_never_wait_for_each_others_counters(
+    session: Session, new_session: Session
+) -> None:
+    """Two transactions moving deliveries of one campaign to the same statuses, in opposite
+    orders, both open at once (as two workers recording chunks): neither waits for the other's
+    counter rows (on PostgreSQL each connection adds to rows of its own), and once both commit
+    the counters are exact."""
+    bulk_contacts(session, 20)
+    campaign = approved_campaign(session)
+    assert dispatch.launch(session, campaign.id, batch_size=20)
+    session.commit()
+    ids = session.scalars(
+        select(Delivery.id).where(
+            Delivery.campaign_id == campaign.id, Delivery.status == st.PENDING
+        )
+    ).all()
+    first, second = ids[:8], ids[8:16]
+    postgresql = session.get_bind().dialect.name == "postgresql"
+
+    def move(s: Session, rows: list[int], status: str, code: str | None) -> None:
+        s.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(rows))
+            .values(status=status, error_code=code)
+            .execution_options(synchronize_session=False)
+        )
+
+    if postgresql:  # a wait for the other's row lock fails at once instead of hanging
+        session.execute(text("SET lock_timeout = '2s'"))
+        new_session.execute(text("SET lock_timeout = '2s'"))
+    move(session, first[:4], st.SENT, None)
+    if postgresql:  # SQLite has one writer: the second transaction runs after the first
+        move(new_session, second[:4], st.FAILED, "30003")
+        move(new_session, second[4:], st.SENT, None)
+        move(session, first[4:], st.FAILED, "30003")
+        new_session.commit()
+    else:
+        move(session, first[4:], st.FAILED, "30003")
+    session.commit()
+    if not postgresql:
+        move(new_session, second[:4], st.FAILED, "30003")
+        move(new_session, second[4:], st.SENT, None)
+        new_session.commit()
+    assert_exact(session, campaign.id)
+    counts = reports.counts(session, campaign.id)
+    assert (counts[st.SENT], counts[st.FAILED]) == (8, 8)

@@ -26,10 +26,11 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('skip_reason', sa.String(length=20), nullable=False),
     sa.Column('error_code', sa.String(length=20), nullable=False),
+    sa.Column('slot', sa.Integer(), server_default='0', nullable=False),
     sa.Column('n', sa.BigInteger(), nullable=False),
     sa.Column('segments', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_delivery_counts_campaign_id_campaigns'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('campaign_id', 'status', 'skip_reason', 'error_code', name=op.f('pk_delivery_counts'))
+    sa.PrimaryKeyConstraint('campaign_id', 'status', 'skip_reason', 'error_code', 'slot', name=op.f('pk_delivery_counts'))
     )
     conn = op.get_bind()
     if conn.dialect.name == 'postgresql':
