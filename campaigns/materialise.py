@@ -19,6 +19,11 @@ do-not-contact flags, a small share of the audience, are then applied by two UPD
 those small tables and probe the new rows' (campaign, phone) index. Probing the suppression
 tables for every recipient instead cost about 40 % more than the bare insert (issue 11).
 A batch holds at most ``batch_size`` pending rows (fewer where skipped rows fall in it).
+
+Counters: the database's triggers keep ``delivery_counts`` (:mod:`campaigns.count_triggers`);
+on SQLite a fresh materialise pauses the row-level insert trigger and writes the campaign's
+counters with one grouped INSERT over the (campaign, status, skip_reason) index at the end, in
+the same transaction (the row trigger cost about a fifth of the launch).
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from campaigns import lifecycle
+from campaigns import count_triggers, lifecycle
 from campaigns import statuses as st
 from campaigns.audiences import audience_select
 from campaigns.db import UTCDateTime, utcnow
@@ -117,6 +122,7 @@ def materialise(
     at = literal(now, UTCDateTime())
     invalid = aud.c.invalid.is_(True)
     number = func.row_number().over(order_by=aud.c.contact_id) - 1
+    segments = estimate_segments(campaign.body)
     rows = select(
         literal(campaign.id),
         aud.c.contact_id,
@@ -124,7 +130,7 @@ def materialise(
         case((invalid, st.SKIPPED), else_=st.PENDING),
         case((invalid, st.SKIP_INVALID), else_=null()),
         case((invalid, -1), else_=number // batch_size),
-        literal(estimate_segments(campaign.body)),
+        literal(segments),
         literal(0),
         case((invalid, at), else_=null()),
         at,
@@ -141,6 +147,13 @@ def materialise(
         "finished_at",
         "updated_at",
     ]
+    # SQLite: a campaign with no delivery yet (every launch) has its counters written once at
+    # the end, not by a row trigger per insert (PostgreSQL's trigger counts the statement).
+    fresh = session.get_bind().dialect.name == "sqlite" and not is_materialised(
+        session, campaign.id
+    )
+    if fresh:
+        count_triggers.defer_inserts(session.connection(), campaign.id)
     stmt = _insert(session).from_select(names, rows)
     session.execute(stmt.on_conflict_do_nothing(index_elements=["campaign_id", "phone"]))
     # Do not contact, then opted out: the later UPDATE wins, as in skip_reason().
@@ -156,6 +169,8 @@ def materialise(
             .execution_options(synchronize_session=False)
         )
     size = session.scalar(select(func.count()).where(Delivery.campaign_id == campaign.id)) or 0
+    if fresh:
+        count_triggers.count_materialised(session.connection(), campaign.id, int(size), segments)
     session.execute(
         update(Campaign)
         .where(Campaign.id == campaign.id)

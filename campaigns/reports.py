@@ -1,4 +1,9 @@
-"""Campaign progress and final reports, straight from the deliveries (the ledger).
+"""Campaign progress and final reports, from the deliveries (the ledger).
+
+Counts, error codes and segments per status come from ``delivery_counts``, which the database's
+own triggers keep equal to a GROUP BY of the deliveries (:mod:`campaigns.count_triggers`), so a
+progress page costs a few rows, not a pass over a million deliveries; the breakdowns by carrier,
+district and hour still read the deliveries.
 
 Invariant 3: the eight status counts of :func:`counts` always sum to the campaign's
 ``audience_size``, because every audience member was inserted once as a delivery and a delivery
@@ -12,8 +17,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from campaigns import count_triggers
 from campaigns import statuses as st
-from campaigns.models import Area, Campaign, Contact, Delivery
+from campaigns.models import Area, Campaign, Contact, Delivery, DeliveryCount
 
 # Statuses whose segments the provider charges for (it accepted the message).
 CHARGED = (st.SENT, st.DELIVERED, st.UNDELIVERED)
@@ -36,16 +42,64 @@ def counts(session: Session, campaign_id: int) -> dict[str, int]:
     """
     out = dict.fromkeys(st.ALL, 0)
     rows = session.execute(
-        select(Delivery.status, Delivery.skip_reason, func.count())
-        .where(Delivery.campaign_id == campaign_id)
-        .group_by(Delivery.status, Delivery.skip_reason)
+        select(DeliveryCount.status, DeliveryCount.skip_reason, func.sum(DeliveryCount.n))
+        .where(DeliveryCount.campaign_id == campaign_id)
+        .group_by(DeliveryCount.status, DeliveryCount.skip_reason)
     )
     for status, reason, n in rows:
+        if not n:
+            continue
         out[status] = out.get(status, 0) + int(n)
         if status == st.SKIPPED:
             key = f"skipped_{reason or NONE_KEY}"
             out[key] = out.get(key, 0) + int(n)
     return out
+
+
+def segments(session: Session, campaign_id: int, statuses: tuple[str, ...]) -> int:
+    """The segments of a campaign's deliveries in ``statuses``, read from the counters."""
+    stmt = select(func.coalesce(func.sum(DeliveryCount.segments), 0)).where(
+        DeliveryCount.campaign_id == campaign_id, DeliveryCount.status.in_(statuses)
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+def recount(session: Session, campaign_id: int | None = None) -> None:
+    """Rebuild the counters of one campaign (all when None) from the deliveries; the caller
+    commits. The triggers keep them exact; this is the repair, and the tests' proof."""
+    count_triggers.recount(session.connection(), campaign_id)
+
+
+def ledger_counts(
+    session: Session, campaign_id: int
+) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """A fresh GROUP BY of a campaign's deliveries: (status, skip reason, error code) →
+    (deliveries, segments), ``''`` for NULL; what :func:`counted` must always equal."""
+    reason = func.coalesce(Delivery.skip_reason, "")
+    code = func.coalesce(Delivery.error_code, "")
+    stmt = (
+        select(
+            Delivery.status,
+            reason,
+            code,
+            func.count(),
+            func.coalesce(func.sum(Delivery.segments), 0),
+        )
+        .where(Delivery.campaign_id == campaign_id)
+        .group_by(Delivery.status, reason, code)
+    )
+    return {(s, r, c): (int(n), int(g)) for s, r, c, n, g in session.execute(stmt)}
+
+
+def counted(session: Session, campaign_id: int) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """The counters of a campaign in the shape of :func:`ledger_counts` (empty keys left out)."""
+    key = (DeliveryCount.status, DeliveryCount.skip_reason, DeliveryCount.error_code)
+    stmt = (
+        select(*key, func.sum(DeliveryCount.n), func.sum(DeliveryCount.segments))
+        .where(DeliveryCount.campaign_id == campaign_id)
+        .group_by(*key)
+    )
+    return {(s, r, c): (int(n), int(g)) for s, r, c, n, g in session.execute(stmt) if n or g}
 
 
 def total(status_counts: dict[str, int]) -> int:
@@ -117,14 +171,14 @@ def over_time(session: Session, campaign_id: int, offset_minutes: int) -> dict[s
 def by_error_code(session: Session, campaign_id: int) -> dict[str, int]:
     """How many failed, undelivered or unknown deliveries carry each error code."""
     stmt = (
-        select(Delivery.error_code, func.count())
+        select(DeliveryCount.error_code, func.sum(DeliveryCount.n))
         .where(
-            Delivery.campaign_id == campaign_id,
-            Delivery.status.in_([st.FAILED, st.UNDELIVERED, st.UNKNOWN]),
+            DeliveryCount.campaign_id == campaign_id,
+            DeliveryCount.status.in_([st.FAILED, st.UNDELIVERED, st.UNKNOWN]),
         )
-        .group_by(Delivery.error_code)
+        .group_by(DeliveryCount.error_code)
     )
-    rows = {(code or NONE_KEY): int(n) for code, n in session.execute(stmt)}
+    rows = {(code or NONE_KEY): int(n) for code, n in session.execute(stmt) if n}
     return dict(sorted(rows.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
@@ -137,13 +191,8 @@ def cost(session: Session, campaign_id: int, price_per_segment: float) -> dict[s
         nobody can say yet).
     """
 
-    def segments(statuses: tuple[str, ...]) -> int:
-        stmt = select(func.coalesce(func.sum(Delivery.segments), 0)).where(
-            Delivery.campaign_id == campaign_id, Delivery.status.in_(statuses)
-        )
-        return int(session.scalar(stmt) or 0)
-
-    charged, uncertain = segments(CHARGED), segments(UNCERTAIN)
+    charged = segments(session, campaign_id, CHARGED)
+    uncertain = segments(session, campaign_id, UNCERTAIN)
     return {
         "segments": charged,
         "vnd": charged * price_per_segment,

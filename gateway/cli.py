@@ -46,6 +46,21 @@ def db_check() -> None:
     click.echo("models and migrations agree")
 
 
+@db_group.command(
+    "recount", help="Rebuild the delivery counters from the deliveries (all campaigns or one)."
+)
+@click.option("--campaign", "campaign_id", type=int, default=None, help="Only this campaign.")
+@with_appcontext
+def db_recount(campaign_id: int | None) -> None:
+    from campaigns import reports
+
+    # The triggers keep the counters exact; this repairs them after a hand edit of the table.
+    session = db.session()
+    reports.recount(session, campaign_id)
+    session.commit()
+    click.echo("delivery counters recounted")
+
+
 @click.group("users", help="Manage users.")
 def users_group() -> None:
     pass

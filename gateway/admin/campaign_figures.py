@@ -46,7 +46,7 @@ def progress(session: Session, campaign: Campaign, now: dt.datetime) -> dict[str
         since = max(since, _aware(campaign.launched_at))
     recent = _segments(session, campaign.id, Delivery.sent_at >= since)
     rate = recent / max((now - since).total_seconds(), 1.0)
-    left_segments = _segments(session, campaign.id, Delivery.status.in_(LEFT)) if left else 0
+    left_segments = reports.segments(session, campaign.id, LEFT) if left else 0
     eta = round(left_segments / rate) if rate > 0 and left_segments else None
     window = windows.window_of(campaign)
     is_open = window.is_open(now)

@@ -1,7 +1,8 @@
 """The ledger check that ends every fault scenario (issue 10).
 
 Three promises, whatever happened to Loa's processes, Redis or database on the way:
-1. for each campaign, the report's eight status counts sum to its audience (invariant 3);
+1. for each campaign, the report's eight status counts sum to its audience (invariant 3), and
+   the delivery counters they come from equal a fresh GROUP BY of the deliveries;
 2. the witness provider saw each recipient at most once per message text (invariants 1, 2),
    and every delivery Loa recorded as accepted was really seen by it;
 3. every tip whose webhook got a 2xx is stored exactly once (invariant 4).
@@ -37,6 +38,8 @@ class CampaignLedger:
     audience_size: int
     counts: dict[str, int]
     accepted_phones: list[str] = field(default_factory=list)
+    # The counter rows that differ from a fresh GROUP BY (issue 11: the triggers keep them).
+    counter_drift: dict[tuple[str, str, str], tuple[object, object]] = field(default_factory=dict)
 
 
 def problems(
@@ -65,6 +68,11 @@ def problems(
                 f"campaign {c.campaign_id}: report counts sum to {summed}, audience is "
                 f"{c.audience_size} ({ {k: v for k, v in c.counts.items() if v} })"
             )
+        if c.counter_drift:
+            out.append(
+                f"campaign {c.campaign_id}: delivery counters differ from the deliveries "
+                f"(counter, GROUP BY): {c.counter_drift}"
+            )
         unseen = [p for p in c.accepted_phones if (p, c.body) not in seen]
         if unseen:
             out.append(
@@ -90,8 +98,14 @@ def read(session: Session) -> tuple[list[CampaignLedger], dict[str, int]]:
         phones = session.scalars(
             select(Delivery.phone).where(Delivery.campaign_id == cid, Delivery.status.in_(ACCEPTED))
         ).all()
+        counted, ledger = reports.counted(session, cid), reports.ledger_counts(session, cid)
+        drift = {
+            k: (counted.get(k), ledger.get(k))
+            for k in set(counted) | set(ledger)
+            if counted.get(k) != ledger.get(k)
+        }
         campaigns.append(
-            CampaignLedger(cid, body, int(size), reports.counts(session, cid), list(phones))
+            CampaignLedger(cid, body, int(size), reports.counts(session, cid), list(phones), drift)
         )
     stored = {
         str(pmid): int(n)

@@ -50,6 +50,24 @@ BROKEN = {
         ),
         "report counts sum to 3, audience is 4",
     ),
+    "counters-drift": (
+        lambda c, log, acked, stored: (
+            [
+                CampaignLedger(
+                    1,
+                    BODY,
+                    3,
+                    c[0].counts,
+                    c[0].accepted_phones,
+                    {("sent", "", ""): ((2, 2), None)},
+                )
+            ],
+            log,
+            acked,
+            stored,
+        ),
+        "delivery counters differ from the deliveries",
+    ),
     "accepted-unseen": (
         lambda c, log, acked, stored: (c, log[1:], acked, stored),
         "1 deliveries recorded as accepted were never seen",
