@@ -4,7 +4,7 @@ One row per (campaign, status, skip_reason, error_code) with the number of deliv
 segments; statement-level triggers with transition tables on PostgreSQL, row-level triggers on
 SQLite (see campaigns/count_triggers.py); existing deliveries are counted once here.
 
-Revision ID: 0016
+Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-04 13:10:00
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from campaigns import count_triggers
 
 
-revision = '0016'
+revision = '0015'
 down_revision = '0014'
 branch_labels = None
 depends_on = None
