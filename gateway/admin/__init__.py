@@ -7,13 +7,14 @@ from typing import Any
 
 from flask import abort, g, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from campaigns import localtime, phones
 from campaigns.db import utcnow
 from campaigns.models import Area
 from gateway import labels
+from gateway.security import MAX_ID
 
 PER_PAGE = 50
 
@@ -39,6 +40,42 @@ def one_page(
     paged = stmt.limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)
     rows = list(session.scalars(paged) if scalars else session.execute(paged).all())
     return rows[:PER_PAGE], page, len(rows) > PER_PAGE
+
+
+def keyset_page(
+    session: Session,
+    stmt: Select[*tuple[Any, ...]],
+    at: InstrumentedAttribute[dt.datetime],
+    key: InstrumentedAttribute[int],
+) -> tuple[list[Any], str | None, bool]:
+    """The page of ``stmt`` (ordered by ``at`` desc, ``key`` desc) after ``?after=``.
+
+    Returns ``(rows, next_cursor, is_first)``. The cursor is the last row's sort key, so a page
+    costs one index range scan however deep it is (an OFFSET reads every row before it). A
+    malformed cursor is a 400. Rows are whole result rows whose ``at`` and ``key`` are read by
+    column name.
+    """
+    after = request.args.get("after", "")
+    if after:
+        at_text, _sep, key_text = after.rpartition("_")
+        try:
+            last_at, last_key = dt.datetime.fromisoformat(at_text), int(key_text)
+        except ValueError:
+            abort(400, description="after= is not a cursor of this list")
+        if last_at.tzinfo is None or not 0 < last_key <= MAX_ID:  # times are stored in UTC
+            abort(400, description="after= is not a cursor of this list")
+        stmt = stmt.where(or_(at < last_at, and_(at == last_at, key < last_key)))
+    rows = list(session.execute(stmt.limit(PER_PAGE + 1)).all())
+    page, cursor = rows[:PER_PAGE], None
+    if len(rows) > PER_PAGE:
+        last = page[-1]
+        cursor = f"{_row_value(last, at).isoformat()}_{_row_value(last, key)}"
+    return page, cursor, not after
+
+
+def _row_value(row: Any, column: InstrumentedAttribute[Any]) -> Any:
+    """The value of ``column`` (a mapped attribute) in ``row``, whose first item is its entity."""
+    return getattr(row[0], column.key)
 
 
 def local_day(value: str | None) -> dt.date | None:

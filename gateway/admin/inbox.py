@@ -36,9 +36,9 @@ from gateway import audit, db, labels
 from gateway.admin import (
     charts,
     day_start_utc,
+    keyset_page,
     known_queues,
     local_day,
-    one_page,
     packet,
     register_helpers,
 )
@@ -124,13 +124,15 @@ def tip_list() -> Any:
     """The tips of the user's queues under the chosen filters, newest first."""
     user, s = _user(), db.session()
     filters = _filters()
-    rows, page, has_next = one_page(s, casework.visible_tips_query(s, user, filters), scalars=False)
+    rows, after, is_first = keyset_page(
+        s, casework.visible_tips_query(s, user, filters), Tip.received_at, Tip.id
+    )
     args = {k: request.args[k] for k in FILTER_ARGS if request.args.get(k)}
     return render_template(
         "inbox/tip_list.html",
         rows=rows,
-        page=page,
-        has_next=has_next,
+        after=after,
+        is_first=is_first,
         args=args,
         tabs=_queue_tabs(s, user),
         districts=s.scalars(select(Area).where(Area.kind != "province").order_by(Area.name)),
