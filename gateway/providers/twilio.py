@@ -152,6 +152,11 @@ def _never_sent(exc: requests.ConnectionError) -> bool:
     return isinstance(reason, NewConnectionError | NameResolutionError | ConnectTimeoutError)
 
 
+def _on_base(base_url: str, uri: str) -> str:
+    """``uri`` with Twilio's scheme and host replaced by the configured base URL."""
+    return base_url + uri[len(TWILIO_API) :] if uri.startswith(TWILIO_API) else uri
+
+
 class _HttpClient(HttpClient):  # type: ignore[misc]
     """The SDK's HTTP client, pointed at a configurable base URL, with a large pool."""
 
@@ -176,8 +181,7 @@ class _HttpClient(HttpClient):  # type: ignore[misc]
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> TwilioResponse:
-        if uri.startswith(TWILIO_API):
-            uri = self.base_url + uri[len(TWILIO_API) :]
+        uri = _on_base(self.base_url, uri)
         self._local.headers = None
         resp = self.session.request(
             method.upper(),
@@ -228,8 +232,7 @@ class _AsyncHttpClient(AsyncHttpClient):  # type: ignore[misc]
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> TwilioResponse:
-        if uri.startswith(TWILIO_API):
-            uri = self.base_url + uri[len(TWILIO_API) :]
+        uri = _on_base(self.base_url, uri)
         if self.session is None:  # made on the loop that uses it
             connector = aiohttp.TCPConnector(limit=self.pool_size)
             self.session = aiohttp.ClientSession(connector=connector, timeout=self.timeouts)

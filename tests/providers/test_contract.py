@@ -25,7 +25,7 @@ from pydantic import SecretStr
 from redis import Redis
 from sqlalchemy import Engine
 
-from campaigns.sending import Effect, OutboundMessage, Outcome
+from campaigns.sending import Effect, OutboundMessage, Outcome, SendResult
 from gateway import providers
 from gateway.providers import InboundMessage, Provider, StatusUpdate, WebhookError
 from gateway.providers.aggregator import AggregatorProvider
@@ -282,11 +282,8 @@ SENDS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("case", SENDS, ids=lambda c: f"{c.provider}-{c.id}")
-def test_send_outcome(case: Send, harness: Callable[..., Harness]) -> None:
-    """The far end's answer maps to the outcome, effect and error code of the table."""
-    h = harness(case.provider, case.behaviour)
-    result = h.provider.send(OutboundMessage(to=TO, body="Xin chào", delivery_id=case.delivery_id))
+def _assert_row(result: SendResult, case: Send) -> None:
+    """The result is the table's row: outcome, effect, error code, Retry-After, message id."""
     assert (result.outcome, result.effect, result.error_code) == (
         case.outcome,
         case.effect,
@@ -294,6 +291,14 @@ def test_send_outcome(case: Send, harness: Callable[..., Harness]) -> None:
     )
     assert result.retry_after == case.retry_after
     assert (result.provider_message_id is not None) == (case.outcome is Outcome.ACCEPTED)
+
+
+@pytest.mark.parametrize("case", SENDS, ids=lambda c: f"{c.provider}-{c.id}")
+def test_send_outcome(case: Send, harness: Callable[..., Harness]) -> None:
+    """The far end's answer maps to the outcome, effect and error code of the table."""
+    h = harness(case.provider, case.behaviour)
+    result = h.provider.send(OutboundMessage(to=TO, body="Xin chào", delivery_id=case.delivery_id))
+    _assert_row(result, case)
     if case.behaviour != "refused":
         assert [(r["To"], r["Body"]) for r in h.seen()] == [(TO, "Xin chào")] * case.requests
     else:
@@ -329,13 +334,7 @@ def test_twilio_chunk_outcome(
         first, result, last = provider.send_many(chunk)
     finally:
         provider.close()
-    assert (result.outcome, result.effect, result.error_code) == (
-        case.outcome,
-        case.effect,
-        case.error_code,
-    )
-    assert result.retry_after == case.retry_after
-    assert (result.provider_message_id is not None) == (case.outcome is Outcome.ACCEPTED)
+    _assert_row(result, case)
     if case.behaviour == "refused":
         assert [first.outcome, last.outcome] == [Outcome.RETRY] * 2
         assert fake_twilio.created() == []
