@@ -1,7 +1,8 @@
 """Recording a chunk's provider results in bulk, with their effects (invariant 2).
 
-Each class of result is one executemany UPDATE ``… WHERE id = :id AND status = 'sending'``, so a
-row that the reconciler or a receipt moved meanwhile is not overwritten. What each outcome does:
+Each class of result is one UPDATE per chunk ``… WHERE id = :id AND status = 'sending'`` (an
+executemany on SQLite, one statement over arrays on PostgreSQL), so a row that the reconciler or
+a receipt moved meanwhile is not overwritten. What each outcome does:
 
 - ACCEPTED: ``sent`` with the provider's id. A receipt may have arrived first (a fast provider):
   then only the id and ``sent_at`` are filled in and the later status is kept.
@@ -22,15 +23,31 @@ the streak; a throttle or a short outage slows a campaign down instead of stoppi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    String,
+    Table,
+    Update,
+    bindparam,
+    case,
+    column,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from campaigns import lifecycle, optouts
 from campaigns import statuses as st
+from campaigns.db import UTCDateTime
 from campaigns.models import Campaign, Contact, Delivery
 from campaigns.sending import Effect, Outcome, SendResult
 
@@ -75,76 +92,135 @@ def backoff(attempts: int, result: SendResult, base: float = BACKOFF_BASE) -> fl
 
 
 _IN_FLIGHT = (or_(D.c.status == st.SENDING, D.c.status == st.UNKNOWN), None)
-_SENT = (
-    update(D)
-    .where(D.c.id == bindparam("d_id"))
-    .values(
-        # Equalities, not IN: an expanding IN cannot run as executemany.
-        status=case((_IN_FLIGHT[0], st.SENT), else_=D.c.status),
-        provider_message_id=func.coalesce(D.c.provider_message_id, bindparam("pmid")),
-        sent_at=bindparam("at"),
-        segments=bindparam("segs"),
-        lease_until=None,
-        # A receipt that came first (failed, undelivered) keeps its status and its reason.
-        error_code=case(_IN_FLIGHT, else_=D.c.error_code),
-        error_message=case(_IN_FLIGHT, else_=D.c.error_message),
-        updated_at=bindparam("at"),
-    )
-)
-_RETRY = (
-    update(D)
-    .where(D.c.id == bindparam("d_id"), D.c.status == st.SENDING)
-    .values(
-        status=st.PENDING,
-        next_attempt_at=bindparam("next_at"),
-        segments=bindparam("segs"),
-        lease_until=None,
-        error_code=bindparam("code"),
-        error_message=bindparam("msg"),
-        updated_at=bindparam("at"),
-    )
-)
-_FAILED = (
-    update(D)
-    .where(D.c.id == bindparam("d_id"), D.c.status == st.SENDING)
-    .values(
-        status=st.FAILED,
-        segments=bindparam("segs"),
-        lease_until=None,
-        error_code=bindparam("code"),
-        error_message=bindparam("msg"),
-        finished_at=bindparam("at"),
-        updated_at=bindparam("at"),
-    )
-)
-_UNKNOWN = (
-    update(D)
-    .where(D.c.id == bindparam("d_id"), D.c.status == st.SENDING)
-    .values(
-        segments=bindparam("segs"),
-        error_code=bindparam("code"),
-        error_message=bindparam("msg"),
-        updated_at=bindparam("at"),
-    )
-)
-_SKIPPED = (
-    update(D)
-    .where(D.c.id == bindparam("d_id"), D.c.status == st.SENDING)
-    .values(
-        status=st.SKIPPED,
-        skip_reason=bindparam("reason"),
-        lease_until=None,
-        finished_at=bindparam("at"),
-        updated_at=bindparam("at"),
-    )
-)
+
+# The per-row values of a chunk's UPDATEs, by name. ``at`` (the time of recording) is one value
+# for the whole chunk.
+_ROW_TYPES: dict[str, Any] = {
+    "d_id": Integer(),
+    "segs": Integer(),
+    "pmid": String(),
+    "code": String(),
+    "msg": String(),
+    "reason": String(),
+    "next_at": UTCDateTime(),
+}
+Row = Mapping[str, Any]
 
 
-def _params(p: Prepared, r: SendResult, at: dt.datetime) -> dict[str, Any]:
+def _sent(v: Row) -> Update:
+    return (
+        update(D)
+        .where(D.c.id == v["d_id"])
+        .values(
+            status=case((_IN_FLIGHT[0], st.SENT), else_=D.c.status),
+            provider_message_id=func.coalesce(D.c.provider_message_id, v["pmid"]),
+            sent_at=bindparam("at"),
+            segments=v["segs"],
+            lease_until=None,
+            # A receipt that came first (failed, undelivered) keeps its status and its reason.
+            error_code=case(_IN_FLIGHT, else_=D.c.error_code),
+            error_message=case(_IN_FLIGHT, else_=D.c.error_message),
+            updated_at=bindparam("at"),
+        )
+    )
+
+
+def _retry(v: Row) -> Update:
+    return (
+        update(D)
+        .where(D.c.id == v["d_id"], D.c.status == st.SENDING)
+        .values(
+            status=st.PENDING,
+            next_attempt_at=v["next_at"],
+            segments=v["segs"],
+            lease_until=None,
+            error_code=v["code"],
+            error_message=v["msg"],
+            updated_at=bindparam("at"),
+        )
+    )
+
+
+def _failed(v: Row) -> Update:
+    return (
+        update(D)
+        .where(D.c.id == v["d_id"], D.c.status == st.SENDING)
+        .values(
+            status=st.FAILED,
+            segments=v["segs"],
+            lease_until=None,
+            error_code=v["code"],
+            error_message=v["msg"],
+            finished_at=bindparam("at"),
+            updated_at=bindparam("at"),
+        )
+    )
+
+
+def _unknown(v: Row) -> Update:
+    return (
+        update(D)
+        .where(D.c.id == v["d_id"], D.c.status == st.SENDING)
+        .values(
+            segments=v["segs"],
+            error_code=v["code"],
+            error_message=v["msg"],
+            updated_at=bindparam("at"),
+        )
+    )
+
+
+def _skipped(v: Row) -> Update:
+    return (
+        update(D)
+        .where(D.c.id == v["d_id"], D.c.status == st.SENDING)
+        .values(
+            status=st.SKIPPED,
+            skip_reason=v["reason"],
+            lease_until=None,
+            finished_at=bindparam("at"),
+            updated_at=bindparam("at"),
+        )
+    )
+
+
+@functools.cache
+def _statement(build: Callable[[Row], Update], names: tuple[str, ...], arrays: bool) -> Update:
+    """``build``'s UPDATE over the per-row values ``names``: bound parameters for an
+    executemany, or (``arrays``) the columns of one ``unnest`` of a typed array per name, so the
+    whole chunk is one statement on PostgreSQL."""
+    if not arrays:
+        return build({n: bindparam(n) for n in names})
+    source = (
+        func.unnest(*(bindparam(n, type_=ARRAY(_ROW_TYPES[n])) for n in names))
+        .table_valued(*(column(n, _ROW_TYPES[n]) for n in names))
+        .render_derived(name="v")
+    )
+    return build({n: source.c[n] for n in names})
+
+
+def _update_rows(
+    conn: Connection, build: Callable[[Row], Update], rows: Sequence[Row], at: dt.datetime
+) -> None:
+    """Run ``build``'s UPDATE for each of ``rows`` (dicts of the same per-row values).
+
+    SQLite: one executemany. PostgreSQL: one statement over arrays, because psycopg runs an
+    executemany as one statement per row, and the delivery counters' statement-level triggers
+    would then run once per row instead of once per chunk."""
+    if not rows:
+        return
+    names = tuple(rows[0])
+    if conn.dialect.name == "postgresql":
+        arrays = {n: [r[n] for r in rows] for n in names}
+        conn.execute(_statement(build, names, True), {**arrays, "at": at})
+    else:
+        conn.execute(_statement(build, names, False), [{**r, "at": at} for r in rows])
+
+
+def _params(p: Prepared, r: SendResult) -> dict[str, Any]:
     return {
         "d_id": p.delivery_id,
         "segs": p.segments,
-        "at": at,
         "code": (r.error_code or "")[:20] or None,
         "msg": (r.error_message or "")[:300] or None,
     }
@@ -177,8 +253,7 @@ def record(
     if len(sent) != len(results):
         raise ValueError("one result per message is required")
     conn = session.connection()
-    if skipped:
-        conn.execute(_SKIPPED, [{"d_id": i, "reason": r, "at": now} for i, r in skipped.items()])
+    _update_rows(conn, _skipped, [{"d_id": i, "reason": r} for i, r in skipped.items()], now)
     attempts: dict[int, int] = {}
     if sent:
         stmt = select(Delivery.id, Delivery.attempts).where(
@@ -191,7 +266,7 @@ def record(
     halt: SendResult | None = None
     out = Recorded()
     for p, r in zip(sent, results, strict=True):
-        params = _params(p, r, now)
+        params = _params(p, r)
         if r.outcome == Outcome.ACCEPTED:
             rows["sent"].append({**params, "pmid": (r.provider_message_id or "")[:64] or None})
         elif r.outcome == Outcome.RETRY and attempts.get(p.delivery_id, 0) < MAX_ATTEMPTS:
@@ -207,14 +282,13 @@ def record(
                 halt = r
         else:
             rows["unknown"].append(params)
-    for key, statement in (
-        ("sent", _SENT),
-        ("retry", _RETRY),
-        ("failed", _FAILED),
-        ("unknown", _UNKNOWN),
+    for key, build in (
+        ("sent", _sent),
+        ("retry", _retry),
+        ("failed", _failed),
+        ("unknown", _unknown),
     ):
-        if rows[key]:
-            conn.execute(statement, rows[key])
+        _update_rows(conn, build, rows[key], now)
     out.sent, out.retried = len(rows["sent"]), len(rows["retry"])
     out.failed, out.unknown = len(rows["failed"]), len(rows["unknown"])
     if invalid:
