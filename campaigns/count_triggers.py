@@ -175,6 +175,39 @@ def uninstall(conn: Connection) -> None:
         conn.exec_driver_sql(sql)
 
 
+# Every connection's rows moved into slot 0 (which on PostgreSQL only this fold and a recount
+# write). A row another transaction holds is skipped, so the fold never waits for a worker and
+# cannot deadlock with one; that row is folded on a later pass.
+_FOLD = f"""
+WITH gone AS (
+    DELETE FROM delivery_counts WHERE ctid IN (
+        SELECT ctid FROM delivery_counts WHERE slot <> 0 FOR UPDATE SKIP LOCKED
+    )
+    RETURNING {KEY}, n, segments
+)
+INSERT INTO delivery_counts ({KEY}, slot, n, segments)
+SELECT {KEY}, 0, sum(n), sum(segments) FROM gone GROUP BY {KEY} ORDER BY {KEY}
+{_UPSERT}"""
+# Any constant that no other advisory lock of Loa's uses: one fold at a time.
+_FOLD_LOCK = 0x10A_C0DE
+
+
+def fold(conn: Connection) -> int:
+    """PostgreSQL: fold the counter rows of every connection into one row per key; returns
+    how many folded rows it wrote (0 on SQLite, or when another fold runs). The caller commits.
+
+    Each connection adds to rows of its own (``slot``), and connections come and go (pool
+    recycling, worker restarts), so without a fold a campaign's rows would grow with every
+    connection that ever touched it, and every read would sum them all."""
+    if conn.dialect.name != "postgresql":
+        return 0
+    if not conn.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _FOLD_LOCK}):
+        return 0
+    folded = conn.execute(text(_FOLD)).rowcount
+    conn.execute(text("DELETE FROM delivery_counts WHERE slot = 0 AND n = 0 AND segments = 0"))
+    return int(folded or 0)
+
+
 def recount(conn: Connection, campaign_id: int | None = None) -> None:
     """Replace the counters of one campaign (every campaign when None) by a fresh GROUP BY.
 

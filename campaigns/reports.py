@@ -70,6 +70,12 @@ def recount(session: Session, campaign_id: int | None = None) -> None:
     count_triggers.recount(session.connection(), campaign_id)
 
 
+def fold(session: Session) -> int:
+    """Fold every connection's counter rows into one per key (PostgreSQL; the reconciler runs it
+    on each pass); the caller commits. Returns how many folded rows were written."""
+    return count_triggers.fold(session.connection())
+
+
 def ledger_counts(
     session: Session, campaign_id: int
 ) -> dict[tuple[str, str, str], tuple[int, int]]:

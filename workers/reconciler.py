@@ -21,7 +21,7 @@ from typing import Any
 
 from redis.exceptions import LockError
 
-from campaigns import dispatch, reconcile
+from campaigns import dispatch, reconcile, reports
 from campaigns.db import utcnow
 from campaigns.sending import Sighting
 from gateway import killswitch
@@ -77,6 +77,8 @@ def _run(now: dt.datetime) -> dict[str, Any]:
         )
         s.commit()
         out.update(reconcile.follow_windows(s, now, resume=stopped is None))
+        s.commit()
+        out["counters_folded"] = reports.fold(s)
         s.commit()
         out["imports"] = imports.enqueue_unfinished(s)  # not sending: the kill switch allows it
         if stopped is not None:
