@@ -4,8 +4,9 @@ Loa: the real launch job, ``workers.dispatch.launch`` (one INSERT…SELECT with 
 do-not-contact checks and the batch numbering, then one RQ job per batch of 250 on a real
 Redis). The campaign's rate (8,000 segments/s) lets the planner enqueue every batch at once.
 Baseline, same run, same database: the bare ``INSERT … SELECT`` of the same rows through the
-driver (``sqlite3`` on SQLite), without the checks and with the delivery counters' triggers
-dropped (counting is Loa's work). Target: Loa ≤ 1.5× the baseline's time.
+driver (``sqlite3`` on SQLite), with the same columns (the contact's carrier and district
+snapshot included), without the checks and with the delivery counters' triggers dropped
+(counting is Loa's work). Target: Loa ≤ 1.5× the baseline's time.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ FULL_RECIPIENTS = 1_200_000
 ROUNDS = 2
 
 BARE = """
-INSERT INTO deliveries (campaign_id, contact_id, phone, status, batch_no, segments, attempts,
-                        updated_at)
-SELECT :campaign, c.id, c.phone, 'pending', (row_number() OVER (ORDER BY c.id) - 1) / 250, 4, 0,
-       CURRENT_TIMESTAMP
+INSERT INTO deliveries (campaign_id, contact_id, phone, carrier, district_id, status, batch_no,
+                        segments, attempts, updated_at)
+SELECT :campaign, c.id, c.phone, c.carrier, c.district_id, 'pending',
+       (row_number() OVER (ORDER BY c.id) - 1) / 250, 4, 0, CURRENT_TIMESTAMP
 FROM list_members m JOIN contacts c ON c.id = m.contact_id
 WHERE m.list_id = (SELECT id FROM contact_lists WHERE name = 'bench')
 """

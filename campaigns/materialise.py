@@ -22,8 +22,12 @@ A batch holds at most ``batch_size`` pending rows (fewer where skipped rows fall
 
 Counters: the database's triggers keep ``delivery_counts`` (:mod:`campaigns.count_triggers`);
 on SQLite a fresh materialise pauses the row-level insert trigger and writes the campaign's
-counters with one grouped INSERT over the (campaign, status, skip_reason) index at the end, in
-the same transaction (the row trigger cost about a fifth of the launch).
+counters with one grouped INSERT over the (campaign, status, skip_reason, carrier, district)
+index at the end, in the same transaction (the row trigger cost about a fifth of the launch).
+
+Snapshot: each delivery keeps the carrier and district its contact had at launch
+(``deliveries.carrier``/``district_id``); the reports' breakdowns read those, so a campaign's
+report never changes when a contact is edited or deleted afterwards.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ from campaigns import statuses as st
 from campaigns.audiences import audience_select
 from campaigns.db import UTCDateTime, utcnow
 from campaigns.encoding import analyze
-from campaigns.models import Campaign, Delivery, OptOut
+from campaigns.models import Campaign, Contact, Delivery, OptOut
 from campaigns.rendering import render
 
 BATCH_SIZE = 250  # deliveries per batch job: a few hundred
@@ -118,7 +122,13 @@ def materialise(
     now = now or utcnow()
     if session.get_bind().dialect.name == "postgresql":
         _analyze_if_stale(session)
-    aud = audience_select(session, campaign.audience or {}, include_invalid=True).subquery("aud")
+    # The carrier and district are the delivery's snapshot: the reports read them, never the
+    # contact, so a report does not change when the contact is edited or deleted later.
+    aud = (
+        audience_select(session, campaign.audience or {}, include_invalid=True)
+        .add_columns(Contact.carrier, Contact.district_id)
+        .subquery("aud")
+    )
     at = literal(now, UTCDateTime())
     invalid = aud.c.invalid.is_(True)
     number = func.row_number().over(order_by=aud.c.contact_id) - 1
@@ -127,6 +137,8 @@ def materialise(
         literal(campaign.id),
         aud.c.contact_id,
         aud.c.phone,
+        aud.c.carrier,
+        aud.c.district_id,
         case((invalid, st.SKIPPED), else_=st.PENDING),
         case((invalid, st.SKIP_INVALID), else_=null()),
         case((invalid, -1), else_=number // batch_size),
@@ -139,6 +151,8 @@ def materialise(
         "campaign_id",
         "contact_id",
         "phone",
+        "carrier",
+        "district_id",
         "status",
         "skip_reason",
         "batch_no",
@@ -170,7 +184,7 @@ def materialise(
         )
     size = session.scalar(select(func.count()).where(Delivery.campaign_id == campaign.id)) or 0
     if fresh:
-        count_triggers.count_materialised(session.connection(), campaign.id, int(size), segments)
+        count_triggers.count_materialised(session.connection(), campaign.id, segments)
     session.execute(
         update(Campaign)
         .where(Campaign.id == campaign.id)

@@ -199,8 +199,16 @@ class Delivery(Base):
         Index("ix_deliveries_campaign_batch", "campaign_id", "batch_no"),
         # An inbound tip finds the campaign that last reached its sender (tips.links).
         Index("ix_deliveries_phone", "phone"),
-        # The progress counts read (status, skip_reason) from the index alone.
-        Index("ix_deliveries_campaign_status_skip", "campaign_id", "status", "skip_reason"),
+        # SQLite's count of a fresh materialise reads its counters' key (but the error code,
+        # none yet) from the index alone, in order: no pass over the rows, no sort.
+        Index(
+            "ix_deliveries_campaign_count_key",
+            "campaign_id",
+            "status",
+            "skip_reason",
+            "carrier",
+            "district_id",
+        ),
         # The reconciler looks for leases that ran out.
         Index("ix_deliveries_status_lease", "status", "lease_until"),
         Index("ix_deliveries_contact_id", "contact_id"),
@@ -212,6 +220,11 @@ class Delivery(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     phone: Mapped[str] = mapped_column(String(20))
+    # The contact's carrier and district when the campaign was launched (the reports' snapshot).
+    # district_id is a plain id, not a foreign key: a snapshot must not change when an area is
+    # deleted (the report shows it as unknown then), and the materialise pays no check per row.
+    carrier: Mapped[str | None] = mapped_column(String(40))
+    district_id: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(12), default="pending")
     skip_reason: Mapped[str | None] = mapped_column(String(20))  # opted_out, invalid, duplicate
     batch_no: Mapped[int] = mapped_column(Integer, default=0)
@@ -231,10 +244,11 @@ class Delivery(Base):
 
 
 class DeliveryCount(Base):
-    """How many deliveries of a campaign have one (status, skip reason, error code), and their
-    segments: kept by the database's own triggers (:mod:`campaigns.count_triggers`), read by the
-    progress figures instead of a GROUP BY over every delivery. ``''`` stands for NULL. A key
-    may have several rows (see ``slot``): readers sum them."""
+    """How many deliveries of a campaign have one (status, skip reason, error code, carrier,
+    district), and their segments: kept by the database's own triggers
+    (:mod:`campaigns.count_triggers`), read by the progress figures instead of a GROUP BY over
+    every delivery. ``''`` (``0`` for the district) stands for NULL. A key may have several rows
+    (see ``slot``): readers sum them."""
 
     __tablename__ = "delivery_counts"
 
@@ -244,6 +258,9 @@ class DeliveryCount(Base):
     status: Mapped[str] = mapped_column(String(12), primary_key=True)
     skip_reason: Mapped[str] = mapped_column(String(20), primary_key=True, default="")
     error_code: Mapped[str] = mapped_column(String(20), primary_key=True, default="")
+    # The delivery's snapshot at launch (deliveries.carrier and district_id).
+    carrier: Mapped[str] = mapped_column(String(40), primary_key=True, default="")
+    district_id: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
     # The database connection that added to it (PostgreSQL's backend pid; 0 on SQLite and for a
     # recount): connections never share a counter row, so they never wait for each other.
     slot: Mapped[int] = mapped_column(primary_key=True, default=0, server_default="0")

@@ -2,8 +2,10 @@
 
 Counts, error codes and segments per status come from ``delivery_counts``, which the database's
 own triggers keep equal to a GROUP BY of the deliveries (:mod:`campaigns.count_triggers`), so a
-progress page costs a few rows, not a pass over a million deliveries; the breakdowns by carrier,
-district and hour still read the deliveries.
+progress page costs a few rows, not a pass over a million deliveries. So do the breakdowns by
+carrier and district: they are the snapshot taken at launch (the carrier and district each
+delivery's contact had then), so a report never changes when a contact is edited or deleted
+later. The breakdown by hour still reads the deliveries.
 
 Invariant 3: the eight status counts of :func:`counts` always sum to the campaign's
 ``audience_size``, because every audience member was inserted once as a delivery and a delivery
@@ -19,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from campaigns import count_triggers
 from campaigns import statuses as st
-from campaigns.models import Area, Campaign, Contact, Delivery, DeliveryCount
+from campaigns.models import Area, Campaign, Delivery, DeliveryCount
 
 # Statuses whose segments the provider charges for (it accepted the message).
 CHARGED = (st.SENT, st.DELIVERED, st.UNDELIVERED)
@@ -76,36 +78,48 @@ def fold(session: Session) -> int:
     return count_triggers.fold(session.connection())
 
 
-def ledger_counts(
-    session: Session, campaign_id: int
-) -> dict[tuple[str, str, str], tuple[int, int]]:
-    """A fresh GROUP BY of a campaign's deliveries: (status, skip reason, error code) →
-    (deliveries, segments), ``''`` for NULL; what :func:`counted` must always equal."""
-    reason = func.coalesce(Delivery.skip_reason, "")
-    code = func.coalesce(Delivery.error_code, "")
-    stmt = (
-        select(
-            Delivery.status,
-            reason,
-            code,
-            func.count(),
-            func.coalesce(func.sum(Delivery.segments), 0),
-        )
-        .where(Delivery.campaign_id == campaign_id)
-        .group_by(Delivery.status, reason, code)
+# A counter's key after the campaign: (status, skip reason, error code, carrier, district id).
+CountKey = tuple[str, str, str, str, int]
+
+
+def ledger_counts(session: Session, campaign_id: int) -> dict[CountKey, tuple[int, int]]:
+    """A fresh GROUP BY of a campaign's deliveries: (status, skip reason, error code, carrier,
+    district id) → (deliveries, segments), ``''`` (``0`` for the district) for NULL; what
+    :func:`counted` must always equal."""
+    key = (
+        Delivery.status,
+        func.coalesce(Delivery.skip_reason, ""),
+        func.coalesce(Delivery.error_code, ""),
+        func.coalesce(Delivery.carrier, ""),
+        func.coalesce(Delivery.district_id, 0),
     )
-    return {(s, r, c): (int(n), int(g)) for s, r, c, n, g in session.execute(stmt)}
+    stmt = (
+        select(*key, func.count(), func.coalesce(func.sum(Delivery.segments), 0))
+        .where(Delivery.campaign_id == campaign_id)
+        .group_by(*key)
+    )
+    return {(s, r, c, k, int(d)): (int(n), int(g)) for s, r, c, k, d, n, g in session.execute(stmt)}
 
 
-def counted(session: Session, campaign_id: int) -> dict[tuple[str, str, str], tuple[int, int]]:
+def counted(session: Session, campaign_id: int) -> dict[CountKey, tuple[int, int]]:
     """The counters of a campaign in the shape of :func:`ledger_counts` (empty keys left out)."""
-    key = (DeliveryCount.status, DeliveryCount.skip_reason, DeliveryCount.error_code)
+    key = (
+        DeliveryCount.status,
+        DeliveryCount.skip_reason,
+        DeliveryCount.error_code,
+        DeliveryCount.carrier,
+        DeliveryCount.district_id,
+    )
     stmt = (
         select(*key, func.sum(DeliveryCount.n), func.sum(DeliveryCount.segments))
         .where(DeliveryCount.campaign_id == campaign_id)
         .group_by(*key)
     )
-    return {(s, r, c): (int(n), int(g)) for s, r, c, n, g in session.execute(stmt) if n or g}
+    return {
+        (s, r, c, k, int(d)): (int(n), int(g))
+        for s, r, c, k, d, n, g in session.execute(stmt)
+        if n or g
+    }
 
 
 def total(status_counts: dict[str, int]) -> int:
@@ -113,39 +127,39 @@ def total(status_counts: dict[str, int]) -> int:
     return sum(status_counts.get(s, 0) for s in st.ALL)
 
 
-def _breakdown(
-    session: Session, campaign_id: int, key: Any, join_contact: bool
-) -> dict[str, dict[str, int]]:
-    stmt = select(key, Delivery.status, func.count()).where(Delivery.campaign_id == campaign_id)
-    if join_contact:
-        stmt = stmt.select_from(Delivery).outerjoin(Contact, Contact.id == Delivery.contact_id)
+def _by_status(rows: Any) -> dict[str, dict[str, int]]:
+    """(label or None, status, n) rows as label → status → n, largest label first."""
     out: dict[str, dict[str, int]] = {}
-    for value, status, n in session.execute(stmt.group_by(key, Delivery.status)):
-        row = out.setdefault(str(value) if value is not None else NONE_KEY, {})
+    for label, status, n in rows:
+        if not n:
+            continue
+        row = out.setdefault(label or NONE_KEY, {})
         row[status] = row.get(status, 0) + int(n)
     return dict(sorted(out.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])))
 
 
 def by_carrier(session: Session, campaign_id: int) -> dict[str, dict[str, int]]:
-    """Status counts per carrier (the contact's original operator), largest first."""
-    return _breakdown(session, campaign_id, Contact.carrier, True)
+    """Status counts per carrier (the operator of the contact's number when the campaign was
+    launched), largest first; read from the counters."""
+    stmt = (
+        select(DeliveryCount.carrier, DeliveryCount.status, func.sum(DeliveryCount.n))
+        .where(DeliveryCount.campaign_id == campaign_id)
+        .group_by(DeliveryCount.carrier, DeliveryCount.status)
+    )
+    return _by_status(session.execute(stmt))
 
 
 def by_district(session: Session, campaign_id: int) -> dict[str, dict[str, int]]:
-    """Status counts per district name, largest first."""
+    """Status counts per district name (the contact's district when the campaign was
+    launched), largest first; read from the counters. A district since deleted is unknown."""
     stmt = (
-        select(Area.name, Delivery.status, func.count())
-        .select_from(Delivery)
-        .outerjoin(Contact, Contact.id == Delivery.contact_id)
-        .outerjoin(Area, Area.id == Contact.district_id)
-        .where(Delivery.campaign_id == campaign_id)
-        .group_by(Area.name, Delivery.status)
+        select(Area.name, DeliveryCount.status, func.sum(DeliveryCount.n))
+        .select_from(DeliveryCount)
+        .outerjoin(Area, Area.id == DeliveryCount.district_id)
+        .where(DeliveryCount.campaign_id == campaign_id)
+        .group_by(Area.name, DeliveryCount.status)
     )
-    out: dict[str, dict[str, int]] = {}
-    for name, status, n in session.execute(stmt):
-        row = out.setdefault(name or NONE_KEY, {})
-        row[status] = row.get(status, 0) + int(n)
-    return dict(sorted(out.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])))
+    return _by_status(session.execute(stmt))
 
 
 def local_bucket(session: Session, column: Any, unit: str, offset_minutes: int) -> Any:

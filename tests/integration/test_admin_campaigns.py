@@ -301,6 +301,7 @@ def _with_deliveries(session: Any) -> Campaign:
                     campaign_id=campaign.id,
                     contact_id=contact.id,
                     phone=contact.phone,
+                    carrier=contact.carrier,  # the launch's snapshot, which the report reads
                     status=status,
                     segments=4,
                     skip_reason="opted_out" if status == "skipped" else None,

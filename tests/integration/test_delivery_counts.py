@@ -38,7 +38,7 @@ def assert_exact(session: Session, campaign_id: int) -> None:
     ledger = reports.ledger_counts(session, campaign_id)
     assert reports.counted(session, campaign_id) == ledger
     by_status: dict[str, int] = {}
-    for (status, _reason, _code), (n, _segments) in ledger.items():
+    for (status, *_rest), (n, _segments) in ledger.items():
         by_status[status] = by_status.get(status, 0) + n
     counts = reports.counts(session, campaign_id)
     assert {s: counts[s] for s in st.ALL} == {s: by_status.get(s, 0) for s in st.ALL}
@@ -131,6 +131,8 @@ def test_counters_follow_a_campaign_through_every_path(session: Session, redis_c
 STATUSES = [*st.ALL]
 REASONS = [None, st.SKIP_OPTED_OUT, st.SKIP_INVALID, "cancelled"]
 CODES = [None, "21211", "30003", "timeout"]
+CARRIERS = [None, "Viettel", "Mobifone"]
+DISTRICTS = [None, 1, 2]  # a plain id (no foreign key): any will do
 
 
 def test_random_statements_keep_counters_exact(session: Session) -> None:
@@ -154,16 +156,30 @@ def test_random_statements_keep_counters_exact(session: Session) -> None:
                         "skip_reason": rng.choice(REASONS),
                         "error_code": rng.choice(CODES),
                         "segments": rng.randint(1, 4),
+                        "carrier": rng.choice(CARRIERS),
+                        "district_id": rng.choice(DISTRICTS),
                     }
                 )
             session.execute(insert(Delivery), rows)
         elif action == "update":
-            column = rng.choice(["status", "skip_reason", "error_code", "segments", "several"])
+            column = rng.choice(
+                [
+                    "status",
+                    "skip_reason",
+                    "error_code",
+                    "segments",
+                    "carrier",
+                    "district_id",
+                    "several",
+                ]
+            )
             values: dict[str, object] = {
                 "status": {"status": rng.choice(STATUSES)},
                 "skip_reason": {"skip_reason": rng.choice(REASONS)},
                 "error_code": {"error_code": rng.choice(CODES)},
                 "segments": {"segments": rng.randint(1, 4)},
+                "carrier": {"carrier": rng.choice(CARRIERS)},
+                "district_id": {"district_id": rng.choice(DISTRICTS)},
                 "several": {"status": rng.choice(STATUSES), "error_code": rng.choice(CODES)},
             }[column]
             session.execute(
@@ -226,26 +242,33 @@ def test_migration_backfills_existing_deliveries(database_url: str, tmp_path: Pa
             s.add(campaign)
             s.flush()
             cid = campaign.id
-            for i, (status, reason, code) in enumerate(
-                [("pending", None, None), ("skipped", "opted_out", None), ("failed", None, "21211")]
-            ):
-                s.add(
-                    Delivery(
-                        campaign_id=cid,
-                        phone=mobile(i),
-                        status=status,
-                        skip_reason=reason,
-                        error_code=code,
-                        segments=2,
-                    )
-                )
+            # Only the columns of 0014 (the model's snapshot columns come with 0016).
+            rows = [
+                ("pending", None, None),
+                ("skipped", "opted_out", None),
+                ("failed", None, "21211"),
+            ]
+            s.execute(
+                insert(Delivery),
+                [
+                    {
+                        "campaign_id": cid,
+                        "phone": mobile(i),
+                        "status": status,
+                        "skip_reason": reason,
+                        "error_code": code,
+                        "segments": 2,
+                    }
+                    for i, (status, reason, code) in enumerate(rows)
+                ],
+            )
             s.commit()
         migrate.upgrade(url)
         with Session(eng) as s:
             assert reports.counted(s, cid) == {
-                ("pending", "", ""): (1, 2),
-                ("skipped", "opted_out", ""): (1, 2),
-                ("failed", "", "21211"): (1, 2),
+                ("pending", "", "", "", 0): (1, 2),
+                ("skipped", "opted_out", "", "", 0): (1, 2),
+                ("failed", "", "21211", "", 0): (1, 2),
             }
             s.execute(update(Delivery).where(Delivery.status == "pending").values(status="sent"))
             s.commit()
@@ -352,9 +375,13 @@ def test_fold_leaves_one_row_per_key_and_skips_rows_in_use(
     session.commit()
     assert set(_slots(session, campaign.id)) == {0}
     keys = session.execute(
-        select(DeliveryCount.status, DeliveryCount.skip_reason, DeliveryCount.error_code).where(
-            DeliveryCount.campaign_id == campaign.id
-        )
+        select(
+            DeliveryCount.status,
+            DeliveryCount.skip_reason,
+            DeliveryCount.error_code,
+            DeliveryCount.carrier,
+            DeliveryCount.district_id,
+        ).where(DeliveryCount.campaign_id == campaign.id)
     ).all()
     assert len(keys) == len(set(keys)) == len(reports.ledger_counts(session, campaign.id))
     assert_exact(session, campaign.id)

@@ -101,6 +101,7 @@ def test_the_report_shows_both_charts_beside_their_tables(
                 campaign_id=campaign.id,
                 contact_id=contact.id,
                 phone=contact.phone,
+                district_id=district.id,  # the launch's snapshot, which the report reads
                 status=status,
                 sent_at=sent_at,
             )
