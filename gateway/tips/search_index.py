@@ -14,7 +14,9 @@ and ``_`` taken literally). A LIKE that starts with ``%`` can use no B-tree inde
   the search still works, unindexed.
 
 This module holds the SQL (the migration and ``gateway.tips.models`` install it) and the
-search condition.
+search condition. A later migration that rebuilds ``tips`` in SQLite's batch mode (copy, drop,
+rename) drops the triggers with the old table: it must call :func:`install` and
+:func:`rebuild` again.
 """
 
 # ruff: noqa: S608  (every SQL string here is built from this module's constants, no input)
