@@ -49,10 +49,12 @@ COMMON_MATCHES = 10
 
 _tip_search = table(FTS_TABLE, column("rowid"), column("body_folded"))
 
+# columnsize=0: no per-tip size row (only ranking reads it), 146 -> 106 µs per committed
+# insert of a tip with its index entry (23 µs without the index).
 SQLITE = [
     f"""
 CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(
-    body_folded, content='tips', content_rowid='id', tokenize='trigram')""",
+    body_folded, content='tips', content_rowid='id', tokenize='trigram', columnsize=0)""",
     f"""
 CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_insert AFTER INSERT ON tips BEGIN
     INSERT INTO {FTS_TABLE}(rowid, body_folded) VALUES (NEW.id, NEW.body_folded);
