@@ -1,5 +1,6 @@
 """``inbox``: the inbox list, its queue counts, a filter and a search (with and without
-diacritics), as a district police operator and as the provincial police, with 1,000,000 tips.
+diacritics; words in no tip; a phrase in 1 tip of 35), as a district police operator and as the
+provincial police, with 1,000,000 tips.
 
 Loa's pages are requested through Flask's test client in this process (the whole view: login
 check, scope, query, template); the baseline is a bare Flask route in the same process and the
@@ -23,6 +24,10 @@ CASES = {
     "filter": "/inbox/?status=open&priority=urgent",
     "search": "/inbox/?q=K%E1%BA%BF+S%C3%A1ch",  # "Kế Sách"
     "search_folded": "/inbox/?q=ke+sach",
+    # Found in no tip: without an index, the worst case (every tip read to fill no page).
+    "search_none": "/inbox/?q=kh%C3%B4ng+c%C3%B3",  # "không có"
+    # One body of five in one district of seven: in 1 tip of 35.
+    "search_phrase": "/inbox/?q=lao+%C4%91%E1%BB%99ng%2C+nh%C3%A0+%E1%BB%9F+K%E1%BA%BF+S%C3%A1ch",
 }
 BARE_SQL = (
     "SELECT id, received_at, queue, status, priority, body FROM tips"

@@ -14,12 +14,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaigns.db import Base, utcnow
 from campaigns.text import fold
+from gateway.tips import search_index
 
 
 def _fold_body(context: Any) -> str:
@@ -84,6 +86,12 @@ class Tip(Base):
     legal_hold_at: Mapped[dt.datetime | None] = mapped_column()
     # Set by retention (gateway.retention): body, numbers and notes are gone; counts remain.
     anonymised_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+# The search index comes with the table wherever the schema is built from the models (tests, the
+# benchmarks); the migration installs the same one.
+event.listen(Tip.__table__, "after_create", lambda _t, conn, **_kw: search_index.install(conn))
+event.listen(Tip.__table__, "after_drop", lambda _t, conn, **_kw: search_index.uninstall(conn))
 
 
 class TipNote(Base):

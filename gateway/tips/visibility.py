@@ -35,7 +35,7 @@ from campaigns.text import fold
 from gateway import audit
 from gateway.models import User
 from gateway.roles import allowed, may_see_queue, queue_scope
-from gateway.tips import states
+from gateway.tips import search_index, states
 from gateway.tips.models import Tip, TipRead
 
 
@@ -135,7 +135,8 @@ def visible_tips_query(
 ) -> Select[Tip, dt.datetime | None]:
     """Tips ``user`` may see under ``filters``, newest first, each with the user's read time.
 
-    Search is a LIKE on the folded body, so "ke sach" finds "Kế Sách" and case never matters.
+    Search is a LIKE on the folded body, so "ke sach" finds "Kế Sách" and case never matters;
+    a trigram index finds the candidates (:mod:`gateway.tips.search_index`).
     """
     f = filters or InboxFilters()
     query = (
@@ -161,6 +162,9 @@ def visible_tips_query(
         query = query.where(Tip.received_at < f.until)
     if f.search.strip():
         folded = fold(f.search.strip())
+        indexed = search_index.indexed_ids(session, folded)
+        if indexed is not None:
+            query = query.where(indexed)
         query = query.where(Tip.body_folded.contains(folded, autoescape=True))
     if f.assigned == "me":
         query = query.where(Tip.assigned_to_id == user.id)
