@@ -522,9 +522,6 @@ class Dispatcher:
             self._take(buckets, -reserved, reserved)
             return None if has_due(self.session, campaign_id, batch_no, now) else "done"
         ready, skipped = prepare(self.session, campaign.body, ids)
-        used = sum(p.segments for p in ready)
-        if used != reserved:  # the next chunk pays (or gains) the difference
-            self._take(buckets, used - reserved, reserved)
         left = window_of(campaign).seconds_left(now)
         messages = [
             OutboundMessage(
@@ -543,6 +540,11 @@ class Dispatcher:
         elif messages:
             flight.answers = self.sender.send_many(messages)
         flights.append(flight)
+        # Only now, with the chunk in ``flights`` (recorded whatever happens next): a throttle
+        # that fails here (Redis away) must not strand claimed rows under their lease.
+        used = sum(p.segments for p in ready)
+        if used != reserved:  # the next chunk pays (or gains) the difference
+            self._take(buckets, used - reserved, reserved)
         return None
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -336,6 +338,35 @@ def test_opt_out_mid_run_is_skipped_at_send_time(session: Session, redis_conn: R
     row = next(r for r in deliveries(session, campaign.id) if r.phone == mobile(2))
     assert (row.status, row.skip_reason) == (st.SKIPPED, st.SKIP_OPTED_OUT)
     assert reports.total(reports.counts(session, campaign.id)) == 6
+
+
+def test_a_throttle_failure_after_the_claim_strands_no_row(
+    session: Session, redis_conn: Redis
+) -> None:
+    """Redis goes away between the claim and the throttle's adjustment for a skipped row (the
+    fresh-clone check once saw a chunk of 50 stay ``sending`` under its lease, 300 s): the batch
+    fails, but every claimed row is recorded first, sent or skipped, none left in flight."""
+    bulk_contacts(session, 6)
+    campaign = approved_campaign(session)
+    dispatch.launch(session, campaign.id)
+    optouts.opt_out(session, mobile(2), optouts.SMS)  # skipped at send time: used != reserved
+    session.commit()
+    sender = FakeSender()
+    engine = dispatcher(session, sender, redis_conn)
+    real_take = engine.throttle.take
+
+    def take(key: str, tokens: float, rate: float, burst: float) -> float:
+        if tokens not in (burst, -burst):  # the adjustment after the claim
+            raise RedisConnectionError("Redis went away")
+        return float(real_take(key, tokens, rate, burst))
+
+    engine.throttle = cast(Any, SimpleNamespace(take=take))
+    with pytest.raises(RedisConnectionError):
+        engine.run_batch(campaign.id, 0)
+    rows = deliveries(session, campaign.id)
+    assert [r.status for r in rows].count(st.SENDING) == 0
+    assert sorted(r.status for r in rows) == sorted([st.SENT] * 5 + [st.SKIPPED])
+    assert len(sender.sent) == 5
 
 
 def test_rate_is_read_from_the_campaign_each_chunk(session: Session, redis_conn: Redis) -> None:
