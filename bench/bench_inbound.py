@@ -49,7 +49,7 @@ def run(size: float) -> list[dict[str, Any]]:
         sb.site(Path(tmp), sb.free()) as site,
     ):
         sb.fill_campaign(site.db_path, recipients)
-        sb.fill_tips(site.db_path, max(100, int(TIPS * size)))
+        sb.fill_tips(site.url, max(100, int(TIPS * size)))
         with sb.loa_and_bare(site) as pair:
             sb.load(pair.loa_port, _tips(pair, 0, 20, recipients, True, "wa"))  # warm both apps
             sb.load(pair.bare_port, _tips(pair, 0, 20, recipients, False))

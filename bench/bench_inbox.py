@@ -1,6 +1,6 @@
 """``inbox``: the inbox list, its queue counts, a filter and a search (with and without
 diacritics; words in no tip; a phrase in 1 tip of 35), as a district police operator and as the
-provincial police, with 1,000,000 tips.
+provincial police, with 1,000,000 tips, on SQLite or (``bench.run --postgresql``) PostgreSQL.
 
 Loa's pages are requested through Flask's test client in this process (the whole view: login
 check, scope, query, template); the baseline is a bare Flask route in the same process and the
@@ -42,15 +42,14 @@ def run(size: float) -> list[dict[str, Any]]:
     results = []
     with (
         tempfile.TemporaryDirectory(prefix="loa-bench-inbox-") as tmp,
-        sb.site(Path(tmp), sb.free()) as site,
+        sb.site(Path(tmp), sb.free(), sb.postgresql_url()) as site,
         sb.environment(site.env),
     ):
-        sb.fill_tips(site.db_path, tips)
+        sb.fill_tips(site.url, tips)
         from gateway import create_app
 
         app = create_app()
-        bare = sb.bare_select_client(site.db_path, BARE_SQL)
-        with app.app_context():
+        with sb.bare_select_client(site.url, BARE_SQL) as bare, app.app_context():
             clients = {role: sb.signed_in(app, "police", scope) for role, scope in ROLES.items()}
             for case, url in CASES.items():
                 for role, client in clients.items():

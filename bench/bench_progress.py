@@ -32,12 +32,11 @@ def run(size: float) -> list[dict[str, Any]]:
         from gateway.auth import create_user, new_token
 
         app = create_app()
-        bare = sb.bare_select_client(
-            site.db_path,
+        sql = (
             f"SELECT id, phone, status, sent_at FROM deliveries WHERE campaign_id = {cid}"  # noqa: S608
-            " ORDER BY id LIMIT 50",
+            " ORDER BY id LIMIT 50"
         )
-        with app.app_context():
+        with sb.bare_select_client(site.url, sql) as bare, app.app_context():
             browser = sb.signed_in(app, "editor")
             user, _ = create_user("api@bench.test", "editor", password=None)
             _, token = new_token(user, "bench")

@@ -28,8 +28,8 @@ from bench.support_db_bench1 import database_kind  # noqa: E402
 
 # The benchmarks, in the order they run.
 BENCHMARKS = ["import", "launch", "dispatch", "rate", "inbound", "callbacks", "inbox", "progress"]
-# Those that also run against PostgreSQL (`--postgresql`; inbox does not yet).
-POSTGRESQL = ["import", "launch", "dispatch"]
+# Those that also run against PostgreSQL (`--postgresql`).
+POSTGRESQL = ["import", "launch", "dispatch", "inbox"]
 
 
 def run_one(name: str, size: float) -> list[dict[str, Any]]:

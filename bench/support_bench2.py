@@ -96,13 +96,19 @@ def children_peak_rss_mb() -> float:
 
 @dataclass
 class Site:
-    """A Loa installation for one benchmark: its environment and its SQLite file."""
+    """A Loa installation for one benchmark: its environment and its database."""
 
     root: Path
     env: dict[str, str] = field(default_factory=dict)
 
     @property
+    def url(self) -> str:
+        """The SQLAlchemy URL of its database (SQLite, or the PostgreSQL it was given)."""
+        return self.env["LOA_DATABASE_URL"]
+
+    @property
     def db_path(self) -> Path:
+        """Its SQLite file (the benchmarks that fill a database with ``sqlite3``)."""
         return self.root / "loa.db"
 
     def loa(self, *args: str) -> str:
@@ -113,13 +119,16 @@ class Site:
 
 
 @contextlib.contextmanager
-def site(root: Path, port: int) -> Iterator[Site]:
-    """A migrated SQLite database, a Redis and the settings of a Twilio install on ``port``."""
+def site(root: Path, port: int, url: str | None = None) -> Iterator[Site]:
+    """A migrated database (SQLite in ``root``, or the PostgreSQL at ``url``, emptied first), a
+    Redis and the settings of a Twilio install on ``port``."""
+    if url:
+        _empty_postgresql(url)
     with redis_server() as redis_url:
         env = {
             **os.environ,
             "LOA_ENV": "development",
-            "LOA_DATABASE_URL": f"sqlite:///{root / 'loa.db'}",
+            "LOA_DATABASE_URL": url or f"sqlite:///{root / 'loa.db'}",
             "LOA_REDIS_URL": redis_url,
             "LOA_VAR_DIR": str(root / "var"),
             "LOA_SECRET_KEY": "bench-secret-key-not-for-production",
@@ -133,6 +142,27 @@ def site(root: Path, port: int) -> Iterator[Site]:
         s = Site(root, env)
         s.loa("db", "upgrade")
         yield s
+
+
+def postgresql_url() -> str | None:
+    """``LOA_DATABASE_URL`` when it names a PostgreSQL (``bench.run --postgresql``), else None."""
+    url = os.environ.get("LOA_DATABASE_URL", "")
+    return url if url.startswith("postgres") else None
+
+
+def _dbapi_url(url: str) -> str:
+    """``url`` as psycopg takes it (without SQLAlchemy's ``+psycopg``)."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _empty_postgresql(url: str) -> None:
+    """Drop everything in the database's public schema (its extensions too), for a fresh
+    ``loa db upgrade``."""
+    import psycopg
+
+    with psycopg.connect(_dbapi_url(url), autocommit=True) as con:
+        con.execute("DROP SCHEMA public CASCADE")
+        con.execute("CREATE SCHEMA public")
 
 
 @contextlib.contextmanager
@@ -218,8 +248,15 @@ def fill_campaign(db_path: Path, recipients: int, status: str = "sent") -> int:
     return cid
 
 
-def fill_tips(db_path: Path, count: int, seed: int = 11) -> None:
-    """``count`` tips over the last year, spread over the queues, a third shared."""
+TIP_COLUMNS = (
+    "channel, provider, provider_message_id, sender, body, body_folded, received_at, queue,"
+    " priority, status, shared_with, matched_rules, updated_at, escalation_level, notified_at"
+)
+
+
+def fill_tips(url: str, count: int, seed: int = 11) -> None:
+    """``count`` tips over the last year, spread over the queues, a third shared, in the database
+    at ``url`` (SQLite by ``executemany``, PostgreSQL by ``COPY``, then ``VACUUM ANALYZE``)."""
     from campaigns.text import fold
 
     rnd = random.Random(seed)
@@ -247,18 +284,29 @@ def fill_tips(db_path: Path, count: int, seed: int = 11) -> None:
                 "urgent" if rnd.random() < 0.1 else "normal",
                 "closed" if age > 30 * 86_400 else rnd.choice(("new", "acknowledged")),
                 json.dumps(shared),
+                "[]",
                 when,
+                0,
                 when,
             )
 
-    con = _fast(db_path)
+    if url.startswith("postgres"):
+        import psycopg
+
+        with psycopg.connect(_dbapi_url(url)) as pg:
+            with pg.cursor().copy(f"COPY tips ({TIP_COLUMNS}) FROM STDIN") as copy:
+                for tip in tips():
+                    copy.write_row(tip)
+            pg.commit()
+            # As autovacuum leaves a table some time after a bulk load: statistics, and the
+            # visibility map that index-only scans need.
+            pg.autocommit = True
+            pg.execute("VACUUM ANALYZE tips")
+        return
+    con = _fast(Path(url.removeprefix("sqlite:///")))
     with con:
-        con.executemany(
-            "INSERT INTO tips (channel, provider, provider_message_id, sender, body, body_folded,"
-            " received_at, queue, priority, status, shared_with, matched_rules, updated_at,"
-            " escalation_level, notified_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,'[]',?,0,?)",
-            tips(),
-        )
+        insert = f"INSERT INTO tips ({TIP_COLUMNS}) VALUES ({', '.join('?' * 15)})"  # noqa: S608
+        con.executemany(insert, tips())
     con.close()
 
 
@@ -468,18 +516,28 @@ def timed(get: Callable[[], Any], repeat: int) -> list[float]:
     return times
 
 
-def bare_select_client(db_path: Path, sql: str) -> Any:
-    """A test client of a bare Flask app whose one route runs ``sql`` and answers its rows."""
+@contextlib.contextmanager
+def bare_select_client(url: str, sql: str) -> Iterator[Any]:
+    """A test client of a bare Flask app whose one route runs ``sql`` on the database at
+    ``url`` (SQLite or PostgreSQL) and answers its rows; its connection closes on exit."""
     from flask import Flask, jsonify
 
     bare = Flask("bare")
-    con = sqlite3.connect(db_path, check_same_thread=False)
+    if url.startswith("postgres"):
+        import psycopg
+
+        con: Any = psycopg.connect(_dbapi_url(url), autocommit=True)
+    else:
+        con = sqlite3.connect(url.removeprefix("sqlite:///"), check_same_thread=False)
 
     @bare.get("/")
     def page() -> Any:
         return jsonify([list(r) for r in con.execute(sql).fetchall()])
 
-    return bare.test_client()
+    try:
+        yield bare.test_client()
+    finally:
+        con.close()
 
 
 def signed_in(app: Any, role: str, scope: str | None = None) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import settings as hypothesis_settings
 from redis import Redis
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
 import gateway.models  # noqa: F401  (registers every table)
@@ -185,6 +185,21 @@ def session(app: Any) -> Session:
     from gateway import db
 
     return db.session()
+
+
+@pytest.fixture
+def statements(session: Session) -> Iterator[list[tuple[str, Any]]]:
+    """Every SQL statement the session's engine runs meanwhile, with its parameters."""
+    seen: list[tuple[str, Any]] = []
+    eng = session.get_bind()
+    assert isinstance(eng, Engine)
+
+    def record(_conn: Any, _cursor: Any, sql: str, params: Any, *_a: Any) -> None:
+        seen.append((sql, params))
+
+    event.listen(eng, "before_cursor_execute", record)
+    yield seen
+    event.remove(eng, "before_cursor_execute", record)
 
 
 @pytest.fixture

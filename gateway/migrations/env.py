@@ -5,7 +5,7 @@ from sqlalchemy import pool
 
 import gateway.models  # noqa: F401  (registers every table)
 from campaigns.db import Base, make_engine
-from gateway.tips import search_index
+from gateway.tips import scope_index, search_index
 
 config = context.config
 target_metadata = Base.metadata
@@ -16,10 +16,12 @@ def include_object(
 ) -> bool:
     """Leave out of the models-versus-database comparison what the models do not describe: the
     inbox search's index (SQLite's FTS5 table and its shadow tables, PostgreSQL's trigram
-    index), installed by migration 0017 and by ``gateway.tips.models`` (see search_index)."""
+    index) and the inbox counts' index (one column list per dialect), installed by migrations
+    0017 and 0018 and by ``gateway.tips.models`` (see search_index and scope_index)."""
     if reflected and type_ == "table" and name in search_index.FTS_TABLES:
         return False
-    return not (reflected and type_ == "index" and name == search_index.TRGM_INDEX)
+    unmodelled = (search_index.TRGM_INDEX, scope_index.NAME)
+    return not (reflected and type_ == "index" and name in unmodelled)
 
 
 def run_migrations_offline() -> None:

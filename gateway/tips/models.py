@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from campaigns.db import Base, utcnow
 from campaigns.text import fold
-from gateway.tips import search_index
+from gateway.tips import scope_index, search_index
 
 
 def _fold_body(context: Any) -> str:
@@ -36,8 +36,8 @@ class Tip(Base):
     __table_args__ = (
         UniqueConstraint("provider", "provider_message_id"),
         Index("ix_tips_queue_status", "queue", "status"),
-        # Open tips are few among a year of closed ones: counts and badges start from status.
-        Index("ix_tips_status_queue", "status", "queue"),
+        # Open tips are few among a year of closed ones: counts and badges start from status,
+        # with the index of gateway.tips.scope_index (status, queue, priority, …, shared_with).
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -88,9 +88,10 @@ class Tip(Base):
     anonymised_at: Mapped[dt.datetime | None] = mapped_column()
 
 
-# The search index comes with the table wherever the schema is built from the models (tests, the
-# benchmarks); the migration installs the same one.
+# The search index and the scope index come with the table wherever the schema is built from the
+# models (tests, the benchmarks); the migrations install the same ones.
 event.listen(Tip.__table__, "after_create", lambda _t, conn, **_kw: search_index.install(conn))
+event.listen(Tip.__table__, "after_create", lambda _t, conn, **_kw: scope_index.install(conn))
 event.listen(Tip.__table__, "after_drop", lambda _t, conn, **_kw: search_index.uninstall(conn))
 
 

@@ -1,5 +1,7 @@
 """The benchmarks' smoke runs fill their own throwaway SQLite databases and Redis, whatever
-``--db`` says, so they run once: in the SQLite pass of ``make test``."""
+``--db`` says, so they run once: in the SQLite pass of ``make test``. A module that sets
+``BOTH_DATABASES = True`` runs in the PostgreSQL pass too, against the database under test
+(as ``bench.run --postgresql`` runs it)."""
 
 from __future__ import annotations
 
@@ -17,5 +19,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         reason="a benchmark smoke run uses its own SQLite: it runs in the SQLite pass"
     )
     for item in items:
-        if HERE in Path(str(item.path)).resolve().parents:
+        both = getattr(item.module, "BOTH_DATABASES", False)  # type: ignore[attr-defined]
+        if HERE in Path(str(item.path)).resolve().parents and not both:
             item.add_marker(once)

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import delete, event, inspect, select, text, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import delete, inspect, select, text, update
 from sqlalchemy.orm import Session
 
 from campaigns.db import make_engine
@@ -131,21 +129,6 @@ def test_a_deleted_tip_leaves_the_index(
     assert search(session, admin, "nguyen hue") == set()
     if session.get_bind().dialect.name == "sqlite":
         assert in_sqlite_index(session, "nguyen hue") == set()
-
-
-@pytest.fixture
-def statements(session: Session) -> Iterator[list[tuple[str, Any]]]:
-    """Every SQL statement the session's engine runs meanwhile, with its parameters."""
-    seen: list[tuple[str, Any]] = []
-    eng = session.get_bind()
-    assert isinstance(eng, Engine)
-
-    def record(_conn: Any, _cursor: Any, sql: str, params: Any, *_a: Any) -> None:
-        seen.append((sql, params))
-
-    event.listen(eng, "before_cursor_execute", record)
-    yield seen
-    event.remove(eng, "before_cursor_execute", record)
 
 
 def _inbox_plan(session: Session, statements: list[tuple[str, Any]]) -> str:
