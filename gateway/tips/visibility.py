@@ -241,7 +241,7 @@ def open_by_priority(session: Session, user: User) -> dict[str, int]:
         select(Tip.priority, func.count())
         .where(
             scope_condition(session, user),
-            Tip.status != states.CLOSED,
+            Tip.status.in_(states.OPEN_STATES),  # an index range; "!= closed" read every tip
             Tip.merged_into_id.is_(None),
         )
         .group_by(Tip.priority)

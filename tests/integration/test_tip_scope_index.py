@@ -18,7 +18,13 @@ from gateway import migrate
 from gateway.admin import known_queues
 from gateway.tips import scope_index
 from gateway.tips.models import Tip
-from gateway.tips.visibility import inbox_counts, may_see, open_counts, visible_queues
+from gateway.tips.visibility import (
+    inbox_counts,
+    may_see,
+    open_by_priority,
+    open_counts,
+    visible_queues,
+)
 from tests.factories import create_tip, create_user
 from tests.integration.test_migrations import empty_database
 
@@ -59,9 +65,10 @@ def _plans(session: Session, statements: list[tuple[str, Any]]) -> list[str]:
 def test_the_inbox_counts_are_right_and_read_only_the_index(
     session: Session, tips: list[Tip], statements: list[tuple[str, Any]], who: str
 ) -> None:
-    """The badge's and the tabs' counts equal what ``may_see`` finds tip by tip, and on SQLite
+    """The badge's, the tabs' and the dashboard's open counts equal what ``may_see`` finds tip by tip, and on SQLite
     every count is answered from a covering index: no tip row is read (this fails with the old
-    ``(status, queue)`` index: ``USING INDEX``, not ``USING COVERING INDEX``)."""
+    ``(status, queue)`` index: ``USING INDEX``, not ``USING COVERING INDEX``; and with
+    ``status != 'closed'`` in ``open_by_priority``: ``SCAN``, every tip read)."""
     role, scope = SCOPES[who]
     user = create_user(role, scope=scope)
     open_seen = [t for t in tips if t.status != "closed" and may_see(user, t)]
@@ -74,14 +81,18 @@ def test_the_inbox_counts_are_right_and_read_only_the_index(
     by_queue = open_counts(session, user, queues)
     for q in queues:
         assert by_queue[q] == sum(q in (t.queue, *(t.shared_with or [])) for t in open_seen), q
+    by_priority = open_by_priority(session, user)  # the dashboard's and the home page's
+    assert by_priority == {
+        p: n for p in ("urgent", "normal") if (n := sum(t.priority == p for t in open_seen))
+    }
     if session.get_bind().dialect.name != "sqlite":
         return
     plans = _plans(session, statements)
-    assert len(plans) >= 3, plans  # the badge, the overdue count, the tabs
+    assert len(plans) >= 4, plans  # the badge, the overdue count, the tabs, by priority
     for plan in plans:  # the tabs' primary queues count from (queue, status): covering too
         assert "USING COVERING INDEX" in plan, plan
         assert "SCAN tips" not in plan, plan
-    assert sum(f"COVERING INDEX {scope_index.NAME}" in plan for plan in plans) >= 2, plans
+    assert sum(f"COVERING INDEX {scope_index.NAME}" in plan for plan in plans) >= 3, plans
 
 
 def test_postgresql_counts_with_the_index(
