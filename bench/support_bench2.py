@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import make_url  # noqa: E402
+
 from tests.servers import free_port, redis_server, wait_for_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -150,17 +152,31 @@ def postgresql_url() -> str | None:
     return url if url.startswith("postgres") else None
 
 
-def _dbapi_url(url: str) -> str:
-    """``url`` as psycopg takes it (without SQLAlchemy's ``+psycopg``)."""
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+@contextlib.contextmanager
+def driver_connection(url: str, autocommit: bool = False) -> Iterator[Any]:
+    """The driver's own connection (``sqlite3`` or psycopg) to ``url``, opened as Loa's engine
+    opens it (``campaigns.db.make_engine``); ``autocommit`` on PostgreSQL for statements that
+    run outside a transaction."""
+    from sqlalchemy import pool
+
+    from campaigns.db import make_engine
+
+    engine = make_engine(url, poolclass=pool.NullPool)
+    raw = engine.raw_connection()
+    try:
+        con = raw.driver_connection
+        if autocommit and engine.dialect.name == "postgresql":
+            con.autocommit = True
+        yield con
+    finally:
+        raw.close()
+        engine.dispose()
 
 
 def _empty_postgresql(url: str) -> None:
     """Drop everything in the database's public schema (its extensions too), for a fresh
     ``loa db upgrade``."""
-    import psycopg
-
-    with psycopg.connect(_dbapi_url(url), autocommit=True) as con:
+    with driver_connection(url, autocommit=True) as con:
         con.execute("DROP SCHEMA public CASCADE")
         con.execute("CREATE SCHEMA public")
 
@@ -291,9 +307,7 @@ def fill_tips(url: str, count: int, seed: int = 11) -> None:
             )
 
     if url.startswith("postgres"):
-        import psycopg
-
-        with psycopg.connect(_dbapi_url(url)) as pg:
+        with driver_connection(url) as pg:
             with pg.cursor().copy(f"COPY tips ({TIP_COLUMNS}) FROM STDIN") as copy:
                 for tip in tips():
                     copy.write_row(tip)
@@ -303,7 +317,7 @@ def fill_tips(url: str, count: int, seed: int = 11) -> None:
             pg.autocommit = True
             pg.execute("VACUUM ANALYZE tips")
         return
-    con = _fast(Path(url.removeprefix("sqlite:///")))
+    con = _fast(Path(str(make_url(url).database)))
     with con:
         insert = f"INSERT INTO tips ({TIP_COLUMNS}) VALUES ({', '.join('?' * 15)})"  # noqa: S608
         con.executemany(insert, tips())
@@ -523,21 +537,13 @@ def bare_select_client(url: str, sql: str) -> Iterator[Any]:
     from flask import Flask, jsonify
 
     bare = Flask("bare")
-    if url.startswith("postgres"):
-        import psycopg
+    with driver_connection(url, autocommit=True) as con:
 
-        con: Any = psycopg.connect(_dbapi_url(url), autocommit=True)
-    else:
-        con = sqlite3.connect(url.removeprefix("sqlite:///"), check_same_thread=False)
+        @bare.get("/")
+        def page() -> Any:
+            return jsonify([list(r) for r in con.execute(sql).fetchall()])
 
-    @bare.get("/")
-    def page() -> Any:
-        return jsonify([list(r) for r in con.execute(sql).fetchall()])
-
-    try:
         yield bare.test_client()
-    finally:
-        con.close()
 
 
 def signed_in(app: Any, role: str, scope: str | None = None) -> Any:

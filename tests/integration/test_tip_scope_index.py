@@ -65,10 +65,10 @@ def _plans(session: Session, statements: list[tuple[str, Any]]) -> list[str]:
 def test_the_inbox_counts_are_right_and_read_only_the_index(
     session: Session, tips: list[Tip], statements: list[tuple[str, Any]], who: str
 ) -> None:
-    """The badge's, the tabs' and the dashboard's open counts equal what ``may_see`` finds tip by tip, and on SQLite
-    every count is answered from a covering index: no tip row is read (this fails with the old
-    ``(status, queue)`` index: ``USING INDEX``, not ``USING COVERING INDEX``; and with
-    ``status != 'closed'`` in ``open_by_priority``: ``SCAN``, every tip read)."""
+    """The badge's, the tabs' and the dashboard's open counts equal what ``may_see`` finds tip
+    by tip, and on SQLite every count is answered from a covering index: no tip row is read
+    (this fails with the old ``(status, queue)`` index: ``USING INDEX``, not ``USING COVERING
+    INDEX``; and with ``status != 'closed'`` in ``open_by_priority``: ``SCAN``, every tip read)."""
     role, scope = SCOPES[who]
     user = create_user(role, scope=scope)
     open_seen = [t for t in tips if t.status != "closed" and may_see(user, t)]
