@@ -91,8 +91,17 @@ class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: UTCDateTime()}  # noqa: RUF012 (SQLAlchemy API)
 
 
+# Each SQLite connection's page cache, in KiB (SQLite's default is 2 MB). With a province's data
+# (1.2 million contacts, a campaign's deliveries) the indexes a bulk write touches no longer fit
+# in 2 MB and each write re-reads its pages from the file: a 1,200,000-row import took 56 s with
+# the default and 46 s with 16 MB (32 MB: 44 s, 128 MB: 47 s). The cache fills only as pages are
+# read, so a connection that reads little holds little.
+SQLITE_CACHE_KIB = 16 * 1024
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
