@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import URL, make_url
+from sqlalchemy.pool import NullPool
 
 from gateway import audit, logs, migrate
 
@@ -256,8 +257,25 @@ def restore(url: str, path: Path, redis_url: str, force: bool = False) -> str:
             )
         pg_restore_command(url, path).run()
     migrate.upgrade(url)
+    if not sqlite:
+        _vacuum_analyze(url)
     _audit_restore(url, path)
     return f"restored {path} and migrated it to the latest version"
+
+
+def _vacuum_analyze(url: str) -> None:
+    """``VACUUM ANALYZE`` a restored PostgreSQL database: ``pg_restore`` brings no planner
+    statistics and no visibility map, so until autovacuum comes by (minutes later) the planner
+    guesses and the inbox counts' index-only scans read the table as well (with 1,000,000
+    tips: 60-100 ms a count before the vacuum, 55-60 ms after)."""
+    from campaigns.db import make_engine
+
+    engine = make_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")  # not inside a transaction: autocommit
+    finally:
+        engine.dispose()
 
 
 def _audit_restore(url: str, path: Path) -> None:
