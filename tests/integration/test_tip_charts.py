@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from campaigns import lifecycle
 from campaigns.db import utcnow
 from campaigns.models import Area
+from campaigns.reports import NONE_KEY
 from tests.factories import create_campaign, create_tip
 
 
@@ -70,3 +71,52 @@ def test_tips_by_day_and_district_in_scope_with_broadcast_days(
     assert "Tin báo trong 90 ngày qua" in client.get("/inbox/dashboard?days=7").get_data(
         as_text=True
     )
+
+
+def test_both_pictures_equal_a_recount_of_the_tips_the_user_sees(session: Session) -> None:
+    """``tips_over_period`` (one pass over the period's tips for both pictures) equals counting
+    by hand with ``may_see``: by local day and priority, and by district name and priority, with
+    tips out of scope, shared in, merged, without a district or before the period left out or
+    in as they should be."""
+    from gateway.tips.visibility import may_see, tips_over_period
+    from tests.factories import create_user
+
+    ke_sach, long_phu = (
+        Area(name="Kế Sách", kind="district"),
+        Area(name="Long Phú", kind="district"),
+    )
+    session.add_all([ke_sach, long_phu])
+    session.commit()
+    now = utcnow()
+    made = []
+    for i in range(36):
+        made.append(
+            create_tip(
+                queue=("police_ke_sach", "police_long_phu", "border_guard")[i % 3],
+                shared_with=["police_ke_sach"] if i % 5 == 0 else [],
+                priority="urgent" if i % 4 == 0 else "normal",
+                district_id=(ke_sach.id, long_phu.id, None)[i % 3 if i % 7 else 2],
+                received_at=now - dt.timedelta(hours=11 * i),  # across local midnights
+            )
+        )
+    made[1].merged_into_id = made[0].id  # counted once, in the tip it was merged into
+    session.commit()
+    since = now - dt.timedelta(days=12)  # the oldest tips fall before the period
+    for role, scope in (("police", "police_ke_sach"), ("police", "police_province")):
+        user = create_user(role, scope=scope)
+        by_day, by_district = tips_over_period(session, user, since, 7 * 60)
+        want_day: dict[str, dict[str, int]] = {}
+        want_district: dict[str, dict[str, int]] = {}
+        names = {ke_sach.id: "Kế Sách", long_phu.id: "Long Phú"}
+        for t in made:
+            if not may_see(user, t) or t.merged_into_id or t.received_at < since:
+                continue
+            per_day = want_day.setdefault(_local_day(t.received_at), {})
+            per_day[t.priority] = per_day.get(t.priority, 0) + 1
+            per_district = want_district.setdefault(names.get(t.district_id or 0, NONE_KEY), {})
+            per_district[t.priority] = per_district.get(t.priority, 0) + 1
+        assert by_day == dict(sorted(want_day.items())) and len(by_day) > 5, scope
+        assert by_district == want_district and len(by_district) == 3, scope
+        assert list(by_district) == sorted(
+            want_district, key=lambda k: (-sum(want_district[k].values()), k)
+        )  # largest first
