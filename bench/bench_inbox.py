@@ -1,6 +1,7 @@
 """``inbox``: the inbox list, its queue counts, a filter and a search (with and without
-diacritics; words in no tip; a phrase in 1 tip of 35), as a district police operator and as the
-provincial police, with 1,000,000 tips, on SQLite or (``bench.run --postgresql``) PostgreSQL.
+diacritics; words in no tip; a phrase in 1 tip of 35), and the home page and the tip dashboard,
+as a district police operator and as the provincial police, with 1,000,000 tips, on SQLite or
+(``bench.run --postgresql``) PostgreSQL.
 
 Loa's pages are requested through Flask's test client in this process (the whole view: login
 check, scope, query, template); the baseline is a bare Flask route in the same process and the
@@ -28,6 +29,11 @@ CASES = {
     "search_none": "/inbox/?q=kh%C3%B4ng+c%C3%B3",  # "không có"
     # One body of five in one district of seven: in 1 tip of 35.
     "search_phrase": "/inbox/?q=lao+%C4%91%E1%BB%99ng%2C+nh%C3%A0+%E1%BB%9F+K%E1%BA%BF+S%C3%A1ch",
+    # Beyond the issue's list, the pages a user opens first: the home page (its dashboard block:
+    # the all-time queue × state table, open tips by priority, the overdue ones) and the tip
+    # dashboard with its two charts over 90 days.
+    "home": "/",
+    "dashboard": "/inbox/dashboard",
 }
 BARE_SQL = (
     "SELECT id, received_at, queue, status, priority, body FROM tips"
