@@ -37,6 +37,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from campaigns import encoding, localtime
+from campaigns.areas import names_by_id
 from campaigns.db import utcnow
 from campaigns.models import (
     Area,
@@ -496,7 +497,7 @@ def reach(session: Session, campaign_id: int) -> Reach:
     """The subscribers the operators reported reaching, by operator and by area."""
     requests_ = requests_of(session, campaign_id)
     ids = {int(k) for r in requests_ for k in (r.reached_by_area or {})}
-    names = dict(session.execute(select(Area.id, Area.name).where(Area.id.in_(ids))).all())
+    names = names_by_id(session, ids)
     by_area: dict[str, dict[str, int]] = {}
     unplaced: dict[str, int] = {}
     for r in requests_:

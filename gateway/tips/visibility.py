@@ -28,8 +28,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from campaigns.areas import names_by_id
 from campaigns.db import utcnow
-from campaigns.models import Area, Campaign
+from campaigns.models import Campaign
 from campaigns.reports import NONE_KEY, local_bucket
 from campaigns.text import fold
 from gateway import audit
@@ -278,8 +279,7 @@ def tips_over_period(
         .where(*where)
         .group_by(day, Tip.district_id, Tip.priority)
     ).all()
-    ids = {district_id for _day, district_id, _p, _n in rows if district_id is not None}
-    names = {i: n for i, n in session.execute(select(Area.id, Area.name).where(Area.id.in_(ids)))}
+    names = names_by_id(session, (d for _day, d, _p, _n in rows if d is not None))
     by_day: dict[str, dict[str, int]] = {}
     by_district: dict[str, dict[str, int]] = {}
     for label, district_id, priority, n in rows:
