@@ -47,7 +47,9 @@ def db_check() -> None:
 
 
 @db_group.command(
-    "recount", help="Rebuild the delivery counters from the deliveries (all campaigns or one)."
+    "recount",
+    help="Rebuild the delivery counters from the deliveries (all campaigns or one), and the tip "
+    "counters from the tips (unless --campaign is given).",
 )
 @click.option("--campaign", "campaign_id", type=int, default=None, help="Only this campaign.")
 @with_appcontext
@@ -59,6 +61,12 @@ def db_recount(campaign_id: int | None) -> None:
     reports.recount(session, campaign_id)
     session.commit()
     click.echo("delivery counters recounted")
+    if campaign_id is None:
+        from gateway.tips import count_triggers
+
+        count_triggers.recount(session.connection())
+        session.commit()
+        click.echo("tip counters recounted")
 
 
 @click.group("users", help="Manage users.")

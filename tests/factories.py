@@ -115,7 +115,7 @@ def create_tip(
     if routed:
         from gateway.tips.intake import store_tip
 
-        tip, _ = store_tip(s, db.tipline(), db.tipline(), body=body, **kw)
+        tip, _ = store_tip(s, db.tipline(), body=body, **kw)
         s.commit()
         return tip
     tip = Tip(body=body, **kw)

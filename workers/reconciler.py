@@ -25,6 +25,7 @@ from campaigns import dispatch, reconcile, reports
 from campaigns.db import utcnow
 from campaigns.sending import Sighting
 from gateway import killswitch
+from gateway.tips import count_triggers as tip_counts
 from workers import imports, runtime
 from workers.dispatch import enqueue_planned
 
@@ -79,6 +80,8 @@ def _run(now: dt.datetime) -> dict[str, Any]:
         out.update(reconcile.follow_windows(s, now, resume=stopped is None))
         s.commit()
         out["counters_folded"] = reports.fold(s)
+        s.commit()
+        out["tip_counters_folded"] = tip_counts.fold(s.connection())
         s.commit()
         out["imports"] = imports.enqueue_unfinished(s)  # not sending: the kill switch allows it
         if stopped is not None:

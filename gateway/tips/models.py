@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from campaigns.db import Base, utcnow
 from campaigns.text import fold
-from gateway.tips import scope_index, search_index
+from gateway.tips import count_triggers, scope_index, search_index
 
 
 def _fold_body(context: Any) -> str:
@@ -88,11 +89,47 @@ class Tip(Base):
     anonymised_at: Mapped[dt.datetime | None] = mapped_column()
 
 
-# The search index and the scope index come with the table wherever the schema is built from the
-# models (tests, the benchmarks); the migrations install the same ones.
+class TipCount(Base):
+    """How many tips have one (queue, shared_with, status): kept by the database's own triggers
+    (:mod:`gateway.tips.count_triggers`), read by the dashboard's queue-by-state table instead
+    of a count of every tip. ``shared_with`` is the tip's JSON text (``'[]'`` for NULL), so a
+    user's scope applies to a counter row as to the tips it counts. A key may have several rows
+    (see ``slot``): readers sum them."""
+
+    __tablename__ = "tip_counts"
+
+    queue: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shared_with: Mapped[str] = mapped_column(Text, primary_key=True, default="[]")
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # The database connection that added to it (PostgreSQL's backend pid; 0 on SQLite and for a
+    # recount): connections never share a counter row, so they never wait for each other.
+    slot: Mapped[int] = mapped_column(primary_key=True, default=0, server_default="0")
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class TipDay(Base):
+    """How many tips not merged into another were received on one local day (at
+    ``count_triggers.DAY_OFFSET_MINUTES``, Vietnam's +07:00) with one (queue, shared_with,
+    district, priority): kept by the database's own triggers, read by the dashboard's charts
+    instead of every tip of the period. ``0`` stands for no district. Readers sum the slots."""
+
+    __tablename__ = "tip_days"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, local
+    queue: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shared_with: Mapped[str] = mapped_column(Text, primary_key=True, default="[]")
+    district_id: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
+    priority: Mapped[str] = mapped_column(String(10), primary_key=True)
+    slot: Mapped[int] = mapped_column(primary_key=True, default=0, server_default="0")
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# The search index, the scope index and the counters' triggers come with the tables wherever the
+# schema is built from the models (tests, the benchmarks); the migrations install the same ones.
 event.listen(Tip.__table__, "after_create", lambda _t, conn, **_kw: search_index.install(conn))
 event.listen(Tip.__table__, "after_create", lambda _t, conn, **_kw: scope_index.install(conn))
 event.listen(Tip.__table__, "after_drop", lambda _t, conn, **_kw: search_index.uninstall(conn))
+event.listen(Base.metadata, "after_create", lambda _t, conn, **_kw: count_triggers.install(conn))
 
 
 class TipNote(Base):

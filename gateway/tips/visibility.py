@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import (
     ColumnElement,
     Select,
+    SQLColumnExpression,
     String,
     and_,
     case,
@@ -36,8 +37,8 @@ from campaigns.text import fold
 from gateway import audit
 from gateway.models import User
 from gateway.roles import allowed, may_see_queue, queue_scope
-from gateway.tips import search_index, states
-from gateway.tips.models import Tip, TipRead
+from gateway.tips import count_triggers, search_index, states
+from gateway.tips.models import Tip, TipCount, TipDay, TipRead
 
 
 class NotAllowed(PermissionError):
@@ -94,17 +95,24 @@ def scope_condition(session: Session, user: User) -> ColumnElement[bool]:
     found with two DISTINCT scans of every tip on each call). ``session`` is kept for callers.
     """
     del session
+    return _scope_on(user, Tip.queue, cast(Tip.shared_with, String))
+
+
+def _scope_on(
+    user: User, queue: SQLColumnExpression[str], shared_text: SQLColumnExpression[str]
+) -> ColumnElement[bool]:
+    """:func:`scope_condition` on any row that has a tip's queue and the text of its
+    ``shared_with`` (a tip, or a counter row of ``tip_counts``)."""
     if not allowed(user.role, "tips.view") or not user.active:
         return false()
     seen = queue_scope(user.role, user.scope)
     if seen.every:
         return true()
     names = sorted(seen.names)
-    shared_text = cast(Tip.shared_with, String)
     # shared_with is a JSON list; its text holds each queue as "name" (names are ASCII).
     parts = [
-        *([Tip.queue.in_(names)] if names else []),
-        *(Tip.queue.startswith(p, autoescape=True) for p in seen.prefixes),
+        *([queue.in_(names)] if names else []),
+        *(queue.startswith(p, autoescape=True) for p in seen.prefixes),
         *(shared_text.contains(f'"{q}"', autoescape=True) for q in names),
         *(shared_text.contains(f'"{p}', autoescape=True) for p in seen.prefixes),
     ]
@@ -269,26 +277,71 @@ def tips_over_period(
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
     """For the dashboard's pictures: tips the user sees received since ``since``, by local day
     (``YYYY-MM-DD`` → priority → count, in order) and by district name (largest first; merged
-    tips count once, in the tip they were merged into)."""
-    where = (scope_condition(session, user), Tip.received_at >= since, Tip.merged_into_id.is_(None))
-    day = local_bucket(session, Tip.received_at, "day", offset_minutes)
-    # One pass over the period's tips for both pictures (two GROUP BYs read them twice: with a
-    # year of 1,000,000 tips, 1.1 s for one pass against 1.5 + 0.8 s).
-    rows = session.execute(
-        select(day, Tip.district_id, Tip.priority, func.count())
-        .where(*where)
-        .group_by(day, Tip.district_id, Tip.priority)
-    ).all()
-    names = names_by_id(session, (d for _day, d, _p, _n in rows if d is not None))
+    tips count once, in the tip they were merged into).
+
+    At Vietnam's offset the whole days come from the counters the database keeps
+    (``tip_days``, the user's scope applied to each counter row as to a tip) and only the part
+    of the first day after ``since`` from the tips: with a year of 1,000,000 tips, counting the
+    tips themselves took 0.65 s for 90 days and 1.5 s for a year. Another offset counts the tips.
+    """
+    if offset_minutes == count_triggers.DAY_OFFSET_MINUTES:
+        shift = dt.timedelta(minutes=offset_minutes)
+        first_whole = (since + shift).date() + dt.timedelta(days=1)
+        boundary = dt.datetime.combine(first_whole, dt.time(), tzinfo=dt.UTC) - shift
+        rows = [
+            *_counted_days(session, user, first_whole.isoformat()),
+            *_tips_by_day(session, user, since, boundary, offset_minutes),
+        ]
+    else:
+        rows = _tips_by_day(session, user, since, None, offset_minutes)
+    names = names_by_id(session, (d for _day, d, _p, _n in rows if d))
     by_day: dict[str, dict[str, int]] = {}
     by_district: dict[str, dict[str, int]] = {}
     for label, district_id, priority, n in rows:
         per_day = by_day.setdefault(str(label), {})
         per_day[priority] = per_day.get(priority, 0) + int(n)
-        per_district = by_district.setdefault(names.get(district_id) or NONE_KEY, {})
+        per_district = by_district.setdefault(names.get(district_id or 0) or NONE_KEY, {})
         per_district[priority] = per_district.get(priority, 0) + int(n)
     ordered = sorted(by_district.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
     return dict(sorted(by_day.items())), dict(ordered)
+
+
+DayRow = tuple[str, int | None, str, int]  # local day, district id (0 or None: none), priority, n
+
+
+def _counted_days(session: Session, user: User, first_day: str) -> list[DayRow]:
+    """The counted tips the user sees, by local day from ``first_day`` on, district, priority."""
+    total = func.sum(TipDay.n)
+    key = (TipDay.day, TipDay.district_id, TipDay.priority)
+    query = (
+        select(*key, total)
+        .where(_scope_on(user, TipDay.queue, TipDay.shared_with), TipDay.day >= first_day)
+        .group_by(*key)
+        .having(total != 0)
+    )
+    return [(d, district, p, int(n)) for d, district, p, n in session.execute(query)]
+
+
+def _tips_by_day(
+    session: Session,
+    user: User,
+    since: dt.datetime,
+    until: dt.datetime | None,
+    offset_minutes: int,
+) -> list[DayRow]:
+    """The tips the user sees received from ``since`` (to ``until``), not merged, by local day,
+    district and priority: one pass over them for both pictures (two GROUP BYs read them
+    twice)."""
+    where = [scope_condition(session, user), Tip.received_at >= since, Tip.merged_into_id.is_(None)]
+    if until is not None:
+        where.append(Tip.received_at < until)
+    day = local_bucket(session, Tip.received_at, "day", offset_minutes)
+    query = (
+        select(day, Tip.district_id, Tip.priority, func.count())
+        .where(*where)
+        .group_by(day, Tip.district_id, Tip.priority)
+    )
+    return [(str(d), district, p, int(n)) for d, district, p, n in session.execute(query)]
 
 
 def broadcast_days(session: Session, since: dt.datetime, offset_minutes: int) -> frozenset[str]:
@@ -315,15 +368,21 @@ def broadcast_days(session: Session, since: dt.datetime, offset_minutes: int) ->
 
 
 def counts_by_queue(session: Session, user: User) -> dict[str, dict[str, int]]:
-    """For the dashboard: {queue: {state: count}} over the primary queues the user sees."""
+    """For the dashboard: {queue: {state: count}} of the tips the user sees, by primary queue.
+
+    Summed from the counters the database keeps (``tip_counts``), with the user's scope applied
+    to each counter row as to a tip: a count of every tip took 150 ms with a year of tips.
+    """
+    total = func.sum(TipCount.n)
     rows = session.execute(
-        select(Tip.queue, Tip.status, func.count())
-        .where(scope_condition(session, user))
-        .group_by(Tip.queue, Tip.status)
+        select(TipCount.queue, TipCount.status, total)
+        .where(_scope_on(user, TipCount.queue, TipCount.shared_with))
+        .group_by(TipCount.queue, TipCount.status)
+        .having(total != 0)
     )
     table: dict[str, dict[str, int]] = {}
     for queue, status, count in rows:
-        table.setdefault(queue, {})[status] = count
+        table.setdefault(queue, {})[status] = int(count)
     return table
 
 
