@@ -154,8 +154,11 @@ def count_json() -> Any:
 @bp.get("/dashboard")
 @require("tips.view")
 def dashboard() -> Any:
-    """Counts per queue and state, and the overdue unacknowledged tips (urgent first)."""
-    return render_template("inbox/tip_dashboard.html", **dashboard_data(), period=_period())
+    """Counts per queue and state, and the overdue unacknowledged tips (urgent first).
+
+    The block of counts computes them itself (``inbox_dashboard()``, as on the home page): the
+    page passing them too counted everything twice."""
+    return render_template("inbox/tip_dashboard.html", **_label_tables(), period=_period())
 
 
 PERIODS = (30, 90, 365)  # days the pictures may cover

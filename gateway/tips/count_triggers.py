@@ -8,7 +8,7 @@ changes a tip (intake, casework, merges, retention, a hand-typed UPDATE), as
 ``delivery_counts`` does for deliveries (:mod:`campaigns.count_triggers`, whose design this
 follows):
 
-- ``tip_counts``: tips by (queue, shared_with, status);
+- ``tip_counts``: tips by (queue, shared_with, status, priority, merged into another or not);
 - ``tip_days``: tips not merged into another, by (local day, queue, shared_with, district_id,
   priority), the day at :data:`DAY_OFFSET_MINUTES` from UTC (Vietnam's +07:00, all year).
 
@@ -83,8 +83,14 @@ def _column(name: str) -> Callable[[str, bool], str]:
 
 TIP_COUNTS = Counter(
     "tip_counts",
-    (("queue", _column("queue")), ("shared_with", _shared), ("status", _column("status"))),
-    ("queue", "shared_with", "status"),
+    (
+        ("queue", _column("queue")),
+        ("shared_with", _shared),
+        ("status", _column("status")),
+        ("priority", _column("priority")),
+        ("merged", lambda p, _pg: f"CASE WHEN {p}merged_into_id IS NULL THEN 0 ELSE 1 END"),
+    ),
+    ("queue", "shared_with", "status", "priority", "merged_into_id"),
 )
 TIP_DAYS = Counter(
     "tip_days",

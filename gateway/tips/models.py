@@ -90,9 +90,9 @@ class Tip(Base):
 
 
 class TipCount(Base):
-    """How many tips have one (queue, shared_with, status): kept by the database's own triggers
-    (:mod:`gateway.tips.count_triggers`), read by the dashboard's queue-by-state table instead
-    of a count of every tip. ``shared_with`` is the tip's JSON text (``'[]'`` for NULL), so a
+    """How many tips have one (queue, shared_with, status, priority, merged or not): kept by the
+    database's own triggers (:mod:`gateway.tips.count_triggers`), read by the dashboard's
+    queue-by-state table and its open tips by priority instead of a count of the tips. ``shared_with`` is the tip's JSON text (``'[]'`` for NULL), so a
     user's scope applies to a counter row as to the tips it counts. A key may have several rows
     (see ``slot``): readers sum them."""
 
@@ -101,6 +101,8 @@ class TipCount(Base):
     queue: Mapped[str] = mapped_column(String(64), primary_key=True)
     shared_with: Mapped[str] = mapped_column(Text, primary_key=True, default="[]")
     status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    priority: Mapped[str] = mapped_column(String(10), primary_key=True)
+    merged: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)  # 1: merged_into_id
     # The database connection that added to it (PostgreSQL's backend pid; 0 on SQLite and for a
     # recount): connections never share a counter row, so they never wait for each other.
     slot: Mapped[int] = mapped_column(primary_key=True, default=0, server_default="0")

@@ -245,17 +245,20 @@ def overdue_tips(session: Session, user: User, limit: int = 50) -> list[Tip]:
 
 
 def open_by_priority(session: Session, user: User) -> dict[str, int]:
-    """For the dashboard: open tips the user sees (primary queue or shared) by priority."""
+    """For the dashboard: open tips the user sees (primary queue or shared), not merged into
+    another, by priority; summed from the counters the database keeps (``tip_counts``)."""
+    total = func.sum(TipCount.n)
     rows = session.execute(
-        select(Tip.priority, func.count())
+        select(TipCount.priority, total)
         .where(
-            scope_condition(session, user),
-            Tip.status.in_(states.OPEN_STATES),  # an index range; "!= closed" read every tip
-            Tip.merged_into_id.is_(None),
+            _scope_on(user, TipCount.queue, TipCount.shared_with),
+            TipCount.status.in_(states.OPEN_STATES),
+            TipCount.merged == 0,
         )
-        .group_by(Tip.priority)
+        .group_by(TipCount.priority)
+        .having(total != 0)
     )
-    return {priority: count for priority, count in rows}
+    return {priority: int(count) for priority, count in rows}
 
 
 def oldest_unacknowledged(session: Session, user: User) -> Tip | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import String, cast, delete, func, insert, select, text, update
+from sqlalchemy import String, case, cast, delete, event, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from campaigns.db import make_engine, utcnow
@@ -36,24 +36,33 @@ SHARES: list[list[str] | None] = [
 ]
 
 
-def ledger(session: Session) -> dict[tuple[str, str, str], int]:
+def ledger(session: Session) -> dict[tuple[Any, ...], int]:
     """A fresh GROUP BY of the tips by ``tip_counts``' key."""
-    shared = func.coalesce(cast(Tip.shared_with, String), "[]")
-    rows = session.execute(
-        select(Tip.queue, shared, Tip.status, func.count()).group_by(Tip.queue, shared, Tip.status)
+    key = (
+        Tip.queue,
+        func.coalesce(cast(Tip.shared_with, String), "[]"),
+        Tip.status,
+        Tip.priority,
+        case((Tip.merged_into_id.is_(None), 0), else_=1),
     )
-    return {(q, s, st): int(n) for q, s, st, n in rows}
+    return {
+        tuple(r[:-1]): int(r[-1])
+        for r in session.execute(select(*key, func.count()).group_by(*key))
+    }
 
 
-def counted(session: Session) -> dict[tuple[str, str, str], int]:
+def counted(session: Session) -> dict[tuple[Any, ...], int]:
     """The counters, their slots summed; keys that count nothing left out."""
-    total = func.sum(TipCount.n)
-    rows = session.execute(
-        select(TipCount.queue, TipCount.shared_with, TipCount.status, total)
-        .group_by(TipCount.queue, TipCount.shared_with, TipCount.status)
-        .having(total != 0)
+    key = (
+        TipCount.queue,
+        TipCount.shared_with,
+        TipCount.status,
+        TipCount.priority,
+        TipCount.merged,
     )
-    return {(q, s, st): int(n) for q, s, st, n in rows}
+    total = func.sum(TipCount.n)
+    rows = session.execute(select(*key, total).group_by(*key).having(total != 0))
+    return {tuple(r[:-1]): int(r[-1]) for r in rows}
 
 
 def day_ledger(session: Session) -> dict[tuple[Any, ...], int]:
@@ -197,9 +206,13 @@ def test_the_queue_table_counts_what_the_user_may_see(
     session: Session, role: str, scope: str | None
 ) -> None:
     """The dashboard's queue-by-state table equals a count, by primary queue and state, of the
-    tips ``may_see`` lets the user see (shared tips included, each once), for scoped users, a
-    province-wide one, an admin and a role that sees no tips."""
+    tips ``may_see`` lets the user see (shared tips included, each once), and its open tips by
+    priority a count of the open ones not merged, for scoped users, a province-wide one, an
+    admin and a role that sees no tips."""
     tips = some_tips(60, seed=7)
+    for duplicate in tips[1:6]:  # merged tips: in the queue table, not among the open ones
+        duplicate.merged_into_id = tips[0].id
+    session.commit()
     user = create_user(role, scope=scope)
     expected: dict[str, Counter[str]] = {}
     for tip in tips:
@@ -207,6 +220,12 @@ def test_the_queue_table_counts_what_the_user_may_see(
             expected.setdefault(tip.queue, Counter())[tip.status] += 1
     got = casework.counts_by_queue(session, user)
     assert got == {q: dict(c) for q, c in expected.items()}
+    by_priority = Counter(
+        t.priority
+        for t in tips
+        if casework.may_see(user, t) and t.status != "closed" and t.merged_into_id is None
+    )
+    assert casework.open_by_priority(session, user) == dict(by_priority)
     if role == "police" and scope == "police_ke_sach":
         shared_in = [t for t in tips if t.queue != scope and scope in (t.shared_with or [])]
         assert shared_in and set(got) > {scope}  # shared tips counted under their own queue
@@ -219,8 +238,6 @@ def test_the_queue_table_reads_the_counters_not_the_tips(session: Session) -> No
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         seen.append(statement)
-
-    from sqlalchemy import event
 
     engine = session.get_bind()
     event.listen(engine, "before_cursor_execute", record)
@@ -276,9 +293,9 @@ def test_migration_counts_existing_tips(database_url: str, tmp_path: Path) -> No
         migrate.upgrade(url)
         with Session(eng) as s:
             assert counted(s) == {
-                ("police_ke_sach", '["hotline_111"]', "new"): 1,
-                ("police_ke_sach", "[]", "new"): 1,
-                ("hotline_111", "[]", "closed"): 1,
+                ("police_ke_sach", '["hotline_111"]', "new", "normal", 0): 1,
+                ("police_ke_sach", "[]", "new", "normal", 0): 1,
+                ("hotline_111", "[]", "closed", "normal", 0): 1,
             }
             s.execute(update(Tip).where(Tip.status == "new").values(status="acknowledged"))
             s.commit()
@@ -289,7 +306,7 @@ def test_migration_counts_existing_tips(database_url: str, tmp_path: Path) -> No
         migrate.upgrade(url)
         with Session(eng) as s:
             assert_exact(s)
-            assert counted(s)[("hotline_111", "[]", "closed")] == 1
+            assert counted(s)[("hotline_111", "[]", "closed", "normal", 0)] == 1
             assert sum(counted(s).values()) == 3
     finally:
         eng.dispose()
@@ -365,3 +382,26 @@ def test_each_reconciler_pass_folds_the_tip_counters(app: Any, session: Session)
         assert out["tip_counters_folded"] == 0
     assert _slots(session) == {0}
     assert_exact(session)
+
+
+def test_the_dashboard_page_counts_once(client: Any, auth: Any, session: Session) -> None:
+    """The tip dashboard shows its block of counts once and computes it once (the page used to
+    pass the counts to a block that computed them again)."""
+    some_tips(10)
+    auth.login("admin")
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        resp = client.get("/inbox/dashboard")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert resp.status_code == 200
+    assert resp.get_data(as_text=True).count('class="by-queue"') == 1
+    # The queue table and the open tips by priority; the charts' whole days.
+    assert sum("FROM tip_counts" in s for s in seen) == 2
+    assert sum("FROM tip_days" in s for s in seen) == 1

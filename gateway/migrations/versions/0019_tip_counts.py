@@ -1,7 +1,7 @@
 """tip counters kept by the database's triggers, for the dashboard's queue-by-state table and
 its charts (issue 11)
 
-tip_counts: one row per (queue, shared_with, status); tip_days: one per (local day, queue,
+tip_counts: one row per (queue, shared_with, status, priority, merged); tip_days: one per (local day, queue,
 shared_with, district, priority) of the tips not merged into another. Statement-level triggers
 with transition tables on PostgreSQL, row-level triggers on SQLite (see
 gateway/tips/count_triggers.py); existing tips are counted once here.
@@ -27,9 +27,11 @@ def upgrade() -> None:
     sa.Column('queue', sa.String(length=64), nullable=False),
     sa.Column('shared_with', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('priority', sa.String(length=10), nullable=False),
+    sa.Column('merged', sa.Integer(), nullable=False),
     sa.Column('slot', sa.Integer(), server_default='0', nullable=False),
     sa.Column('n', sa.BigInteger(), nullable=False),
-    sa.PrimaryKeyConstraint('queue', 'shared_with', 'status', 'slot', name=op.f('pk_tip_counts'))
+    sa.PrimaryKeyConstraint('queue', 'shared_with', 'status', 'priority', 'merged', 'slot', name=op.f('pk_tip_counts'))
     )
     op.create_table('tip_days',
     sa.Column('day', sa.String(length=10), nullable=False),
