@@ -16,11 +16,12 @@ def include_object(
 ) -> bool:
     """Leave out of the models-versus-database comparison what the models do not describe: the
     inbox search's index (SQLite's FTS5 table and its shadow tables, PostgreSQL's trigram
-    index) and the inbox counts' index (one column list per dialect), installed by migrations
-    0017 and 0018 and by ``gateway.tips.models`` (see search_index and scope_index)."""
+    index), the inbox counts' index (one column list per dialect) and PostgreSQL's index of the
+    waiting tips, installed by migrations 0017, 0018 and 0020 and by ``gateway.tips.models``
+    (see search_index and scope_index)."""
     if reflected and type_ == "table" and name in search_index.FTS_TABLES:
         return False
-    unmodelled = (search_index.TRGM_INDEX, scope_index.NAME)
+    unmodelled = (search_index.TRGM_INDEX, scope_index.NAME, scope_index.WAITING)
     return not (reflected and type_ == "index" and name in unmodelled)
 
 

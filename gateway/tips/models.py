@@ -130,6 +130,9 @@ class TipDay(Base):
 # schema is built from the models (tests, the benchmarks); the migrations install the same ones.
 event.listen(Tip.__table__, "after_create", lambda _t, conn, **_kw: search_index.install(conn))
 event.listen(Tip.__table__, "after_create", lambda _t, conn, **_kw: scope_index.install(conn))
+event.listen(
+    Tip.__table__, "after_create", lambda _t, conn, **_kw: scope_index.install_waiting(conn)
+)
 event.listen(Tip.__table__, "after_drop", lambda _t, conn, **_kw: search_index.uninstall(conn))
 event.listen(Base.metadata, "after_create", lambda _t, conn, **_kw: count_triggers.install(conn))
 

@@ -21,6 +21,7 @@ from gateway.tips.models import Tip
 from gateway.tips.visibility import (
     inbox_counts,
     may_see,
+    oldest_unacknowledged,
     open_by_priority,
     open_counts,
     visible_queues,
@@ -135,3 +136,46 @@ def test_the_migration_replaces_the_status_index_and_downgrade_restores_it(
     command.downgrade(migrate.config(url), "0017")
     assert "ix_tips_status_queue" in _indexes(url)
     assert scope_index.NAME not in _indexes(url)
+
+
+def test_postgresql_finds_the_longest_waiting_tip_by_its_partial_index(
+    session: Session, tips: list[Tip], statements: list[tuple[str, Any]]
+) -> None:
+    """The dashboard's "waiting longest" tip is the oldest new tip the user sees, and
+    PostgreSQL finds it through ``ix_tips_waiting`` (new tips only, in the order they came),
+    not by walking every tip from the oldest; SQLite has no such index (it made SQLite slower)."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    user = create_user("police", scope="police_ke_sach")
+    waiting = [t for t in tips if t.status == "new" and may_see(user, t)]
+    assert len(waiting) >= 2
+    if postgresql:
+        session.execute(text("SET LOCAL enable_seqscan = off"))  # a tiny table: force the choice
+    oldest = oldest_unacknowledged(session, user)
+    assert oldest is not None
+    assert oldest.id == min(waiting, key=lambda t: (t.received_at, t.id)).id
+    sql, params = next(s for s in statements if "ORDER BY tips.received_at" in s[0])
+    explain = "EXPLAIN " if postgresql else "EXPLAIN QUERY PLAN "
+    plan = "\n".join(
+        str(r[-1]) for r in session.connection().exec_driver_sql(explain + sql, params)
+    )
+    session.rollback()
+    assert (scope_index.WAITING in plan) == postgresql, plan
+    assert (scope_index.WAITING in _indexes_of(session)) == postgresql
+
+
+def _indexes_of(session: Session) -> set[str]:
+    return {i["name"] for i in inspect(session.get_bind()).get_indexes("tips") if i["name"]}
+
+
+def test_the_migration_adds_the_waiting_index_on_postgresql_only(
+    database_url: str, tmp_path: Path
+) -> None:
+    url = empty_database(database_url, tmp_path, "loa_waiting_index")
+    postgresql = url.startswith("postgres")
+    migrate.upgrade(url, "0019")
+    assert scope_index.WAITING not in _indexes(url)
+    migrate.upgrade(url)
+    assert (scope_index.WAITING in _indexes(url)) == postgresql
+    migrate.check(url)  # the index is not a difference between the models and the migrations
+    command.downgrade(migrate.config(url), "0019")
+    assert scope_index.WAITING not in _indexes(url)
