@@ -391,46 +391,40 @@ def counts_by_queue(session: Session, user: User) -> dict[str, dict[str, int]]:
 
 def _in_queue(queue: str) -> ColumnElement[bool]:
     """A tip is in ``queue`` when it is its primary queue or one it is shared with."""
-    return or_(Tip.queue == queue, _shared_in(queue))
+    return _in_queue_on(queue, Tip.queue, cast(Tip.shared_with, String))
 
 
-def _shared_in(queue: str) -> ColumnElement[bool]:
-    """``queue`` is among the tip's shared queues (a JSON list whose text holds "queue")."""
-    return cast(Tip.shared_with, String).contains(f'"{queue}"', autoescape=True)
+def _in_queue_on(
+    queue: str, primary: SQLColumnExpression[str], shared_text: SQLColumnExpression[str]
+) -> ColumnElement[bool]:
+    """:func:`_in_queue` on any row with a tip's queue and the text of its ``shared_with`` (a
+    JSON list whose text holds "queue")."""
+    return or_(primary == queue, shared_text.contains(f'"{queue}"', autoescape=True))
 
 
 def open_counts(session: Session, user: User, queues: list[str]) -> dict[str, int]:
     """Open tips the user sees in each of ``queues`` (primary or shared).
 
-    A tip in a queue the user sees is one the user sees, so for those queues the count needs no
-    scope: one GROUP BY over the (status, queue) index for primary queues, and one pass over the
-    open tips that are shared at all. Other queues count only what the user's scope shows.
+    Summed from the counters the database keeps (``tip_counts``): every tip a counter row counts
+    has the row's queue and shared queues, so "in queue q" and the user's scope hold for the row
+    as for each of its tips, and each tip counts once per queue. Every inbox page counts its
+    tabs; counting the tips read every open tip the user sees (20–40 ms with a year of tips).
     """
     if not queues:
         return {}
-    seen = queue_scope(user.role, user.scope)
-    visible = allowed(user.role, "tips.view") and user.active
-    mine = [q for q in queues if visible and seen.covers(q)]
-    others = [q for q in queues if q not in mine]
-    counts = dict.fromkeys(queues, 0)
-    is_open = Tip.status.in_(states.OPEN_STATES)
-    if mine:
-        for queue, n in session.execute(
-            select(Tip.queue, func.count()).where(is_open, Tip.queue.in_(mine)).group_by(Tip.queue)
-        ):
-            counts[queue] += int(n)
-        shared_text = cast(Tip.shared_with, String)
-        columns = [
-            func.coalesce(func.sum(case((and_(_shared_in(q), Tip.queue != q), 1), else_=0)), 0)
-            for q in mine
-        ]
-        row = session.execute(
-            select(*columns).where(is_open, shared_text.not_in(("[]", "null")))
-        ).one()
-        for q, n in zip(mine, row, strict=True):
-            counts[q] += int(n)
-    if others:
-        columns = [func.coalesce(func.sum(case((_in_queue(q), 1), else_=0)), 0) for q in others]
-        row = session.execute(select(*columns).where(scope_condition(session, user), is_open)).one()
-        counts.update({q: int(n) for q, n in zip(others, row, strict=True)})
-    return counts
+    columns = [
+        func.coalesce(
+            func.sum(
+                case((_in_queue_on(q, TipCount.queue, TipCount.shared_with), TipCount.n), else_=0)
+            ),
+            0,
+        )
+        for q in queues
+    ]
+    row = session.execute(
+        select(*columns).where(
+            _scope_on(user, TipCount.queue, TipCount.shared_with),
+            TipCount.status.in_(states.OPEN_STATES),
+        )
+    ).one()
+    return {q: int(n) for q, n in zip(queues, row, strict=True)}

@@ -206,9 +206,10 @@ def test_the_queue_table_counts_what_the_user_may_see(
     session: Session, role: str, scope: str | None
 ) -> None:
     """The dashboard's queue-by-state table equals a count, by primary queue and state, of the
-    tips ``may_see`` lets the user see (shared tips included, each once), and its open tips by
-    priority a count of the open ones not merged, for scoped users, a province-wide one, an
-    admin and a role that sees no tips."""
+    tips ``may_see`` lets the user see (shared tips included, each once), its open tips by
+    priority a count of the open ones not merged, and the inbox's queue tabs a count of the open
+    ones in each queue, for scoped users, a province-wide one, an admin and a role that sees no
+    tips."""
     tips = some_tips(60, seed=7)
     for duplicate in tips[1:6]:  # merged tips: in the queue table, not among the open ones
         duplicate.merged_into_id = tips[0].id
@@ -226,6 +227,16 @@ def test_the_queue_table_counts_what_the_user_may_see(
         if casework.may_see(user, t) and t.status != "closed" and t.merged_into_id is None
     )
     assert casework.open_by_priority(session, user) == dict(by_priority)
+    # The inbox's queue tabs, for queues in the user's scope and out of it: each tip once per
+    # queue it is in (primary or shared), merged ones too, as the inbox lists them.
+    tabs = casework.open_counts(session, user, QUEUES)
+    assert tabs == {
+        q: sum(
+            casework.may_see(user, t) and t.status != "closed" and q in casework.tip_queues(t)
+            for t in tips
+        )
+        for q in QUEUES
+    }
     if role == "police" and scope == "police_ke_sach":
         shared_in = [t for t in tips if t.queue != scope and scope in (t.shared_with or [])]
         assert shared_in and set(got) > {scope}  # shared tips counted under their own queue
