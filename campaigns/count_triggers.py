@@ -201,35 +201,52 @@ def uninstall(conn: Connection) -> None:
 # Every connection's rows moved into slot 0 (which on PostgreSQL only this fold and a recount
 # write). A row another transaction holds is skipped, so the fold never waits for a worker and
 # cannot deadlock with one; that row is folded on a later pass.
-_FOLD = f"""
+_FOLD = """
 WITH gone AS (
-    DELETE FROM delivery_counts WHERE ctid IN (
-        SELECT ctid FROM delivery_counts WHERE slot <> 0 FOR UPDATE SKIP LOCKED
+    DELETE FROM {table} WHERE ctid IN (
+        SELECT ctid FROM {table} WHERE slot <> 0 FOR UPDATE SKIP LOCKED
     )
-    RETURNING {_names(KEY_COLUMNS)}, n, segments
+    RETURNING {key}, {values}
 )
-INSERT INTO delivery_counts ({_names(KEY_COLUMNS)}, slot, n, segments)
-SELECT {_names(KEY_COLUMNS)}, 0, sum(n), sum(segments)
-FROM gone GROUP BY {_names(KEY_COLUMNS)} ORDER BY {_names(KEY_COLUMNS)}
-{_upsert(KEY_COLUMNS)}"""
-# Any constant that no other advisory lock of Loa's uses: one fold at a time.
+INSERT INTO {table} ({key}, slot, {values})
+SELECT {key}, 0, {sums} FROM gone GROUP BY {key} ORDER BY {key}
+ON CONFLICT ({key}, slot) DO UPDATE SET {added}"""
+# Any constant that no other advisory lock of Loa's uses: one fold of the deliveries at a time.
 _FOLD_LOCK = 0x10A_C0DE
 
 
+def fold_slots(conn: Connection, table: str, key: str, values: tuple[str, ...], lock: int) -> int:
+    """PostgreSQL: fold the rows every connection added to the counter ``table`` (its key
+    columns ``key``, comma-separated, then ``slot``; counted columns ``values``) into slot 0,
+    one row per key, and drop the rows that count nothing. Returns how many folded rows it
+    wrote: 0 on SQLite, or when another fold holding the advisory lock ``lock`` runs. The
+    caller commits. Shared by the delivery counters and the tip counters
+    (``gateway.tips.count_triggers``)."""
+    if conn.dialect.name != "postgresql":
+        return 0
+    if not conn.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": lock}):
+        return 0
+    sql = _FOLD.format(
+        table=table,
+        key=key,
+        values=", ".join(values),
+        sums=", ".join(f"sum({v})" for v in values),
+        added=", ".join(f"{v} = {table}.{v} + excluded.{v}" for v in values),
+    )
+    folded = conn.execute(text(sql)).rowcount
+    nothing = " AND ".join(f"{v} = 0" for v in values)
+    conn.execute(text(f"DELETE FROM {table} WHERE slot = 0 AND {nothing}"))
+    return int(folded or 0)
+
+
 def fold(conn: Connection) -> int:
-    """PostgreSQL: fold the counter rows of every connection into one row per key; returns
-    how many folded rows it wrote (0 on SQLite, or when another fold runs). The caller commits.
+    """PostgreSQL: fold the delivery counters of every connection into one row per key (see
+    :func:`fold_slots`); 0 on SQLite, or when another fold runs. The caller commits.
 
     Each connection adds to rows of its own (``slot``), and connections come and go (pool
     recycling, worker restarts), so without a fold a campaign's rows would grow with every
     connection that ever touched it, and every read would sum them all."""
-    if conn.dialect.name != "postgresql":
-        return 0
-    if not conn.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _FOLD_LOCK}):
-        return 0
-    folded = conn.execute(text(_FOLD)).rowcount
-    conn.execute(text("DELETE FROM delivery_counts WHERE slot = 0 AND n = 0 AND segments = 0"))
-    return int(folded or 0)
+    return fold_slots(conn, "delivery_counts", _names(KEY_COLUMNS), ("n", "segments"), _FOLD_LOCK)
 
 
 def recount(conn: Connection, campaign_id: int | None = None, key: Key = KEY_COLUMNS) -> None:

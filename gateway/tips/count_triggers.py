@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
+from campaigns.count_triggers import fold_slots
+
 # The local day of ``tip_days``: Vietnam keeps +07:00 all year. Another zone's charts count the
 # tips themselves (gateway.tips.visibility.tips_over_period).
 DAY_OFFSET_MINUTES = 7 * 60
@@ -225,34 +227,12 @@ def recount(conn: Connection) -> None:
         )
 
 
-# Every connection's rows moved into slot 0 (which on PostgreSQL only this fold and a recount
-# write). A row another transaction holds is skipped, so the fold never waits for intake or an
-# operator and cannot deadlock with them; that row is folded on a later pass.
-_FOLD = """
-WITH gone AS (
-    DELETE FROM {table} WHERE ctid IN (
-        SELECT ctid FROM {table} WHERE slot <> 0 FOR UPDATE SKIP LOCKED
-    )
-    RETURNING {columns}, n
-)
-INSERT INTO {table} ({columns}, slot, n)
-SELECT {columns}, 0, sum(n) FROM gone GROUP BY {columns} ORDER BY {columns}
-{upsert}"""
 # Any constant no other advisory lock of Loa's uses (the delivery counters' fold uses 0x10AC0DE).
 _FOLD_LOCK = 0x71B_C0DE
 
 
 def fold(conn: Connection) -> int:
-    """PostgreSQL: fold every connection's counter rows into one row per key, and drop the rows
-    that count nothing; returns how many folded rows it wrote (0 on SQLite, or when another fold
-    runs). The caller commits."""
-    if conn.dialect.name != "postgresql":
-        return 0
-    if not conn.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _FOLD_LOCK}):
-        return 0
-    folded = 0
-    for c in COUNTERS:
-        sql = _FOLD.format(table=c.table, columns=c.columns, upsert=c.upsert)
-        folded += int(conn.execute(text(sql)).rowcount or 0)
-        conn.execute(text(f"DELETE FROM {c.table} WHERE slot = 0 AND n = 0"))
-    return folded
+    """PostgreSQL: fold every connection's tip counter rows into one row per key (the delivery
+    counters' :func:`campaigns.count_triggers.fold_slots`); returns how many folded rows it
+    wrote (0 on SQLite, or when another fold runs). The caller commits."""
+    return sum(fold_slots(conn, c.table, c.columns, ("n",), _FOLD_LOCK) for c in COUNTERS)
