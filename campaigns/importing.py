@@ -157,6 +157,17 @@ def _tags(cell: str) -> str:
     return "," + ",".join(tags) + "," if tags else ""
 
 
+class _TagCache(dict[str, str]):
+    """Stored tags by the cell written in a file: a file repeats a few tag cells on most rows,
+    and each distinct one is split and folded once (at most 100,000 are kept)."""
+
+    def __missing__(self, cell: str) -> str:
+        stored = _tags(cell)
+        if len(self) < 100_000:
+            self[cell] = stored
+        return stored
+
+
 class _AreaCache:
     """District and ward ids by the names written in a file; each distinct name is folded once."""
 
@@ -270,6 +281,7 @@ def import_contacts(
     seen: set[int] = set()
     chunk: list[ContactRow] = []
     positions = [columns.get(f, -1) for f in (PHONE, NAME, DISTRICT, WARD, TAGS)]
+    stored_tags = _TagCache()
 
     def all_rows() -> Iterator[tuple[int, list[Any]]]:
         yield from pending
@@ -284,9 +296,9 @@ def import_contacts(
             continue  # blank lines are not rows
         result.rows += 1
         width = len(cells)
-        raw, name, district, ward, tags = (
+        raw, name, district, ward, tags = [
             cell_text(cells[i]) if 0 <= i < width else "" for i in positions
-        )
+        ]
         phone = normalize(raw)
         if not phone.valid or phone.e164 is None:
             reject(line, raw[:64], phone.reason or "invalid")
@@ -303,7 +315,9 @@ def import_contacts(
         seen.add(key)
         district_id, ward_id = areas.ids(district, ward)
         chunk.append(
-            ContactRow(phone.e164, phone.carrier, name or None, district_id, ward_id, _tags(tags))
+            ContactRow(
+                phone.e164, phone.carrier, name or None, district_id, ward_id, stored_tags[tags]
+            )
         )
         if len(chunk) >= chunk_rows:
             result.add_chunk(writer.write(chunk))

@@ -223,6 +223,35 @@ def test_many_chunks(session: Session) -> None:
     assert session.scalar(select(func.count()).select_from(Contact)) == 23
 
 
+def test_repeated_tag_cells_and_chunks_out_of_phone_order(session: Session) -> None:
+    """A file repeats a few tag cells on most rows (each distinct cell is folded once) and its
+    numbers come in no order (a chunk is written in the phone index's order): every contact
+    keeps its own name and tags, and the counts add up across chunks."""
+    rows = [
+        ("0912000009", "Chín", "Ngư Dân"),
+        ("0912000001", "Một", "ngư dân;CB"),
+        ("0912000005", "Năm", "Ngư Dân"),
+        ("0912000003", "Ba", ""),
+        ("0912000007", "Bảy", "ngư dân;CB"),
+        ("0912000001", "Một lần nữa", "học sinh"),
+        ("0912000002", "Hai", "Ngư Dân"),
+    ]
+    data = ("sđt,tên,nhãn\n" + "".join(f"{p},{n},{t}\n" for p, n, t in rows)).encode()
+    first = _import(session, data, chunk_rows=2)
+    assert (first.added, first.updated, first.duplicates) == (6, 0, 1)
+    again = _import(session, data, chunk_rows=4)
+    assert (again.added, again.updated, again.already_in_list) == (0, 6, 6)
+    names = _names(session)
+    assert {p: (n, t) for p, (n, _a, t) in names.items()} == {
+        "+84912000009": ("Chín", ",ngư dân,"),
+        "+84912000001": ("Một", ",ngư dân,cb,"),
+        "+84912000005": ("Năm", ",ngư dân,"),
+        "+84912000003": ("Ba", ""),
+        "+84912000007": ("Bảy", ",ngư dân,cb,"),
+        "+84912000002": ("Hai", ",ngư dân,"),
+    }
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [(b"", "không có dòng"), (b"name,city\nLan,Hue\n", "cột số điện thoại")],
