@@ -1,9 +1,10 @@
-"""Bulk writes of imported contacts: one executemany upsert per chunk, never one ORM object per row.
+"""Bulk writes of imported contacts: one upsert per chunk, never one ORM object per row.
 
 Each chunk is ``INSERT … ON CONFLICT (phone) DO UPDATE`` into ``contacts`` followed by
 ``INSERT … ON CONFLICT DO NOTHING`` into ``list_members``, and may be committed on its own so a
 long import never holds the SQLite write lock for minutes (the upsert makes a re-run after a
-failure safe).
+failure safe). SQLite runs each with the driver's executemany; PostgreSQL gets each as one
+statement whose columns are arrays (a round trip per chunk, not per row).
 """
 
 from __future__ import annotations
@@ -11,16 +12,31 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Dialect, Table, bindparam, case, func, literal_column
+from sqlalchemy import (
+    Dialect,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    case,
+    column,
+    false,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from campaigns.db import utcnow
 from campaigns.models import Contact, ListMember
 
 _PHONE = attrgetter("phone")
+_CONTACTS = cast(Table, Contact.__table__)
+_MEMBERS = cast(Table, ListMember.__table__)
 _SQLITE_PARAMS = 900 if sqlite3.sqlite_version_info < (3, 32) else 30_000
 
 
@@ -38,17 +54,13 @@ _CONTACT_PARAMS = (
 )
 
 
-def _contacts_upsert(dialect: Dialect) -> Any:
-    """The chunk upsert, compiled once: `INSERT … ON CONFLICT (phone) DO UPDATE`."""
-    table = Contact.__table__
-    assert isinstance(table, Table)
-    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(table).values({n: bindparam(n) for n in _CONTACT_PARAMS})
+def _on_conflict(stmt: Any, table: Table) -> Any:
+    """``ON CONFLICT (phone) DO UPDATE``: a blank cell keeps what Loa knew; a filled one
+    replaces it."""
     ex = stmt.excluded
     return stmt.on_conflict_do_update(
         index_elements=[table.c.phone],
         set_={
-            # A blank cell keeps what Loa knew; a filled one replaces it.
             "name": func.coalesce(ex.name, table.c.name),
             "district_id": func.coalesce(ex.district_id, table.c.district_id),
             "ward_id": func.coalesce(ex.ward_id, table.c.ward_id),
@@ -57,12 +69,64 @@ def _contacts_upsert(dialect: Dialect) -> Any:
             "tags": case((ex.tags == literal_column("''"), table.c.tags), else_=ex.tags),
             "updated_at": ex.updated_at,
         },
-    ).compile(dialect=dialect)
+    )
+
+
+def _contacts_upsert(dialect: Dialect) -> Any:
+    """The chunk upsert, compiled once: `INSERT … ON CONFLICT (phone) DO UPDATE`, one row of
+    parameters per contact (SQLite)."""
+    table = _CONTACTS
+    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(table).values({n: bindparam(n) for n in _CONTACT_PARAMS})
+    return _on_conflict(stmt, table).compile(dialect=dialect)
+
+
+# The columns a PostgreSQL chunk sends as arrays, one array per column.
+_ARRAY_COLUMNS = (
+    ("phone", String),
+    ("name", String),
+    ("district_id", Integer),
+    ("ward_id", Integer),
+    ("carrier", String),
+    ("tags", String),
+)
+
+
+def _contacts_upsert_arrays() -> Any:
+    """PostgreSQL's chunk upsert: one statement per chunk, each column an array unnested into
+    rows, returning every contact's id and whether this chunk added it. With a row of
+    parameters per contact (executemany), psycopg's pipeline spent more time in Python than the
+    server spent on the rows: a 300,000-row import took 16.6 s, 12.5 s this way."""
+    table = _CONTACTS
+    rows = (
+        func.unnest(*(bindparam(n, type_=ARRAY(t)) for n, t in _ARRAY_COLUMNS))
+        .table_valued(*(column(n, t) for n, t in _ARRAY_COLUMNS))
+        .render_derived(with_types=False)
+        .alias("chunk")
+    )
+    now = bindparam("now", type_=table.c.created_at.type)
+    names = [n for n, _t in _ARRAY_COLUMNS]
+    stmt = postgresql.insert(table).from_select(
+        [*names, "invalid", "created_at", "updated_at"],
+        select(*(rows.c[n] for n in names), false(), now, now),
+    )
+    added = (table.c.created_at == now).label("added")  # this chunk inserted it
+    return _on_conflict(stmt, table).returning(table.c.id, added)
+
+
+def _members_insert_array() -> Any:
+    """PostgreSQL: a chunk's list members in one statement (``contact_id`` an array),
+    returning those it added."""
+    table = _MEMBERS
+    ids = func.unnest(bindparam("contact_ids", type_=ARRAY(Integer)))
+    stmt = postgresql.insert(table).from_select(
+        ["list_id", "contact_id"], select(bindparam("list_id", type_=Integer), ids)
+    )
+    return stmt.on_conflict_do_nothing().returning(table.c.contact_id)
 
 
 def _members_insert(dialect: Dialect) -> Any:
-    table = ListMember.__table__
-    assert isinstance(table, Table)
+    table = _MEMBERS
     insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
     stmt = insert(table).values(list_id=bindparam("list_id"), contact_id=bindparam("contact_id"))
     return stmt.on_conflict_do_nothing().compile(dialect=dialect)
@@ -141,6 +205,8 @@ class ChunkWriter:
         # In the phone index's order: each new number goes to a random place in that index,
         # and in order a chunk's inserts walk it once (a 1,200,000-row import: 44 s -> 38 s).
         rows = sorted(rows, key=_PHONE)
+        if self.dialect.name == "postgresql":
+            return self._write_arrays(rows)
         now = utcnow()
         marker = self.to_driver_time(now) if self.to_driver_time else now
         self._run(
@@ -164,15 +230,44 @@ class ChunkWriter:
         phones = [r.phone for r in rows]
         found = self._select_in("SELECT id, created_at FROM contacts WHERE phone IN ({})", phones)
         added = sum(1 for _id, created in found if created == marker)
-        opted = self._select_in("SELECT phone FROM opt_outs WHERE phone IN ({})", phones)
         inserted = self._run(
             self.members, ("list_id", "contact_id"), [(self.list_id, i) for i, _c in found]
         )
+        return self._counted(phones, added, len(found), inserted)
+
+    def _write_arrays(self, rows: list[ContactRow]) -> ChunkCounts:
+        """PostgreSQL: the chunk's upsert and its list members, a statement each."""
+        conn = self.session.connection()
+        now = utcnow()
+        found = conn.execute(
+            _CONTACTS_ARRAYS,
+            {
+                "phone": [r.phone for r in rows],
+                "name": [r.name for r in rows],
+                "district_id": [r.district_id for r in rows],
+                "ward_id": [r.ward_id for r in rows],
+                "carrier": [r.carrier for r in rows],
+                "tags": [r.tags for r in rows],
+                "now": now,
+            },
+        ).all()
+        added = sum(1 for _id, new in found if new)
+        members = {"list_id": self.list_id, "contact_ids": [i for i, _c in found]}
+        inserted = len(conn.execute(_MEMBERS_ARRAY, members).all())
+        return self._counted([r.phone for r in rows], added, len(found), inserted)
+
+    def _counted(self, phones: list[str], added: int, found: int, inserted: int) -> ChunkCounts:
+        """The chunk's counts (its opted-out numbers read here); committed when asked to."""
+        opted = self._select_in("SELECT phone FROM opt_outs WHERE phone IN ({})", phones)
         if self.commit:
             self.session.commit()
         return ChunkCounts(
             added=added,
-            updated=len(rows) - added,
+            updated=len(phones) - added,
             opted_out=len(opted),
-            already_in_list=len(found) - inserted,
+            already_in_list=found - inserted,
         )
+
+
+_CONTACTS_ARRAYS = _contacts_upsert_arrays()
+_MEMBERS_ARRAY = _members_insert_array()
