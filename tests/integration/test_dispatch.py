@@ -295,7 +295,12 @@ def test_window_closing_mid_run_pauses_and_reopening_resumes(
         clock.advance(50)
 
     sender = FakeSender(before_answer=slow_send)
-    report = dispatcher(session, sender, redis_conn, clock).run_batch(campaign.id, 0)
+    # One chunk at a time: each send moves the shared fake clock on by 50 s, so with chunks
+    # pipelined the next chunk could take its validity before that move and be stamped after
+    # it (this failed once on a loaded machine). The stamp is then the time the chunk's
+    # validity was taken at.
+    engine = dispatcher(session, sender, redis_conn, clock, pipeline=1)
+    report = engine.run_batch(campaign.id, 0)
     assert report.stopped == "window"
     assert stamped and all(at < close for at, _ in stamped)
     assert all(v is not None and at + dt.timedelta(seconds=v) <= close for at, v in stamped)
