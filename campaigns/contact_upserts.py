@@ -123,6 +123,10 @@ def _members_insert_array() -> Any:
     return stmt.on_conflict_do_nothing().returning(table.c.contact_id)
 
 
+_CONTACTS_ARRAYS = _contacts_upsert_arrays()
+_MEMBERS_ARRAY = _members_insert_array()
+
+
 def _members_insert(dialect: Dialect) -> Any:
     """SQLite: a chunk's list members, one row of parameters each."""
     stmt = sqlite.insert(_MEMBERS).values(
@@ -268,7 +272,3 @@ class ChunkWriter:
             opted_out=len(opted),
             already_in_list=found - inserted,
         )
-
-
-_CONTACTS_ARRAYS = _contacts_upsert_arrays()
-_MEMBERS_ARRAY = _members_insert_array()

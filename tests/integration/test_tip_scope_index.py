@@ -27,6 +27,7 @@ from gateway.tips.visibility import (
     visible_queues,
 )
 from tests.factories import create_tip, create_user
+from tests.integration.plan_support import analysed_without
 from tests.integration.test_migrations import empty_database
 
 SCOPES = {"district": ("police", "police_ke_sach"), "province": ("police", "police_province")}
@@ -98,15 +99,6 @@ def test_the_inbox_counts_are_right_and_read_only_the_index(
         assert "SCAN tips" not in plan, plan
 
 
-def _only_index_scans(session: Session, *plan_kinds: str) -> None:
-    """PostgreSQL, for this transaction: fresh statistics and none of ``plan_kinds``. A table
-    of a few dozen tips makes every plan about as cheap, and which one the planner takes then
-    depends on whether autovacuum has analysed the table yet."""
-    session.execute(text("ANALYZE tips"))
-    for kind in plan_kinds:
-        session.execute(text(f"SET LOCAL enable_{kind} = off"))
-
-
 def test_postgresql_counts_with_the_index(
     session: Session, tips: list[Tip], statements: list[tuple[str, Any]]
 ) -> None:
@@ -114,7 +106,7 @@ def test_postgresql_counts_with_the_index(
     if session.get_bind().dialect.name != "postgresql":
         pytest.skip("PostgreSQL's plan")
     user = create_user("police", scope="police_ke_sach")
-    _only_index_scans(session, "seqscan")
+    analysed_without(session, "tips", "seqscan")
     inbox_counts(session, user)
     plans = _plans(session, statements)
     session.rollback()
@@ -162,7 +154,7 @@ def test_postgresql_finds_the_longest_waiting_tip_by_its_partial_index(
         # Of the indexes that give the tips in the order they came, is the partial one
         # there and the cheaper? (CI once picked a bitmap scan of ix_tips_queue_status and a
         # sort, which this table's few dozen tips make as cheap.)
-        _only_index_scans(session, "seqscan", "bitmapscan", "sort")
+        analysed_without(session, "tips", "seqscan", "bitmapscan", "sort")
     oldest = oldest_unacknowledged(session, user)
     assert oldest is not None
     assert oldest.id == min(waiting, key=lambda t: (t.received_at, t.id)).id
