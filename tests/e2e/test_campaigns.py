@@ -3,7 +3,6 @@ phone simulator. The RQ worker runs in a subprocess, as in production."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,14 @@ from playwright.sync_api import Page, expect
 from campaigns.phones import mask
 from gateway.demo import DEMO_LIST, SEED_LIST
 from gateway.tips.replies import DEFAULT_ACK
-from tests.e2e.support import EDITOR, LoaServer, approved_campaign, launch, wait_completed
+from tests.e2e.support import (
+    EDITOR,
+    LoaServer,
+    approved_campaign,
+    launch,
+    unique_tag,
+    wait_completed,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +30,7 @@ POLL_MS = 3_000  # progress.js polls every 3 s
 @pytest.fixture(scope="session")
 def sent_campaign(loa_server: LoaServer, loa_worker: None) -> Iterator[dict[str, Any]]:
     """A campaign to the demo's seed list, sent through the worker (once per server)."""
-    body = f"Loa Soc Trang {secrets.token_hex(3)}: goi 111 neu thay dau hieu mua ban nguoi."
+    body = f"Loa Soc Trang {unique_tag()}: goi 111 neu thay dau hieu mua ban nguoi."
     campaign_id = approved_campaign(loa_server, "E2E: seed list", body, lists=[SEED_LIST])
     launch(loa_server, campaign_id)
     yield {**wait_completed(loa_server, campaign_id), "body": body}
@@ -36,7 +42,7 @@ def test_progress_page_updates_counts_live(
     """The progress page of an approved campaign follows its launch to completion, live."""
     campaign_id = approved_campaign(
         loa_server,
-        f"E2E: progress {secrets.token_hex(3)}",
+        f"E2E: progress {unique_tag()}",
         "Loa Soc Trang: Ngay toan dan phong, chong mua ban nguoi 30/7. Goi 111.",
         lists=[DEMO_LIST],
         districts=["Kế Sách"],  # a district's share of the demo contacts: fewer receipts to run
@@ -89,7 +95,7 @@ def test_simulator_shows_broadcast_and_acknowledges_reply(
     broadcast = thread.locator("li.out").filter(has_text=sent_campaign["body"])
     expect(broadcast.locator(".meta")).to_contain_text("Đã giao")
 
-    reply = f"Toi thay nguoi la tuyen lao dong o cho {secrets.token_hex(3)}"
+    reply = f"Toi thay nguoi la tuyen lao dong o cho {unique_tag()}"
     page.fill("textarea[name=body]", reply)
     page.locator("main form[method=post] button").click()
 

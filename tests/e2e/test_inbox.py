@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Dialog, Page, expect
 
-from tests.e2e.support import Contexts
+from tests.e2e.support import Contexts, unique_tag
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +47,7 @@ def test_inbox_count_rises_without_reload(
     citizen = contexts.new_page()  # a second, anonymous person
     submit_tip(
         citizen,
-        f"Có người lạ ở chợ tuyển lao động đi làm xa, hứa lương cao ({secrets.token_hex(3)})",
+        f"Có người lạ ở chợ tuyển lao động đi làm xa, hứa lương cao ({unique_tag()})",
     )
     expect(badge).to_have_text(f"{unread} / {open_}")  # not before the next poll
 
@@ -69,7 +68,7 @@ def test_tip_with_markup_is_shown_as_text(
         dialogs.append(dialog.message)
         dialog.dismiss()
 
-    tag = f"xss{secrets.token_hex(4)}"
+    tag = f"xss{unique_tag()}"
     hostile = (
         f'<script>alert("{tag}")</script><img src="x" onerror="alert(\'{tag}\')"> Có kẻ lạ {tag}'
     )
@@ -111,7 +110,7 @@ def test_a_new_urgent_tip_is_announced_in_the_open_inbox(
 
     submit_tip(
         contexts.new_page(),
-        f"Cứu tôi, tôi đang bị nhốt ở Kế Sách, họ sắp đưa tôi đi ({secrets.token_hex(3)})",
+        f"Cứu tôi, tôi đang bị nhốt ở Kế Sách, họ sắp đưa tôi đi ({unique_tag()})",
     )
     with police.expect_response("**/inbox/count.json"):
         police.clock.fast_forward(POLL_MS)
@@ -139,7 +138,7 @@ def test_the_home_dashboard_follows_new_tips_without_reload(
     police.evaluate("window.__e2eNotReloaded = true")
     submit_tip(
         contexts.new_page(),
-        f"Có người lạ ở chợ tuyển lao động đi làm xa, hứa lương cao ({secrets.token_hex(3)})",
+        f"Có người lạ ở chợ tuyển lao động đi làm xa, hứa lương cao ({unique_tag()})",
     )
     assert total() == before  # not before the next refresh
     with police.expect_response(lambda r: r.url.rstrip("/") == police.url.rstrip("/")):
