@@ -69,7 +69,16 @@ def _insert(session: Session, values: dict[str, Any]) -> Tip | None:
     return tip
 
 
-def store_tip(
+def store_tip(session: Session, line: TipLine, **fields: Any) -> tuple[Tip, bool]:
+    """Store and route one tip (``fields`` as :func:`routed_tip` takes them); the caller commits
+    (and then calls :func:`notify_after_commit`).
+
+    Returns ``(tip, created)``; ``created`` is False when the message was stored before.
+    """
+    return insert_tip(session, routed_tip(session, line, **fields))
+
+
+def routed_tip(
     session: Session,
     line: TipLine,
     *,
@@ -81,8 +90,10 @@ def store_tip(
     provider_message_id: str | None = None,
     author: Any = None,
     received_at: dt.datetime | None = None,
-) -> tuple[Tip, bool]:
-    """Store and route one tip; the caller commits (and then calls :func:`notify_after_commit`).
+) -> dict[str, Any]:
+    """A new tip's row, routed, for :func:`insert_tip`. It only reads (the rules, the areas, the
+    sender's last campaign), so a busy intake does it before taking SQLite's one writer
+    (:func:`receive_inbound`).
 
     Args:
         line: the process's settings (``tip_link_days``) and Redis.
@@ -94,8 +105,6 @@ def store_tip(
         provider, provider_message_id: the dedupe key; the same pair stores one tip.
         author: the user (or user id) who logged a call.
         received_at: when the channel received it (default now, UTC).
-    Returns:
-        ``(tip, created)``; ``created`` is False when the message was stored before.
     Raises:
         ValueError: for an unknown channel.
     """
@@ -106,32 +115,37 @@ def store_tip(
     if when.tzinfo is None:  # providers report UTC; a naive time must not lose the tip
         when = when.replace(tzinfo=dt.UTC)
     result = routing.router_for(session).route(text)
-    tip = _insert(
-        session,
-        {
-            "channel": channel,
-            "provider": provider,
-            "provider_message_id": provider_message_id,
-            "sender": sender,
-            "given_phone": given_phone,
-            "body": text,
-            "received_at": when,
-            "author_id": getattr(author, "id", author),
-            "queue": result.queue,
-            "shared_with": result.shared_with,
-            "priority": result.priority,
-            "status": "new",
-            "matched_rules": [r.as_dict() for r in result.matched],
-            "rule_id": result.rule.id if result.rule else None,
-            "rule_version": result.rule.version if result.rule else None,
-            "district_id": result.district_id,
-            "campaign_id": links.campaign_for(session, sender, when, line.link_days),
-            # Only urgent tips have somebody to alert; the others are notified by being in the
-            # inbox.
-            "notified_at": None if result.priority == URGENT else when,
-        },
-    )
+    return {
+        "channel": channel,
+        "provider": provider,
+        "provider_message_id": provider_message_id,
+        "sender": sender,
+        "given_phone": given_phone,
+        "body": text,
+        "received_at": when,
+        "author_id": getattr(author, "id", author),
+        "queue": result.queue,
+        "shared_with": result.shared_with,
+        "priority": result.priority,
+        "status": "new",
+        "matched_rules": [r.as_dict() for r in result.matched],
+        "rule_id": result.rule.id if result.rule else None,
+        "rule_version": result.rule.version if result.rule else None,
+        "district_id": result.district_id,
+        "campaign_id": links.campaign_for(session, sender, when, line.link_days),
+        # Only urgent tips have somebody to alert; the others are notified by being in the inbox.
+        "notified_at": None if result.priority == URGENT else when,
+    }
+
+
+def insert_tip(session: Session, row: dict[str, Any]) -> tuple[Tip, bool]:
+    """Store a tip of :func:`routed_tip` with its "created" event; the caller commits.
+
+    Returns ``(tip, created)``: the tip stored before and False for the same provider message.
+    """
+    tip = _insert(session, row)
     if tip is None:  # the same provider message: stored before, or by a concurrent webhook
+        provider, provider_message_id = row["provider"], row["provider_message_id"]
         assert provider and provider_message_id
         found = _existing(session, provider, provider_message_id)
         if found is None:
@@ -143,12 +157,12 @@ def store_tip(
         "actor_id": tip.author_id,
         "to_status": "new",
         "to_queue": tip.queue,
-        "details": {"channel": channel, "rules": tip.matched_rules, "priority": tip.priority},
+        "details": {"channel": tip.channel, "rules": tip.matched_rules, "priority": tip.priority},
     }
     session.connection().execute(_EVENTS, event)  # Core: no object for the flush to work out
     log.info(
         "tip %s stored: channel=%s queue=%s priority=%s sender=%s",
-        tip.id, channel, tip.queue, tip.priority, replies.masked(sender),
+        tip.id, tip.channel, tip.queue, tip.priority, replies.masked(tip.sender),
     )  # fmt: skip
     return tip, True
 
@@ -201,19 +215,21 @@ def receive_inbound(
     kind = keywords.classify(inbound.body or "")
     if kind is not None and sender and reachable:
         return _keyword(session, line, sender, kind, inbound, inline_reply)
+    # Read and route before taking the one writer: the process's other requests wait for it
+    # only while this one writes, and SQLite holds its write lock for the inserts only.
+    silent = not reachable or replies.do_not_contact(session, sender)
+    row = routed_tip(
+        session,
+        line,
+        channel=inbound.channel,
+        body=inbound.body or "",
+        sender=sender,
+        provider=inbound.provider,
+        provider_message_id=inbound.provider_message_id or None,
+        received_at=inbound.received_at,
+    )
     with one_writer(session):
-        # Read before the tip is stored: SQLite then holds its write lock for the inserts only.
-        silent = not reachable or replies.do_not_contact(session, sender)
-        tip, created = store_tip(
-            session,
-            line,
-            channel=inbound.channel,
-            body=inbound.body or "",
-            sender=sender,
-            provider=inbound.provider,
-            provider_message_id=inbound.provider_message_id or None,
-            received_at=inbound.received_at,
-        )
+        tip, created = insert_tip(session, row)
         text = None if silent else replies.ack_text(line.settings)
         reply_ids: list[int] = []
         if created and text and sender:

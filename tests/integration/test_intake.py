@@ -194,6 +194,29 @@ def test_a_writer_stuck_on_the_database_does_not_queue_the_others(
     assert [t.provider_message_id for t in _tips(new_session)] == ["SMstuck"]
 
 
+def test_a_tip_is_routed_before_its_writer_takes_the_lock(
+    app: Any, session: Session, new_session: Session, rules: None, monkeypatch: Any
+) -> None:
+    """Routing and the reads before it (rules, areas, the sender's campaign) happen outside the
+    process's SQLite writer lock: the other requests wait for it only while a tip is written
+    (held 1.6 -> 0.9 ms a tip, bench figures in BENCHMARKS.md)."""
+    from campaigns import db as ledger
+    from gateway.tips import routing
+
+    held_while_routing: list[bool] = []
+    router_for = routing.router_for
+
+    def watched(s: Session) -> routing.Router:
+        held_while_routing.append(ledger._SQLITE_WRITER.locked())
+        return router_for(s)
+
+    monkeypatch.setattr(routing, "router_for", watched)
+    ack = receive_inbound(session, db.tipline(), _inbound("Có người dụ dỗ trẻ em ở Kế Sách"))
+    assert ack == replies.DEFAULT_ACK
+    assert held_while_routing == [False]
+    assert [t.queue for t in _tips(new_session)] == ["hotline_111"]
+
+
 @pytest.fixture
 def dead_redis_app(settings: Settings, db_engine: Any, redis_conn: Any) -> Iterator[Any]:
     """The app pointed at a Redis port where nothing listens."""
