@@ -37,6 +37,9 @@ class Words:
     folded: tuple[str, ...]
     held: tuple[bool, ...] = ()  # a letter was held down (cuuuu): compared squeezed
     keys: tuple[str, ...] = ()  # folded and squeezed: where PhraseIndex looks phrases up
+    # Indexes b where words b-1 and b were one written word, letters against digits ("be2023",
+    # "14t"): no phrase may start or end there with a word of letters (see _matches_at).
+    glued: frozenset[int] = frozenset()
 
 
 def squeeze(word: str) -> str:
@@ -44,31 +47,38 @@ def squeeze(word: str) -> str:
     return _REPEATS.sub(r"\1", word)
 
 
-def _spelled_out(words: list[str]) -> list[tuple[str, bool]]:
-    out: list[tuple[str, bool]] = []
-    for w in words:
+def _spelled_out(pieces: list[tuple[str, int]]) -> list[tuple[str, bool, int]]:
+    """Each piece spelled out: ``(word, held down, number of the written word it came from)``."""
+    out: list[tuple[str, bool, int]] = []
+    for w, chunk in pieces:
         held = bool(_HELD_DOWN.search(w))
         w = _HELD_DOWN.sub(r"\1", w)
         full = ABBREVIATIONS.get(fold(w)) if not held else None
         if full:
-            out.extend((x, False) for x in full.split())
+            out.extend((x, False, chunk) for x in full.split())
         else:
-            out.append((w, held))
+            out.append((w, held, chunk))
     return out
 
 
 def words(text: str) -> Words:
     """A text's words, lowercased, shorthand spelled out (the tip and every phrase alike)."""
-    pieces: list[str] = []
-    for chunk in nfc(text).lower().split():
+    pieces: list[tuple[str, int]] = []  # (piece, number of the written word it was cut from)
+    for c, chunk in enumerate(nfc(text).lower().split()):
         if _NUMBER_TEST.match(chunk):
-            pieces.append(chunk)
+            pieces.append((chunk, c))
         else:
-            pieces.extend(_WORD.findall(chunk))
+            pieces.extend((p, c) for p in _WORD.findall(chunk))
     spelled = _spelled_out(pieces)
-    exact = tuple(w for w, _ in spelled)
+    exact = tuple(w for w, _, _ in spelled)
     folded = tuple(fold(w) for w in exact)
-    return Words(exact, folded, tuple(h for _, h in spelled), tuple(map(squeeze, folded)))
+    glued = frozenset(
+        b
+        for b in range(1, len(spelled))
+        if spelled[b][2] == spelled[b - 1][2] and exact[b].isdecimal() != exact[b - 1].isdecimal()
+    )
+    held = tuple(h for _, h, _ in spelled)
+    return Words(exact, folded, held, tuple(map(squeeze, folded)), glued)
 
 
 # Rules' phrases are the same on every tip: their words are worked out once (Words is frozen).
@@ -116,7 +126,15 @@ def occurrences(text: Words, phrase: Words) -> list[int]:
 
 
 def _matches_at(text: Words, i: int, phrase: Words) -> bool:
-    return all(_matches(text, i + j, phrase, j) for j in range(len(phrase.exact)))
+    n = len(phrase.exact)
+    # Letters written onto a number count only with it: "lop8" is "lớp 8", "14t" and "be5t"
+    # hold "14 tuổi" and "5 tuổi", but a Zalo name "be2023" or a code "BE12345" holds no "bé".
+    if text.glued and (
+        (i in text.glued and not text.exact[i].isdecimal())
+        or (i + n in text.glued and not text.exact[i + n - 1].isdecimal())
+    ):
+        return False
+    return all(_matches(text, i + j, phrase, j) for j in range(n))
 
 
 def _matches(text: Words, i: int, phrase: Words, j: int) -> bool:

@@ -10,7 +10,9 @@ citizen typing without accents still matches every phrase.
 People text without accents, in abbreviations and with letters held down: before matching,
 SMS shorthand is spelled out (:data:`phrases.ABBREVIATIONS`: ``ko`` → ``không``, ``dc`` → ``được``,
 ``ng`` → ``người`` …), a letter typed three times or more counts once (``cuuuu`` → ``cuu``),
-and digits are cut from letters (``14t`` → ``14 t``). A phrase may hold a number test in
+and digits are cut from letters (``14t`` → ``14 t``), though letters written onto a number
+count only with it: "lop8" is "lớp 8" and "be5t" holds "5 tuổi", but a Zalo name "be2023"
+holds no "bé" and "cuu123" no "cứu". A phrase may hold a number test in
 braces: ``{n<18} tuổi`` matches "15 tuổi", "15 tuoi" and "15t"; ``lớp {n<=12}`` matches "lớp
 8". A rule's ``exclusions`` are phrases whose words do not count for it: the border rule's
 ``biển`` matches "ra biển" but not "biển số xe" (a licence plate).

@@ -151,6 +151,15 @@ def test_records_the_rules_that_matched() -> None:
         ("tăng gấp đôi lương, đi làm ở Vĩnh Châu", "police_vinh_chau", [], "normal"),
         # the sea still is the sea, next to a plate
         ("xe biển số lạ chở người ra biển ở Trần Đề", "border_guard", ["police_tran_de"], "normal"),
+        # letters written onto a number count only with it: an age or a grade, not a name or code
+        ("be5t bi bat di", "hotline_111", [], "normal"),
+        ("toi hoc lop8 bi du di lam", "hotline_111", [], "normal"),
+        ("nghi mua ban nguoi o phuong2 vinh chau", "police_vinh_chau", [], "normal"),
+        ("Liên hệ zalo be2023 để đi làm lương cao", "police_province", [], "normal"),
+        ("Mã đơn BE12345 tuyển người đi làm xa", "police_province", [], "normal"),
+        ("nick 2009be tuyen nguoi di lam", "police_province", [], "normal"),
+        ("tai khoan cuu123 dang tuyen nguoi", "police_province", [], "normal"),
+        ("tau99 dang tuyen lao dong", "police_province", [], "normal"),
     ],
 )  # fmt: skip
 def test_vietnamese_as_people_write_it(
