@@ -48,6 +48,7 @@ def run(size: float) -> list[dict[str, Any]]:
         tempfile.TemporaryDirectory(prefix="loa-bench-inbound-") as tmp,
         sb.site(Path(tmp), sb.free()) as site,
     ):
+        site.loa("areas", "load", "soc-trang-2024")  # as a real install has them: tips name places
         sb.fill_campaign(site.db_path, recipients)
         sb.fill_tips(site.url, max(100, int(TIPS * size)))
         with sb.loa_and_bare(site) as pair:

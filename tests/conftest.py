@@ -23,6 +23,7 @@ import gateway.models  # noqa: F401  (registers every table)
 from campaigns.db import Base, make_engine, make_sessionmaker
 from gateway import create_app
 from gateway.settings import Settings
+from gateway.tips import routing_version
 from tests import servers
 
 # --- no test may reach the internet ---------------------------------------------------------
@@ -123,6 +124,7 @@ def _wipe(eng: Engine) -> None:
                 text("SELECT name FROM sqlite_master WHERE name='sqlite_sequence'")
             ).first():
                 conn.execute(text("DELETE FROM sqlite_sequence"))
+        routing_version.seed(conn)  # as a migrated database has it
 
 
 @pytest.fixture

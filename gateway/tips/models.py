@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from campaigns.db import Base, utcnow
 from campaigns.text import fold
-from gateway.tips import count_triggers, scope_index, search_index
+from gateway.tips import count_triggers, routing_version, scope_index, search_index
 
 
 def _fold_body(context: Any) -> str:
@@ -135,6 +135,7 @@ event.listen(
 )
 event.listen(Tip.__table__, "after_drop", lambda _t, conn, **_kw: search_index.uninstall(conn))
 event.listen(Base.metadata, "after_create", lambda _t, conn, **_kw: count_triggers.install(conn))
+event.listen(Base.metadata, "after_create", lambda _t, conn, **_kw: routing_version.install(conn))
 
 
 class TipNote(Base):
@@ -244,6 +245,17 @@ class RoutingRule(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RoutingVersion(Base):
+    """One row whose token the database changes with every change to ``routing_rules`` or
+    ``areas`` (:mod:`gateway.tips.routing_version`): a process reuses the router it compiled
+    while the token stays the same."""
+
+    __tablename__ = "routing_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    token: Mapped[int] = mapped_column(BigInteger)
 
 
 class Roster(Base):

@@ -38,7 +38,7 @@ from campaigns.areas import police_queue_for
 from campaigns.models import Area
 from campaigns.text import nfc
 from gateway.tips import phrases
-from gateway.tips.models import RoutingRule
+from gateway.tips.models import RoutingRule, RoutingVersion
 from gateway.tips.phrases import PhraseIndex, Words
 from gateway.tips.states import NORMAL, URGENT
 
@@ -272,16 +272,32 @@ def _compiled(rules: tuple[tuple[Any, ...], ...], areas: tuple[tuple[Any, ...], 
     )
 
 
+_TOKEN = select(RoutingVersion.token).where(RoutingVersion.id == 1)
+# (database, routing token) -> the router compiled from the rows the database held with it.
+_BY_TOKEN: dict[tuple[Any, int | None], Router] = {}
+
+
 def router_for(session: Session) -> Router:
     """The router of the active rules and the areas in the database, compiled once per process.
 
-    Every call reads the rows (two small queries, no ORM objects) and finds the router compiled
-    from exactly those rows, so a rule edited or an area renamed, by any process, routes the
-    very next tip; only the compiling is saved.
+    Every call reads the database's routing token (one row, changed by triggers with any rule or
+    area: :mod:`gateway.tips.routing_version`), so a rule edited or an area renamed, by any
+    process, routes the very next tip. Only when the token is new are the rows read (two small
+    queries, no ORM objects), and the router compiled from exactly those rows found or built.
     """
+    token = session.scalar(_TOKEN)
+    key = (session.get_bind().engine.url, token)
+    if token is not None and key in _BY_TOKEN:
+        return _BY_TOKEN[key]
+    # Read after the token: rows at least as new as it, never older, are cached under it.
     rules = tuple(tuple(r) for r in session.execute(_RULE_ROWS))
     areas = tuple(tuple(a) for a in session.execute(_AREA_ROWS))
-    return _compiled(rules, areas)
+    router = _compiled(rules, areas)
+    if token is not None:
+        if len(_BY_TOKEN) >= 8:  # one entry per database in use; a few for tests' databases
+            _BY_TOKEN.clear()
+        _BY_TOKEN[key] = router
+    return router
 
 
 # --- rules as data ------------------------------------------------------------------------

@@ -6,14 +6,16 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import Session
 
 from campaigns import delegation
+from campaigns.areas import load_soc_trang_2024
 from campaigns.db import Base, make_engine
+from campaigns.models import Area
 from gateway import migrate
 from gateway.tips import routing
-from gateway.tips.models import RoutingRule
+from gateway.tips.models import RoutingRule, RoutingVersion
 
 
 def test_there_is_one_head() -> None:
@@ -68,6 +70,34 @@ def test_upgrade_creates_the_default_rules_once(migrated_url: str) -> None:
             }
             assert kinds["Trẻ em → 111"] == ("keyword", "hotline_111", 1, True)
             assert kinds["Huyện, thị xã → Công an huyện"][0] == "district"
+    finally:
+        eng.dispose()
+
+
+def test_upgrade_keeps_a_routing_token_that_any_rule_or_area_change_renews(
+    migrated_url: str,
+) -> None:
+    """After `loa db upgrade` the triggers of migration 0021 exist: loading areas, editing a rule
+    and renaming an area each give the routing token a new value in their own transaction."""
+    eng = make_engine(migrated_url)
+    try:
+        with Session(eng) as s:
+            token = lambda: s.scalar(select(RoutingVersion.token))  # noqa: E731
+            seen = [token()]
+            load_soc_trang_2024(s)
+            s.commit()
+            seen.append(token())
+            rule = s.scalars(select(RoutingRule).where(RoutingRule.active.is_(True))).first()
+            assert rule is not None
+            routing.edit_rule(s, rule, rank=rule.rank + 1)
+            s.commit()
+            seen.append(token())
+            s.execute(update(Area).where(Area.name == "Kế Sách").values(name="Kế Sách (mới)"))
+            seen.append(token())  # within the transaction of the change
+            s.rollback()
+            seen.append(token())
+            assert None not in seen and len(set(seen)) == 4, seen
+            assert seen[-1] == seen[2]  # rolled back with the change
     finally:
         eng.dispose()
 
