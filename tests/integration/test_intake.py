@@ -548,3 +548,49 @@ def test_without_the_routing_token_every_tip_reads_the_rules(
     routing.edit_rule(new_session, rule, phrases=[*rule.phrases, "xóm chài"])
     new_session.commit()
     assert routing.route_tip_text(session, body).queue == "border_guard"
+
+
+def test_one_writer_takes_sqlites_write_lock_polling_up_to_the_busy_timeout(
+    app: Any, session: Session, db_engine: Any, monkeypatch: Any
+) -> None:
+    """Inside ``one_writer`` the transaction holds SQLite's write lock already (taken by polling,
+    not in SQLite's busy handler, whose sleeps grow to 100 ms); a lock held elsewhere past the
+    busy timeout fails as SQLite's own wait would, and the connection keeps its busy timeout."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from campaigns import db as ledger
+
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("the write lock is SQLite's")
+    path = str(db_engine.url.database)
+
+    def other_can_write() -> bool:
+        con = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("ROLLBACK")
+            return True
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            con.close()
+
+    with ledger.one_writer(session):
+        assert not other_can_write()
+    session.rollback()
+    assert other_can_write()
+
+    monkeypatch.setattr(ledger, "BUSY_TIMEOUT_SECONDS", 0.2)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(OperationalError, match="locked"), ledger.one_writer(session):
+            pass
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    session.rollback()
+    timeout = session.connection().exec_driver_sql("PRAGMA busy_timeout").scalar()
+    assert timeout == 200
