@@ -52,22 +52,22 @@ def one_writer(session: Session) -> Iterator[None]:
         return
     held = _SQLITE_WRITER.acquire(timeout=WRITER_WAIT_SECONDS)
     try:
-        _begin_immediate(session)
+        _begin_immediate(session.connection().connection.dbapi_connection)
         yield
     finally:
         if held:
             _SQLITE_WRITER.release()
 
 
-def _begin_immediate(session: Session) -> None:
-    """Take SQLite's write lock for the session's transaction now, polling every 0.1 to 2 ms.
+def _begin_immediate(dbapi: Any) -> None:
+    """Open the pysqlite connection's transaction with SQLite's write lock, unless one is open,
+    polling every 0.1 to 2 ms.
 
     Another process's writer (gunicorn's other worker) holds it for a millisecond or two. SQLite's
     busy handler, which would wait for it otherwise, sleeps 1, 2, 5, 10, 15, 20, 25 ms and more
     between tries: a request that loses the race three times waited 18 ms for a lock free after
     2. Up to the busy timeout, as SQLite would; then the error SQLAlchemy raises for it.
     """
-    dbapi = session.connection().connection.dbapi_connection
     if dbapi is None or dbapi.in_transaction:
         return
     deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
@@ -151,14 +151,7 @@ def _sqlite_savepoint(conn: Connection, _name: str) -> None:
     IMMEDIATE takes the write lock now (waiting up to the busy timeout), as the write inside
     the savepoint would; pysqlite sees the open transaction and commits it later.
     """
-    dbapi = conn.connection.dbapi_connection
-    if dbapi is not None and not dbapi.in_transaction:
-        try:
-            dbapi.execute("BEGIN IMMEDIATE")
-        except (
-            sqlite3.OperationalError
-        ) as exc:  # locked past the busy timeout: as SQLAlchemy says it
-            raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+    _begin_immediate(conn.connection.dbapi_connection)
 
 
 def _private_sqlite_file(url: str) -> None:
