@@ -27,9 +27,11 @@ from bench.support_bench1 import FIELDS, machine, table  # noqa: E402
 from bench.support_db_bench1 import database_kind  # noqa: E402
 
 # The benchmarks, in the order they run.
-BENCHMARKS = ["import", "launch", "dispatch", "rate", "inbound", "callbacks", "inbox", "progress"]
+BENCHMARKS = [
+    "import", "launch", "dispatch", "rate", "inbound", "callbacks", "inbox", "lists", "progress",
+]  # fmt: skip
 # Those that also run against PostgreSQL (`--postgresql`).
-POSTGRESQL = ["import", "launch", "dispatch", "inbox"]
+POSTGRESQL = ["import", "launch", "dispatch", "inbox", "lists"]
 
 
 def run_one(name: str, size: float) -> list[dict[str, Any]]:

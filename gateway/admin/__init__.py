@@ -33,8 +33,10 @@ def one_page(
 ) -> tuple[list[Any], int, bool]:
     """The page of ``stmt`` that ``?page=`` asks for: ``(rows, page, has_next)``.
 
-    One row past the page is fetched to learn whether another page follows, without a COUNT.
-    ``scalars=False`` returns whole result rows (for SELECTs of several entities).
+    For short lists only (the users): an OFFSET reads every row before its page, and pages past
+    :func:`page_number`'s cap cannot be reached. Lists that grow with use page by
+    :func:`keyset_page`. One row past the page is fetched to learn whether another page follows,
+    without a COUNT. ``scalars=False`` returns whole result rows.
     """
     page = page_number()
     paged = stmt.limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)
@@ -45,32 +47,46 @@ def one_page(
 def keyset_page(
     session: Session,
     stmt: Select[*tuple[Any, ...]],
-    at: InstrumentedAttribute[dt.datetime],
+    at: InstrumentedAttribute[dt.datetime] | None,
     key: InstrumentedAttribute[int],
+    scalars: bool = False,
 ) -> tuple[list[Any], str | None, bool]:
-    """The page of ``stmt`` (ordered by ``at`` desc, ``key`` desc) after ``?after=``.
+    """The page of ``stmt`` after ``?after=``, newest first: ``stmt`` is ordered by ``at`` desc
+    then ``key`` desc, or by ``key`` desc alone when ``at`` is None.
 
-    Returns ``(rows, next_cursor, is_first)``. The cursor is the last row's sort key, so a page
-    costs one index range scan however deep it is (an OFFSET reads every row before it). A
-    malformed cursor is a 400. Rows are whole result rows whose ``at`` and ``key`` are read by
-    column name.
+    Returns ``(rows, next_cursor, is_first)``. The cursor is the last row's sort key
+    (``<at>_<key>``, or ``<key>``), so a page costs one index range scan however deep it is (an
+    OFFSET reads every row before it) and every row can be reached. A malformed cursor is a 400.
+    The rows are whole result rows whose first item is the entity holding ``at`` and ``key``;
+    ``scalars=True`` returns those entities.
     """
     after = request.args.get("after", "")
     if after:
-        at_text, _sep, key_text = after.rpartition("_")
-        try:
-            last_at, last_key = dt.datetime.fromisoformat(at_text), int(key_text)
-        except ValueError:
-            abort(400, description="after= is not a cursor of this list")
-        if last_at.tzinfo is None or not 0 < last_key <= MAX_ID:  # times are stored in UTC
-            abort(400, description="after= is not a cursor of this list")
-        stmt = stmt.where(or_(at < last_at, and_(at == last_at, key < last_key)))
+        stmt = stmt.where(_after(after, at, key))
     rows = list(session.execute(stmt.limit(PER_PAGE + 1)).all())
     page, cursor = rows[:PER_PAGE], None
     if len(rows) > PER_PAGE:
-        last = page[-1]
-        cursor = f"{_row_value(last, at).isoformat()}_{_row_value(last, key)}"
-    return page, cursor, not after
+        last = _row_value(page[-1], key)
+        cursor = str(last) if at is None else f"{_row_value(page[-1], at).isoformat()}_{last}"
+    return [r[0] for r in page] if scalars else page, cursor, not after
+
+
+def _after(cursor: str, at: InstrumentedAttribute[dt.datetime] | None, key: Any) -> Any:
+    """The condition for the rows after ``cursor`` (see :func:`keyset_page`); 400 if malformed."""
+    at_text, sep, key_text = cursor.rpartition("_")
+    last_at = None
+    try:
+        last_key = int(key_text) if key_text.isdecimal() and len(key_text) <= 20 else 0
+        last_at = dt.datetime.fromisoformat(at_text) if at is not None else None
+    except ValueError:
+        last_key = 0
+    if not 0 < last_key <= MAX_ID or bool(sep) != (at is not None):
+        abort(400, description="after= is not a cursor of this list")
+    if at is None:
+        return key < last_key
+    if last_at is None or last_at.tzinfo is None:  # times are stored in UTC
+        abort(400, description="after= is not a cursor of this list")
+    return or_(at < last_at, and_(at == last_at, key < last_key))
 
 
 def _row_value(row: Any, column: InstrumentedAttribute[Any]) -> Any:

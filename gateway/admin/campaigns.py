@@ -32,7 +32,7 @@ from campaigns.windows import window_of
 from gateway import audit, db, jobs, labels, roles
 from gateway.admin import campaign_form as forms
 from gateway.admin import campaign_panel as panel
-from gateway.admin import one_page
+from gateway.admin import keyset_page
 from gateway.auth import current, require
 from gateway.models import User
 from gateway.roles import allowed
@@ -61,12 +61,14 @@ def index() -> Any:
     stmt = select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())
     if status in STATUS_LABELS:
         stmt = stmt.where(Campaign.status == status)
-    rows, page, has_next = one_page(db.session(), stmt)
+    rows, after, is_first = keyset_page(
+        db.session(), stmt, Campaign.created_at, Campaign.id, scalars=True
+    )
     return render_template(
         "campaigns/campaign_list.html",
         campaigns=rows,
-        has_next=has_next,
-        page=page,
+        after=after,
+        is_first=is_first,
         status=status,
     )
 

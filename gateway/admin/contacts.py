@@ -31,7 +31,7 @@ from campaigns.models import Contact, ContactImport, ContactList, ListMember, Op
 from campaigns.phones import mask, normalize
 from campaigns.text import spreadsheet_safe
 from gateway import audit, contact_imports, db
-from gateway.admin import one_page
+from gateway.admin import keyset_page
 from gateway.auth import current, require
 from gateway.labels import IMPORT_STATUS_LABELS, label
 from gateway.roles import allowed
@@ -67,11 +67,12 @@ def _search_filter(q: str, phone_col: Any, name_col: Any | None = None) -> Any:
 @bp.get("/contacts")
 @require("contacts.view")
 def contacts_index() -> Any:
-    """Contacts, searchable by number or name, optionally within one list, 50 a page."""
+    """Contacts, newest first, searchable by number or name, optionally within one list, 50 a
+    page (paged by id: a province's 1.2 million contacts are all reachable)."""
     s = db.session()
     q = request.args.get("q", "").strip()[:SEARCH_MAX]
     list_id = request.args.get("list", type=int)
-    stmt = select(Contact).order_by(Contact.id)
+    stmt = select(Contact).order_by(Contact.id.desc())
     if q:
         stmt = stmt.where(_search_filter(q, Contact.phone, Contact.name))
     current_list = None
@@ -82,12 +83,12 @@ def contacts_index() -> Any:
         stmt = stmt.join(ListMember, ListMember.contact_id == Contact.id).where(
             ListMember.list_id == list_id
         )
-    rows, page, has_next = one_page(s, stmt)
+    rows, after, is_first = keyset_page(s, stmt, None, Contact.id, scalars=True)
     return render_template(
         "contacts/contact_list.html",
         contacts=rows,
-        has_next=has_next,
-        page=page,
+        after=after,
+        is_first=is_first,
         q=q,
         current_list=current_list,
         shown_number=shown_number,
@@ -112,18 +113,18 @@ def lists_index() -> Any:
 @bp.get("/optouts")
 @require("optouts.edit")
 def optouts_index() -> Any:
-    """The suppression list, searchable by number, with the add and remove forms."""
+    """The suppression list, newest first, searchable by number, with the add and remove forms."""
     s = db.session()
     q = request.args.get("q", "").strip()[:SEARCH_MAX]
-    stmt = select(OptOut).order_by(OptOut.created_at.desc(), OptOut.id.desc())
+    stmt = select(OptOut).order_by(OptOut.id.desc())  # ids follow created_at (set on insert)
     if q:
         stmt = stmt.where(_search_filter(q, OptOut.phone))
-    rows, page, has_next = one_page(s, stmt)
+    rows, after, is_first = keyset_page(s, stmt, None, OptOut.id, scalars=True)
     return render_template(
         "contacts/optout_list.html",
         optouts=rows,
-        has_next=has_next,
-        page=page,
+        after=after,
+        is_first=is_first,
         q=q,
         shown_number=shown_number,
         channel_labels=CHANNEL_LABELS,

@@ -220,7 +220,7 @@ def _pages(client: Any, world: dict[str, Any]) -> dict[str, str]:
     urls += ["/campaigns/", "/campaigns/kill-switch", "/campaigns/approvals"]
     for c in world["campaigns"].values():
         urls += [f"/campaigns/{c.id}", f"/campaigns/{c.id}/progress", f"/campaigns/{c.id}/report"]
-    urls += [f"/audit/?page={n}" for n in range(1, 4)] + ["/areas/", "/"]
+    urls += ["/audit/", "/areas/", "/"]  # and every further page of the log (below)
     urls += ["/users/", "/users/new", "/users/rosters", "/rules/", "/optouts", "/account/"]
     urls += ["/campaigns/letter-template"]  # the composer names its {variables} on purpose
     today = dt.date.today()
@@ -232,6 +232,10 @@ def _pages(client: Any, world: dict[str, Any]) -> dict[str, str]:
         resp = client.get(url)
         assert resp.status_code == 200, url
         pages[url] = visible_text(resp.get_data(as_text=True))
+        pager = r'<nav class="pager">(?:(?!</nav>).)*?href="(/audit/\?[^"]*after=[^"]*)"'
+        further = re.search(pager, resp.get_data(as_text=True), flags=re.S)
+        if further:
+            urls.append(html.unescape(further.group(1)))
     tip = world["tips"][states.IN_PROGRESS]
     refused = client.post(f"/inbox/{tip.id}/transition", data={"to": "closed"})
     assert refused.status_code == 422

@@ -1,0 +1,117 @@
+"""``lists``: the admin lists that grow with use, first page and deep, at a province's size:
+1,200,000 contacts, 1,000,000 audit events (a year of audited work) and 200,000 opt-outs, on
+SQLite or (``bench.run --postgresql``) PostgreSQL.
+
+Beyond the issue's list (its hot spot "OFFSET paging makes rows past page 10,000 unreachable in
+the admin lists"): a deep page is the one after the middle row, reached by the list's own cursor
+(``?after=``). Measured as ``inbox`` is: the whole view through Flask's test client, as an
+admin; the baseline is the same bare route running an indexed ``SELECT … LIMIT 50``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bench import support_bench2 as sb
+
+CONTACTS, EVENTS, OPTOUTS = 1_200_000, 1_000_000, 200_000
+REPEAT = 15
+ACTIONS = ("tip.view", "tip.reveal", "tip.note", "campaign.edit", "user.login")
+BARE_SQL = "SELECT id, phone, name, tags FROM contacts ORDER BY id DESC LIMIT 50"
+
+
+def _rows(size: int, row: Any) -> Iterator[tuple[Any, ...]]:
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    for i in range(size):
+        yield row(i, (now - dt.timedelta(seconds=size - i)).strftime(sb.TIME_FORMAT))
+
+
+TABLES = {
+    # table: (columns, a row for number i at time t)
+    "contacts": ("phone, name, tags, invalid, created_at, updated_at", lambda i, t: (sb.phone(i), f"Người {i}", "", False, t, t)),
+    "audit_events": ("at, action, object_type, object_id, details", lambda i, t: (t, ACTIONS[i % 5], "tip", str(i), "{}")),
+    "opt_outs": ("phone, reason, channel, created_at", lambda i, t: (sb.phone(i), "", "sms", t)),
+}  # fmt: skip
+
+
+def fill(url: str, sizes: dict[str, int]) -> None:
+    """``sizes[table]`` rows in each table (SQLite by ``executemany``, PostgreSQL by ``COPY``,
+    then ``VACUUM ANALYZE``)."""
+    if url.startswith("postgres"):
+        with sb.driver_connection(url) as pg:
+            for table, (columns, row) in TABLES.items():
+                with pg.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    for values in _rows(sizes[table], row):
+                        copy.write_row(values)
+            pg.commit()
+            pg.autocommit = True
+            pg.execute("VACUUM ANALYZE")
+        return
+    with sb.driver_connection(url) as con:
+        con.execute("PRAGMA synchronous=OFF")
+        for table, (columns, row) in TABLES.items():
+            marks = ", ".join("?" * len(columns.split(",")))
+            insert = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608
+            con.executemany(insert, _rows(sizes[table], row))
+        con.commit()
+
+
+def run(size: float) -> list[dict[str, Any]]:
+    sizes = {
+        "contacts": max(300, int(CONTACTS * size)),
+        "audit_events": max(300, int(EVENTS * size)),
+        "opt_outs": max(300, int(OPTOUTS * size)),
+    }
+    repeat = REPEAT if size >= 0.01 else 3
+    results = []
+    with (
+        tempfile.TemporaryDirectory(prefix="loa-bench-lists-") as tmp,
+        sb.site(Path(tmp), sb.free(), sb.postgresql_url()) as site,
+        sb.environment(site.env),
+    ):
+        fill(site.url, sizes)
+        cases = {
+            "contacts": "/contacts",
+            "contacts.deep": f"/contacts?after={sizes['contacts'] // 2}",
+            "contacts.search": "/contacts?q=0912",
+            "audit": "/audit/",
+            "audit.deep": f"/audit/?after={sizes['audit_events'] // 2}",
+            "audit.filter": "/audit/?action=tip.reveal",
+            "optouts": "/optouts",
+            "optouts.deep": f"/optouts?after={sizes['opt_outs'] // 2}",
+        }
+        from gateway import create_app
+
+        app = create_app()
+        with sb.bare_select_client(site.url, BARE_SQL) as bare, app.app_context():
+            client = sb.signed_in(app, "admin")
+            for case, url in cases.items():
+                base = sb.percentile(sb.timed(lambda: bare.get("/"), repeat), 95) * 1000
+                p95 = sb.percentile(sb.timed(lambda u=url: client.get(u), repeat), 95) * 1000
+                results.append(
+                    sb.row(
+                        f"lists.{case}",
+                        p95,
+                        "ms p95",
+                        "bare Flask route: indexed SELECT … LIMIT 50",
+                        base,
+                        p95 / base if base else 0.0,
+                        "≤ 150 ms",
+                        p95 <= 150,
+                        **sizes,
+                    )
+                )
+        app.extensions["loa.engine"].dispose()
+    return results
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    for r in run(float(sys.argv[1]) if len(sys.argv) > 1 else 1.0):
+        print(json.dumps(r, ensure_ascii=False))
