@@ -1,5 +1,5 @@
 """``lists``: the admin lists that grow with use, first page and deep, at a province's size:
-1,200,000 contacts, 1,000,000 audit events (a year of audited work) and 200,000 opt-outs, on
+1,200,000 contacts (a ninth of them in one list), 1,000,000 audit events (a year of audited work) and 200,000 opt-outs, on
 SQLite or (``bench.run --postgresql``) PostgreSQL.
 
 Beyond the issue's list (its hot spot "OFFSET paging makes rows past page 10,000 unreachable in
@@ -38,15 +38,24 @@ TABLES = {
 }  # fmt: skip
 
 
+# A ninth of the contacts in one list (a district's), as an import makes them.
+LIST = (
+    "INSERT INTO contact_lists (name, description, created_at) VALUES ('Huyện', '', CURRENT_TIMESTAMP)",
+    "INSERT INTO list_members (list_id, contact_id) SELECT 1, id FROM contacts WHERE id % 9 = 3",
+)
+
+
 def fill(url: str, sizes: dict[str, int]) -> None:
     """``sizes[table]`` rows in each table (SQLite by ``executemany``, PostgreSQL by ``COPY``,
-    then ``VACUUM ANALYZE``)."""
+    then ``VACUUM ANALYZE``), and a list of a ninth of the contacts."""
     if url.startswith("postgres"):
         with sb.driver_connection(url) as pg:
             for table, (columns, row) in TABLES.items():
                 with pg.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                     for values in _rows(sizes[table], row):
                         copy.write_row(values)
+            for statement in LIST:
+                pg.execute(statement)
             pg.commit()
             pg.autocommit = True
             pg.execute("VACUUM ANALYZE")
@@ -57,6 +66,8 @@ def fill(url: str, sizes: dict[str, int]) -> None:
             marks = ", ".join("?" * len(columns.split(",")))
             insert = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608
             con.executemany(insert, _rows(sizes[table], row))
+        for statement in LIST:
+            con.execute(statement)
         con.commit()
 
 
@@ -78,6 +89,9 @@ def run(size: float) -> list[dict[str, Any]]:
             "contacts": "/contacts",
             "contacts.deep": f"/contacts?after={sizes['contacts'] // 2}",
             "contacts.search": "/contacts?q=0912",
+            "contacts.list": "/contacts?list=1",
+            "contacts.list.deep": f"/contacts?list=1&after={sizes['contacts'] // 2}",
+            "contact_lists": "/lists",  # each list with its size, counted
             "audit": "/audit/",
             "audit.deep": f"/audit/?after={sizes['audit_events'] // 2}",
             "audit.filter": "/audit/?action=tip.reveal",

@@ -50,6 +50,7 @@ def keyset_page(
     at: InstrumentedAttribute[dt.datetime] | None,
     key: InstrumentedAttribute[int],
     scalars: bool = False,
+    joined: InstrumentedAttribute[int] | None = None,
 ) -> tuple[list[Any], str | None, bool]:
     """The page of ``stmt`` after ``?after=``, newest first: ``stmt`` is ordered by ``at`` desc
     then ``key`` desc, or by ``key`` desc alone when ``at`` is None.
@@ -57,12 +58,17 @@ def keyset_page(
     Returns ``(rows, next_cursor, is_first)``. The cursor is the last row's sort key
     (``<at>_<key>``, or ``<key>``), so a page costs one index range scan however deep it is (an
     OFFSET reads every row before it) and every row can be reached. A malformed cursor is a 400.
-    The rows are whole result rows whose first item is the entity holding ``at`` and ``key``;
-    ``scalars=True`` returns those entities.
+    The rows are whole result rows whose first item is an entity; ``at`` and ``key`` are read
+    from columns the row selects by those names, or else from that entity. ``scalars=True``
+    returns the entities. ``joined`` is a column that ``stmt`` joins equal to ``key`` (a
+    list's members and their contacts): it is bounded by the cursor too, since neither database
+    carries a range across a join, and PostgreSQL otherwise walked the contacts from the newest.
     """
     after = request.args.get("after", "")
     if after:
         stmt = stmt.where(_after(after, at, key))
+        if joined is not None:
+            stmt = stmt.where(_after(after, at, joined))
     rows = list(session.execute(stmt.limit(PER_PAGE + 1)).all())
     page, cursor = rows[:PER_PAGE], None
     if len(rows) > PER_PAGE:
@@ -90,8 +96,10 @@ def _after(cursor: str, at: InstrumentedAttribute[dt.datetime] | None, key: Any)
 
 
 def _row_value(row: Any, column: InstrumentedAttribute[Any]) -> Any:
-    """The value of ``column`` (a mapped attribute) in ``row``, whose first item is its entity."""
-    return getattr(row[0], column.key)
+    """The value of ``column`` (a mapped attribute) in ``row``: the column the row selects by
+    that name, or else that attribute of its first item, an entity."""
+    selected = row._mapping
+    return selected[column.key] if column.key in selected else getattr(row[0], column.key)
 
 
 def local_day(value: str | None) -> dt.date | None:

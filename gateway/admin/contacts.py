@@ -72,7 +72,7 @@ def contacts_index() -> Any:
     s = db.session()
     q = request.args.get("q", "").strip()[:SEARCH_MAX]
     list_id = request.args.get("list", type=int)
-    stmt = select(Contact).order_by(Contact.id.desc())
+    stmt, key, joined = select(Contact).order_by(Contact.id.desc()), Contact.id, None
     if q:
         stmt = stmt.where(_search_filter(q, Contact.phone, Contact.name))
     current_list = None
@@ -80,10 +80,17 @@ def contacts_index() -> Any:
         current_list = s.get(ContactList, list_id)
         if current_list is None:
             abort(404)
-        stmt = stmt.join(ListMember, ListMember.contact_id == Contact.id).where(
-            ListMember.list_id == list_id
+        # Ordered by the member's contact id (the same number): the list's index then gives
+        # its members in order, where ordering by contacts.id sorted the whole list each page.
+        key, joined = ListMember.contact_id, Contact.id
+        stmt = (
+            stmt.add_columns(key)
+            .join(ListMember, key == Contact.id)
+            .where(ListMember.list_id == list_id)
+            .order_by(None)
+            .order_by(key.desc())
         )
-    rows, after, is_first = keyset_page(s, stmt, None, Contact.id, scalars=True)
+    rows, after, is_first = keyset_page(s, stmt, None, key, scalars=True, joined=joined)
     return render_template(
         "contacts/contact_list.html",
         contacts=rows,

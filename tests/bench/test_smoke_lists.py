@@ -24,7 +24,8 @@ def test_lists_benchmark_rows(
     rows = bench_lists.run(0.0002)
     check_rows(rows, "lists")
     assert {r["name"].removeprefix("lists.") for r in rows} == {
-        "contacts", "contacts.deep", "contacts.search", "audit", "audit.deep", "audit.filter",
+        "contacts", "contacts.deep", "contacts.search", "contacts.list", "contacts.list.deep",
+        "contact_lists", "audit", "audit.deep", "audit.filter",
         "optouts", "optouts.deep",
     }  # fmt: skip
     assert all(r["value"] > 0 and r["baseline_value"] > 0 for r in rows)
