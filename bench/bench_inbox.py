@@ -59,20 +59,15 @@ def run(size: float) -> list[dict[str, Any]]:
             clients = {role: sb.signed_in(app, "police", scope) for role, scope in ROLES.items()}
             for case, url in CASES.items():
                 for role, client in clients.items():
-                    base = sb.percentile(sb.timed(lambda: bare.get("/"), repeat), 95) * 1000
-                    loa = sb.percentile(sb.timed(lambda c=client, u=url: c.get(u), repeat), 95)
-                    p95 = loa * 1000
-                    ratio = p95 / base if base else 0.0
                     results.append(
-                        sb.row(
+                        sb.page_row(
                             f"inbox.{case}.{role}",
-                            p95,
-                            "ms p95",
-                            "bare Flask route: indexed SELECT … LIMIT 50",
-                            base,
-                            ratio,
+                            lambda c=client, u=url: c.get(u),
+                            bare,
+                            repeat,
                             "≤ 5× and ≤ 150 ms",
-                            ratio <= 5 and p95 <= 150,
+                            150,
+                            max_ratio=5,
                             tips=tips,
                         )
                     )

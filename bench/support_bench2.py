@@ -530,6 +530,29 @@ def timed(get: Callable[[], Any], repeat: int) -> list[float]:
     return times
 
 
+BARE_ROUTE = "bare Flask route: indexed SELECT … LIMIT 50"
+
+
+def page_row(
+    name: str,
+    get: Callable[[], Any],
+    bare: Any,
+    repeat: int,
+    target: str,
+    limit_ms: float,
+    max_ratio: float | None = None,
+    **details: Any,
+) -> dict[str, Any]:
+    """The result row of one page: the p95 of ``repeat`` calls of ``get`` against the p95 of the
+    bare route (``bare``, a :func:`bare_select_client`) timed just before it; it passes under
+    ``limit_ms`` (and ``max_ratio`` times the bare route, when given)."""
+    base = percentile(timed(lambda: bare.get("/"), repeat), 95) * 1000
+    p95 = percentile(timed(get, repeat), 95) * 1000
+    ratio = p95 / base if base else 0.0
+    passed = p95 <= limit_ms and (max_ratio is None or ratio <= max_ratio)
+    return row(name, p95, "ms p95", BARE_ROUTE, base, ratio, target, passed, **details)
+
+
 @contextlib.contextmanager
 def bare_select_client(url: str, sql: str) -> Iterator[Any]:
     """A test client of a bare Flask app whose one route runs ``sql`` on the database at

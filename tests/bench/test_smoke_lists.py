@@ -3,24 +3,18 @@ the kind of database under test (``--db=postgresql`` runs it as ``bench.run --po
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bench import bench_lists
 from tests.bench.smoke import check_rows
-from tests.integration.test_migrations import empty_database
 
 BOTH_DATABASES = True
 
 
 @pytest.mark.slow
-def test_lists_benchmark_rows(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("bench_database")
+def test_lists_benchmark_rows() -> None:
     """One row per list and depth, each timed (Loa's page is never faster than nothing)."""
-    if database_url.startswith("postgres"):
-        monkeypatch.setenv("LOA_DATABASE_URL", empty_database(database_url, tmp_path, "bench"))
     rows = bench_lists.run(0.0002)
     check_rows(rows, "lists")
     assert {r["name"].removeprefix("lists.") for r in rows} == {
