@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -34,7 +33,6 @@ from sqlalchemy.orm import Session
 from campaigns.db import utcnow
 from campaigns.models import Contact, ListMember
 
-_PHONE = attrgetter("phone")
 _CONTACTS = cast(Table, Contact.__table__)
 _MEMBERS = cast(Table, ListMember.__table__)
 _SQLITE_PARAMS = 900 if sqlite3.sqlite_version_info < (3, 32) else 30_000
@@ -135,7 +133,7 @@ def _members_insert(dialect: Dialect) -> Any:
     return stmt.on_conflict_do_nothing().compile(dialect=dialect)
 
 
-@dataclass
+@dataclass(slots=True)
 class ContactRow:
     """One contact as a chunk writes it: a normalised number and the ids its areas resolved to.
 
@@ -205,10 +203,11 @@ class ChunkWriter:
         return out
 
     def write(self, rows: list[ContactRow]) -> ChunkCounts:
-        """Upsert `rows` (distinct numbers) and add them to the list; commit when asked to."""
-        # In the phone index's order: each new number goes to a random place in that index,
-        # and in order a chunk's inserts walk it once (a 1,200,000-row import: 44 s -> 38 s).
-        rows = sorted(rows, key=_PHONE)
+        """Upsert `rows` (distinct numbers) and add them to the list; commit when asked to.
+
+        In the phone index's order, best: each new number goes to a random place in that index,
+        and in order a chunk's inserts walk it once (a 1,200,000-row import: 44 s -> 38 s).
+        """
         if self.arrays:
             return self._write_arrays(rows)
         now = utcnow()

@@ -252,6 +252,31 @@ def test_repeated_tag_cells_and_chunks_out_of_phone_order(session: Session) -> N
     }
 
 
+def test_a_window_of_rows_is_written_in_phone_order(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows are read ahead a window at a time and each window is written, chunk after chunk,
+    in the phone index's order (new contacts get their ids in that order); the first
+    occurrence of a number still wins across windows, and every row is counted once."""
+    monkeypatch.setattr("campaigns.importing.WINDOW_ROWS", 6)
+    numbers = [9, 3, 7, 1, 8, 2, 6, 0, 4, 5]
+    rows = [f"09120000{n:02d},Người {n}" for n in numbers] + ["0912000003,Lần hai"]
+    progress: list[int] = []
+    result = _import(
+        session,
+        ("sđt,tên\n" + "\n".join(rows) + "\n").encode(),
+        chunk_rows=2,
+        progress=lambda r: progress.append(r.added),
+    )
+    assert (result.rows, result.added, result.duplicates) == (11, 10, 1)
+    assert progress == [2, 4, 6, 8, 10]  # after each chunk of each window
+    by_id = session.execute(select(Contact.phone, Contact.name).order_by(Contact.id)).all()
+    first, second = [p for p, _n in by_id[:6]], [p for p, _n in by_id[6:]]
+    assert first == sorted(f"+849120000{n:02d}" for n in numbers[:6])
+    assert second == sorted(f"+849120000{n:02d}" for n in numbers[6:])
+    assert dict(by_id)["+84912000003"] == "Người 3"
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [(b"", "không có dòng"), (b"name,city\nLan,Hue\n", "cột số điện thoại")],
