@@ -4,7 +4,7 @@ Each chunk is ``INSERT … ON CONFLICT (phone) DO UPDATE`` into ``contacts`` fol
 ``INSERT … ON CONFLICT DO NOTHING`` into ``list_members``, and may be committed on its own so a
 long import never holds the SQLite write lock for minutes (the upsert makes a re-run after a
 failure safe). SQLite runs each with the driver's executemany; PostgreSQL gets each as one
-statement whose columns are arrays (a round trip per chunk, not per row).
+statement whose columns are arrays, sent in binary (a round trip per chunk, not per row).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, psycopg
 from sqlalchemy.orm import Session
 
 from campaigns.db import utcnow
@@ -121,8 +121,20 @@ def _members_insert_array() -> Any:
     return stmt.on_conflict_do_nothing().returning(table.c.contact_id)
 
 
-_CONTACTS_ARRAYS = _contacts_upsert_arrays()
-_MEMBERS_ARRAY = _members_insert_array()
+def _binary_arrays(stmt: Any) -> str:
+    """``stmt`` as psycopg's SQL, its array parameters sent in binary (``%(name)b``): psycopg
+    dumps a text array by escaping each element with regular expressions, 13 ms for a chunk's
+    three arrays of 5,000 against 4 ms in binary."""
+    compiled = stmt.compile(dialect=psycopg.dialect())  # type: ignore[no-untyped-call]
+    sql: str = compiled.string
+    for name, param in compiled.binds.items():
+        if isinstance(param.type, ARRAY):
+            sql = sql.replace(f"%({name})s", f"%({name})b")
+    return sql
+
+
+_CONTACTS_ARRAYS_SQL = _binary_arrays(_contacts_upsert_arrays())
+_MEMBERS_ARRAY_SQL = _binary_arrays(_members_insert_array())
 
 
 def _members_insert(dialect: Dialect) -> Any:
@@ -177,8 +189,11 @@ class ChunkWriter:
         self.members = None if self.arrays else _members_insert(self.dialect)
         time_type = Contact.__table__.c.created_at.type
         self.to_driver_time = time_type.dialect_impl(self.dialect).bind_processor(self.dialect)
-        self.mark = "?" if self.dialect.paramstyle == "qmark" else "%s"
-        self.in_size = _SQLITE_PARAMS if self.dialect.name == "sqlite" else 10_000
+
+    def _marker(self) -> Any:
+        """This chunk's timestamp in the driver's form: only the rows it inserts carry it."""
+        now = utcnow()
+        return self.to_driver_time(now) if self.to_driver_time else now
 
     def _run(self, compiled: Any, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> int:
         """Executemany `compiled` with `rows`, tuples of the parameters `names` in order."""
@@ -194,11 +209,12 @@ class ChunkWriter:
         return int(result.rowcount or 0)
 
     def _select_in(self, sql: str, values: list[Any]) -> list[Any]:
+        """SQLite: the rows of ``sql`` (an ``IN ({})`` query) for ``values``, in parts."""
         out: list[Any] = []
         conn = self.session.connection()
-        for start in range(0, len(values), self.in_size):
-            part = values[start : start + self.in_size]
-            marks = ",".join([self.mark] * len(part))
+        for start in range(0, len(values), _SQLITE_PARAMS):
+            part = values[start : start + _SQLITE_PARAMS]
+            marks = ",".join("?" * len(part))
             out.extend(conn.exec_driver_sql(sql.format(marks), tuple(part)).fetchall())
         return out
 
@@ -210,8 +226,7 @@ class ChunkWriter:
         """
         if self.arrays:
             return self._write_arrays(rows)
-        now = utcnow()
-        marker = self.to_driver_time(now) if self.to_driver_time else now
+        marker = self._marker()
         self._run(
             self.contacts,
             _CONTACT_PARAMS,
@@ -239,30 +254,36 @@ class ChunkWriter:
         return self._counted(phones, added, len(found), inserted)
 
     def _write_arrays(self, rows: list[ContactRow]) -> ChunkCounts:
-        """PostgreSQL: the chunk's upsert and its list members, a statement each."""
+        """PostgreSQL (psycopg): the chunk's upsert and its list members, a statement each."""
         conn = self.session.connection()
-        now = utcnow()
         phones = [r.phone for r in rows]
-        found = conn.execute(
-            _CONTACTS_ARRAYS,
-            {
-                "phone": phones,
-                "name": [r.name for r in rows],
-                "district_id": [r.district_id for r in rows],
-                "ward_id": [r.ward_id for r in rows],
-                "carrier": [r.carrier for r in rows],
-                "tags": [r.tags for r in rows],
-                "now": now,
-            },
-        ).all()
-        added = sum(1 for _id, new in found if new)
+        params: dict[str, Any] = {
+            "phone": phones,
+            "name": [r.name for r in rows],
+            "district_id": [r.district_id for r in rows],
+            "ward_id": [r.ward_id for r in rows],
+            "carrier": [r.carrier for r in rows],
+            "tags": [r.tags for r in rows],
+            "now": self._marker(),
+        }
+        found = conn.exec_driver_sql(_CONTACTS_ARRAYS_SQL, params).all()
         members = {"list_id": self.list_id, "contact_ids": [i for i, _c in found]}
-        inserted = len(conn.execute(_MEMBERS_ARRAY, members).all())
+        inserted = len(conn.exec_driver_sql(_MEMBERS_ARRAY_SQL, members).all())
+        added = sum(1 for _id, new in found if new)
         return self._counted(phones, added, len(found), inserted)
 
     def _counted(self, phones: list[str], added: int, found: int, inserted: int) -> ChunkCounts:
         """The chunk's counts (its opted-out numbers read here); committed when asked to."""
-        opted = self._select_in("SELECT phone FROM opt_outs WHERE phone IN ({})", phones)
+        if self.arrays:
+            # One array parameter: psycopg parses a query for its placeholders each time its
+            # text changes, 28 ms for an IN list of 5,000 (2.0 s of a 300,000-row import).
+            opted = (
+                self.session.connection()
+                .exec_driver_sql("SELECT phone FROM opt_outs WHERE phone = ANY(%s)", (phones,))
+                .fetchall()
+            )
+        else:
+            opted = self._select_in("SELECT phone FROM opt_outs WHERE phone IN ({})", phones)
         if self.commit:
             self.session.commit()
         return ChunkCounts(
