@@ -26,6 +26,7 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
+from urllib.parse import quote_plus, urlencode
 
 import aiohttp
 import requests
@@ -53,6 +54,7 @@ from gateway.providers import (
 log = logging.getLogger("loa.providers.twilio")
 
 TWILIO_API = "https://api.twilio.com"
+FORM = "application/x-www-form-urlencoded"  # the body of every POST Loa makes to Twilio
 MIN_VALIDITY, MAX_VALIDITY = 1, 36_000  # seconds, Twilio's bounds for ValidityPeriod
 SLOW_RETRY_SECONDS = 600.0  # 30003 handset unreachable: a limited, delayed retry
 CLOCK_SKEW = dt.timedelta(seconds=60)  # Loa's and Twilio's clocks may disagree this much
@@ -237,13 +239,17 @@ class _AsyncHttpClient(AsyncHttpClient):  # type: ignore[misc]
             connector = aiohttp.TCPConnector(limit=self.pool_size)
             self.session = aiohttp.ClientSession(connector=connector, timeout=self.timeouts)
         _ASYNC_HEADERS.set(None)
+        headers = dict(headers or {})
         if auth:
-            headers = {**(headers or {}), "Authorization": _basic(*auth)}
+            headers["Authorization"] = _basic(*auth)
+        body: Any = data
+        if data is not None and headers.setdefault("Content-Type", FORM) == FORM:
+            body = _form(data)  # what the SDK sets for a POST; aiohttp's own encoding is slower
         async with self.session.request(
             method.upper(),
             uri,
             params=cast(Any, params),
-            data=data,
+            data=body,
             headers=headers,
             allow_redirects=allow_redirects,
         ) as resp:
@@ -462,6 +468,16 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         lowered = name.lower()
         value = next((v for k, v in headers.items() if k.lower() == lowered), None)
     return value
+
+
+# A chunk's messages share their text: each distinct value is percent-encoded once.
+_quote = functools.lru_cache(maxsize=256)(quote_plus)
+
+
+def _form(data: Mapping[str, object]) -> bytes:
+    """``data`` as the form body aiohttp would build for a dict (lists repeat their key), at
+    a fraction of its cost: aiohttp's ``FormData`` was a sixth of a worker's CPU per message."""
+    return urlencode(list(data.items()), doseq=True, quote_via=_quote).encode("ascii")
 
 
 @functools.lru_cache(maxsize=8)

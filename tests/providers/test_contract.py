@@ -372,25 +372,38 @@ def test_twilio_chunk_outcome(
             {},
             {"To": TO, "Body": "a", "From": "LOA-SOCTRANG", "StatusCallback": "http://x.test/cb", "ValidityPeriod": "36000"},
         ),
+        (
+            OutboundMessage(to=TO, body="Gọi 111 & 113: a+b=c, 100% ẩn danh?"),
+            {},
+            {"To": TO, "Body": "Gọi 111 & 113: a+b=c, 100% ẩn danh?", "From": "LOA-SOCTRANG"},
+        ),
     ],
-    ids=["callback-and-validity", "sender-override", "messaging-service-min-validity", "max-validity"],
+    ids=["callback-and-validity", "sender-override", "messaging-service-min-validity", "max-validity", "reserved-characters"],
 )  # fmt: skip
+@pytest.mark.parametrize("chunked", [False, True], ids=["one", "chunk"])
 def test_twilio_request_shape(
     message: OutboundMessage,
     settings_update: dict[str, Any],
     expected: dict[str, str],
+    chunked: bool,
     twilio_settings: Settings,
     fake_twilio: FakeTwilio,
 ) -> None:
-    """Twilio receives exactly the fields Loa means: sender, callback with delivery id, validity."""
+    """Twilio receives exactly the fields Loa means (sender, callback with delivery id,
+    validity, the text as written) as a form, one message alone (the sync client) or in a
+    chunk (the async client, whose form Loa encodes itself)."""
     p = TwilioProvider(twilio_settings.model_copy(update=settings_update))
     try:
-        assert p.send(message).outcome is Outcome.ACCEPTED
+        results = p.send_many([message, message]) if chunked else [p.send(message)]
     finally:
         p.close()
-    (req,) = fake_twilio.created()
-    assert req.form == expected
-    assert req.authorized
+    assert [r.outcome for r in results] == [Outcome.ACCEPTED] * len(results)
+    requests = fake_twilio.created()
+    assert [r.form for r in requests] == [expected] * len(results)
+    for req in requests:
+        assert req.authorized
+        content_type = {k.lower(): v for k, v in req.headers.items()}["content-type"]
+        assert content_type.split(";")[0] == "application/x-www-form-urlencoded"
 
 
 def test_simulator_posts_a_signed_receipt_to_the_status_webhook(
