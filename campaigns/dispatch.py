@@ -40,6 +40,7 @@ open across the network (on SQLite in WAL mode that would hold back checkpoints)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import time
 from collections import deque
@@ -48,12 +49,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, exists, or_, select, update
+from sqlalchemy import Select, Table, Update, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from campaigns import lifecycle
 from campaigns import statuses as st
-from campaigns.db import utcnow
+from campaigns.db import UTCDateTime, utcnow
 from campaigns.encoding import analyze
 from campaigns.materialise import (
     BATCH_SIZE,
@@ -117,6 +118,21 @@ PAUSED_WINDOW = "window"  # paused by the engine outside the window; resumed by 
 D = cast(Table, Delivery.__table__)
 
 
+# What the engine reads of its campaign before every chunk (a fresh read: a person may have
+# paused it or changed its rate meanwhile).
+_CAMPAIGN_ROW = select(
+    Campaign.id,
+    Campaign.status,
+    Campaign.body,
+    Campaign.rate_per_second,
+    Campaign.senders,
+    Campaign.provider,
+    Campaign.window_start,
+    Campaign.window_end,
+    Campaign.segments_per_message,
+).where(Campaign.id == bindparam("campaign_id"))
+
+
 class Throttle(Protocol):
     """The shared rate limiter (``workers.ratelimit.TokenBucket``)."""
 
@@ -167,7 +183,7 @@ def complete_if_done(session: Session, campaign_id: int, now: dt.datetime | None
 # --- planning -----------------------------------------------------------------------------
 
 
-def _due(now: dt.datetime) -> Any:
+def _due(now: Any) -> Any:
     return or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now)
 
 
@@ -213,6 +229,46 @@ def sender_for(senders: Sequence[str] | None, batch_no: int) -> str | None:
 # --- claiming -----------------------------------------------------------------------------
 
 
+@functools.cache
+def _claim_statement(dialect: str) -> Update:
+    """:func:`claim`'s UPDATE, built once per dialect (its values are bound parameters, named
+    ``b_…``: SQLAlchemy keeps the column names for an UPDATE's own values)."""
+    now = bindparam("b_now", type_=UTCDateTime())
+    ids = (
+        select(Delivery.id)
+        .where(
+            Delivery.campaign_id == bindparam("b_campaign_id"),
+            Delivery.status == st.PENDING,
+            Delivery.batch_no == bindparam("b_batch_no"),
+            _due(now),
+        )
+        .order_by(Delivery.id)
+        .limit(bindparam("b_limit"))
+    )
+    if dialect == "postgresql":
+        # A materialised CTE runs once. As a plain IN (subquery) PostgreSQL may rescan it per
+        # row, and SKIP LOCKED then skips the rows this very statement just updated, so the
+        # LIMIT is exceeded.
+        picked = ids.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+        chosen: Any = select(picked.c.id)
+    else:
+        chosen = ids.scalar_subquery()
+    return (
+        update(Delivery)
+        .where(Delivery.id.in_(chosen), Delivery.status == st.PENDING)
+        .values(
+            status=st.SENDING,
+            lease_until=bindparam("b_lease_until", type_=UTCDateTime()),
+            claimed_at=now,
+            attempts=Delivery.attempts + 1,
+            sender=bindparam("b_sender"),
+            updated_at=now,
+        )
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def claim(
     session: Session,
     campaign_id: int,
@@ -231,40 +287,16 @@ def claim(
     Returns:
         the claimed delivery ids.
     """
-    ids = (
-        select(Delivery.id)
-        .where(
-            Delivery.campaign_id == campaign_id,
-            Delivery.status == st.PENDING,
-            Delivery.batch_no == batch_no,
-            _due(now),
-        )
-        .order_by(Delivery.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        # A materialised CTE runs once. As a plain IN (subquery) PostgreSQL may rescan it per
-        # row, and SKIP LOCKED then skips the rows this very statement just updated, so the
-        # LIMIT is exceeded.
-        picked = ids.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
-        chosen: Any = select(picked.c.id)
-    else:
-        chosen = ids.scalar_subquery()
-    stmt = (
-        update(Delivery)
-        .where(Delivery.id.in_(chosen), Delivery.status == st.PENDING)
-        .values(
-            status=st.SENDING,
-            lease_until=now + dt.timedelta(seconds=lease_seconds),
-            claimed_at=now,
-            attempts=Delivery.attempts + 1,
-            sender=sender,
-            updated_at=now,
-        )
-        .returning(Delivery.id)
-        .execution_options(synchronize_session=False)
-    )
-    claimed = sorted(session.scalars(stmt))
+    stmt = _claim_statement(session.get_bind().dialect.name)
+    params = {
+        "b_campaign_id": campaign_id,
+        "b_batch_no": batch_no,
+        "b_limit": limit,
+        "b_now": now,
+        "b_lease_until": now + dt.timedelta(seconds=lease_seconds),
+        "b_sender": sender,
+    }
+    claimed = sorted(session.scalars(stmt, params))
     session.commit()
     return claimed
 
@@ -282,6 +314,30 @@ def has_due(session: Session, campaign_id: int, batch_no: int, now: dt.datetime)
     return bool(session.scalar(stmt))
 
 
+@functools.cache
+def _prepare_statement() -> Select[*tuple[Any, ...]]:
+    """:func:`prepare`'s SELECT, built once: the claimed rows, their contact's variables and
+    why each must be skipped now (None: send it)."""
+    district, ward = aliased(Area), aliased(Area)
+    return (
+        select(
+            Delivery.id,
+            Delivery.phone,
+            Delivery.contact_id,
+            Contact.name,
+            district.name,
+            ward.name,
+            Contact.carrier,
+            skip_reason(Delivery.phone, Contact.invalid),
+        )
+        .outerjoin(Contact, Contact.id == Delivery.contact_id)
+        .outerjoin(district, district.id == Contact.district_id)
+        .outerjoin(ward, ward.id == Contact.ward_id)
+        .where(Delivery.id.in_(bindparam("ids", expanding=True)))
+        .order_by(Delivery.id)
+    )
+
+
 def prepare(
     session: Session, body: str, ids: Sequence[int]
 ) -> tuple[list[Prepared], dict[int, str]]:
@@ -291,25 +347,7 @@ def prepare(
         the deliveries to send, and ``{delivery id: skip reason}`` for the numbers opted out,
         flagged do-not-contact or found invalid since the audience was materialised.
     """
-    district, ward = aliased(Area), aliased(Area)
-    reason = skip_reason(Delivery.phone, Contact.invalid)
-    rows = session.execute(
-        select(
-            Delivery.id,
-            Delivery.phone,
-            Delivery.contact_id,
-            Contact.name,
-            district.name,
-            ward.name,
-            Contact.carrier,
-            reason,
-        )
-        .outerjoin(Contact, Contact.id == Delivery.contact_id)
-        .outerjoin(district, district.id == Contact.district_id)
-        .outerjoin(ward, ward.id == Contact.ward_id)
-        .where(Delivery.id.in_(list(ids)))
-        .order_by(Delivery.id)
-    )
+    rows = session.execute(_prepare_statement(), {"ids": list(ids)})
     ready: list[Prepared] = []
     skipped: dict[int, str] = {}
     segments: dict[str, int] = {}
@@ -465,19 +503,7 @@ class Dispatcher:
 
     def _campaign(self, campaign_id: int) -> Any:
         self.session.commit()  # a fresh snapshot: the rate or status may have changed
-        row = self.session.execute(
-            select(
-                Campaign.id,
-                Campaign.status,
-                Campaign.body,
-                Campaign.rate_per_second,
-                Campaign.senders,
-                Campaign.provider,
-                Campaign.window_start,
-                Campaign.window_end,
-                Campaign.segments_per_message,
-            ).where(Campaign.id == campaign_id)
-        ).first()
+        row = self.session.execute(_CAMPAIGN_ROW, {"campaign_id": campaign_id}).first()
         self.session.commit()  # no snapshot held while waiting for tokens
         return row
 
