@@ -351,12 +351,15 @@ def prepare(
     ready: list[Prepared] = []
     skipped: dict[int, str] = {}
     segments: dict[str, int] = {}
+    same = None if "{" in body or "}" in body else render(body, {})  # no variable: one text
     for d_id, phone, contact_id, name, district_name, ward_name, carrier, skip in rows:
         if skip is not None:
             skipped[d_id] = skip
             continue
-        variables = contact_variables_from_row(phone, name, district_name, ward_name, carrier)
-        text = render(body, variables)
+        text = same
+        if text is None:
+            variables = contact_variables_from_row(phone, name, district_name, ward_name, carrier)
+            text = render(body, variables)
         if text not in segments:
             segments[text] = max(1, analyze(text).segments)
         ready.append(Prepared(d_id, phone, contact_id, text, segments[text]))

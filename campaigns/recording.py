@@ -59,6 +59,10 @@ SLOW_DOWN_SECONDS = 10 * 60.0
 _RECIPIENT_EFFECTS = frozenset({Effect.INVALID_NUMBER, Effect.OPTED_OUT})
 
 D = cast(Table, Delivery.__table__)
+_ATTEMPTS = select(Delivery.id, Delivery.attempts).where(
+    Delivery.id.in_(bindparam("ids", expanding=True))
+)
+_STREAK = select(Campaign.error_streak).where(Campaign.id == bindparam("campaign_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,11 +259,11 @@ def record(
     conn = session.connection()
     _update_rows(conn, _skipped, [{"d_id": i, "reason": r} for i, r in skipped.items()], now)
     attempts: dict[int, int] = {}
-    if sent:
-        stmt = select(Delivery.id, Delivery.attempts).where(
-            Delivery.id.in_([p.delivery_id for p in sent])
-        )
-        attempts = {d_id: n for d_id, n in session.execute(stmt)}
+    retried = [
+        p.delivery_id for p, r in zip(sent, results, strict=True) if r.outcome == Outcome.RETRY
+    ]
+    if retried:  # their attempts decide between a backoff and giving up
+        attempts = {d_id: n for d_id, n in session.execute(_ATTEMPTS, {"ids": retried})}
     rows: dict[str, list[dict[str, Any]]] = {"sent": [], "retry": [], "failed": [], "unknown": []}
     invalid: list[int] = []
     opted_out: list[tuple[str, str]] = []
@@ -321,9 +325,7 @@ def _update_streak(session: Session, campaign_id: int, results: Sequence[SendRes
     """Extend or restart the campaign's run of consecutive errors; returns its new length."""
     relevant = [r for r in results if r.outcome == Outcome.ACCEPTED or _is_error(r)]
     if not relevant:
-        return int(
-            session.scalar(select(Campaign.error_streak).where(Campaign.id == campaign_id)) or 0
-        )
+        return int(session.scalar(_STREAK, {"campaign_id": campaign_id}) or 0)
     accepted = [i for i, r in enumerate(relevant) if r.outcome == Outcome.ACCEPTED]
     trailing = len(relevant) - 1 - accepted[-1] if accepted else len(relevant)
     value: Any = trailing if accepted else Campaign.error_streak + trailing
@@ -333,7 +335,9 @@ def _update_streak(session: Session, campaign_id: int, results: Sequence[SendRes
         .values(error_streak=value)
         .execution_options(synchronize_session=False)
     )
-    return int(session.scalar(select(Campaign.error_streak).where(Campaign.id == campaign_id)) or 0)
+    if accepted:  # the run restarted within this chunk: its length is known
+        return trailing
+    return int(session.scalar(_STREAK, {"campaign_id": campaign_id}) or 0)
 
 
 def pause(session: Session, campaign_id: int, reason: str, now: dt.datetime) -> bool:

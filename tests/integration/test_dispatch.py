@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections import Counter
 from types import SimpleNamespace
 from typing import Any, cast
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from campaigns import dispatch, lifecycle, optouts, reconcile, reports
 from campaigns import statuses as st
+from campaigns.encoding import analyze
 from campaigns.models import Area, Campaign, Contact, Delivery, OptOut
 from campaigns.recording import MAX_ATTEMPTS
 from campaigns.sending import Effect, OutboundMessage, Outcome, SendResult
@@ -150,6 +152,27 @@ def test_batch_sends_renders_and_completes(session: Session, redis_conn: Redis) 
     status, _ = status_of(session, campaign.id)
     assert status == lifecycle.COMPLETED
     assert session.get(Campaign, campaign.id).completed_at is not None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (unicodedata.normalize("NFD", "Gọi 111 khi thấy dấu hiệu mua bán người"), "Gọi 111 khi thấy dấu hiệu mua bán người"),
+        ("Chào {name}, {{không}} phải biến", "Chào Lan, {không} phải biến"),
+    ],
+    ids=["no-variable", "variable-and-braces"],
+)  # fmt: skip
+def test_prepare_renders_each_claimed_row(session: Session, body: str, expected: str) -> None:
+    """A text without variables is rendered once for the chunk (NFC, as the others); one with
+    variables per contact; either way each row gets its text and its segment count."""
+    bulk_contacts(session, 3, name="Lan")
+    campaign = approved_campaign(session, body=body)
+    dispatch.launch(session, campaign.id)
+    ids = [r.id for r in deliveries(session, campaign.id)]
+    ready, skipped = dispatch.prepare(session, body, ids)
+    assert skipped == {}
+    assert [(p.delivery_id, p.body) for p in ready] == [(i, expected) for i in ids]
+    assert {p.segments for p in ready} == {analyze(expected).segments}
 
 
 def _result(outcome: Outcome, code: str, effect: Effect = Effect.NONE) -> Any:
