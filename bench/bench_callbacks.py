@@ -4,8 +4,9 @@ endpoint of ``bench.bare_webhook`` under the same flags, which parses the form a
 
 Two figures: the rate against the bare endpoint (≥ 0.5×), and the rate against the ``dispatch``
 benchmark's rate at 0 ms (≥ 2×: receipts must never lag sends). That second figure needs the
-dispatch rate: ``LOA_BENCH_DISPATCH_RATE`` (msg/s), else the first ``dispatch`` row in msg/s of
-``bench/results.json``; without either it is left out.
+dispatch rate: ``LOA_BENCH_DISPATCH_RATE`` (msg/s; ``bench.run`` sets it from the ``dispatch``
+benchmark when both run), else the first ``dispatch`` row in msg/s of ``bench/results.json``;
+without either it is left out.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import support_bench2 as sb
+from bench.support_bench1 import DISPATCH_RATE
 
 DELIVERIES = 1_200_000
 REQUESTS = 4_000
@@ -27,8 +29,8 @@ RESULTS = sb.ROOT / "bench" / "results.json"
 
 def dispatch_rate() -> float | None:
     """The dispatch rate at 0 ms to compare with, or None when none is known."""
-    if os.environ.get("LOA_BENCH_DISPATCH_RATE"):
-        return float(os.environ["LOA_BENCH_DISPATCH_RATE"])
+    if os.environ.get(DISPATCH_RATE):
+        return float(os.environ[DISPATCH_RATE])
     try:
         rows = json.loads(RESULTS.read_text())
     except (OSError, ValueError):

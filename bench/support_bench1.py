@@ -27,6 +27,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FIELDS = ("name", "value", "unit", "baseline", "baseline_value", "ratio", "target", "pass")
+# The dispatch rate (msg/s) the ``callbacks`` benchmark compares with; ``bench.run`` sets it
+# from its own ``dispatch`` run.
+DISPATCH_RATE = "LOA_BENCH_DISPATCH_RATE"
 
 
 def _figure(x: float) -> float:
