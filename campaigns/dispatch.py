@@ -66,7 +66,7 @@ from campaigns.materialise import (
 )
 from campaigns.models import Area, Campaign, Contact, Delivery
 from campaigns.recording import BACKOFF_BASE, Prepared, pause, record
-from campaigns.rendering import contact_variables_from_row, render
+from campaigns.rendering import contact_variables_from_row, render, variables_in
 from campaigns.sending import OutboundMessage, Sender, SendResult
 from campaigns.windows import window_of
 
@@ -351,7 +351,7 @@ def prepare(
     ready: list[Prepared] = []
     skipped: dict[int, str] = {}
     segments: dict[str, int] = {}
-    same = None if "{" in body or "}" in body else render(body, {})  # no variable: one text
+    same = None if variables_in(body) else render(body, {})  # no variable: one text for all
     for d_id, phone, contact_id, name, district_name, ward_name, carrier, skip in rows:
         if skip is not None:
             skipped[d_id] = skip
