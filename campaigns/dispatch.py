@@ -378,7 +378,8 @@ class BatchReport:
     failed: int = 0
     unknown: int = 0
     skipped: int = 0
-    stopped: str = "done"  # done, not_running, window, kill_switch, halt, provider_errors
+    stopped: str = "done"  # done, not_running, window, kill_switch, halt, provider_errors,
+    # shutdown (the worker was asked to stop: the rest of the batch is pending)
 
 
 @dataclass
@@ -391,6 +392,7 @@ class Dispatcher:
     clock: Callable[[], dt.datetime] = utcnow
     sleep: Callable[[float], None] = time.sleep
     killed: Callable[[], str | None] = lambda: None  # the kill switch's reason, if engaged
+    stopping: Callable[[], bool] = lambda: False  # the worker is asked to stop (warm shutdown)
     sender_rate: float = DEFAULT_RATE  # the sender's limit (provider settings), segments/s
     pause_after_errors: int = PAUSE_AFTER_ERRORS
     lease_seconds: float = LEASE_SECONDS
@@ -403,11 +405,12 @@ class Dispatcher:
     def run_batch(self, campaign_id: int, batch_no: int) -> BatchReport:
         """Send a batch's due pending deliveries, chunk by chunk, until none is left or a stop.
 
-        Each chunk: read the campaign row (status, rate, window, senders); stop when it is not
-        running, the kill switch is engaged or the window is (nearly) closed; take the chunk's
-        segments from the throttle and wait; claim; skip the numbers opted out meanwhile;
-        render; hand it to the provider; record it when the provider answers. Chunks are
-        pipelined: the next one is claimed while earlier ones are in flight (at most
+        Each chunk: stop when the worker is asked to stop (its batch job ends; the reconciler
+        enqueues the rest again); read the campaign row (status, rate, window, senders); stop
+        when it is not running, the kill switch is engaged or the window is (nearly) closed;
+        take the chunk's segments from the throttle and wait; claim; skip the numbers opted out
+        meanwhile; render; hand it to the provider; record it when the provider answers. Chunks
+        are pipelined: the next one is claimed while earlier ones are in flight (at most
         ``pipeline`` chunks and ``max_in_flight`` messages), and every chunk handed over is
         recorded before this returns, whatever stopped the batch. When nothing is left, the
         campaign may complete.
@@ -490,6 +493,8 @@ class Dispatcher:
         return stop
 
     def _stop_reason(self, campaign: Any, now: dt.datetime) -> str | None:
+        if self.stopping():  # the rest of the batch stays pending, for the next worker
+            return "shutdown"
         if campaign is None or campaign.status != lifecycle.RUNNING:
             return "not_running"
         reason = self.killed()

@@ -134,6 +134,7 @@ def dispatcher(s: Session, campaign: Campaign, redis: Redis) -> dispatch.Dispatc
         sender=sender,
         throttle=TokenBucket(redis),
         killed=lambda: killswitch.reason_from_flag(redis),
+        stopping=runtime.stopping,
         sender_rate=settings.rate_per_second,
         pause_after_errors=settings.pause_after_errors,
         lease_seconds=settings.dispatch_lease_seconds,

@@ -65,3 +65,32 @@ def test_three_kills_during_a_20k_campaign(
     assert worker.starts == KILLS + 1
     session.expire_all()
     assert session.get(Campaign, campaign.id).status == lifecycle.COMPLETED  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+def test_a_warm_shutdown_ends_the_batch_at_its_next_chunk(
+    app: Any, session: Session, redis_conn: Redis, stack: Stack, witness: Witness, seed: int
+) -> None:
+    """SIGTERM mid-batch at a slow rate: the worker records what is in flight and exits within
+    seconds, not after the batch (here about a minute); the rest stays pending, the reconciler
+    enqueues the batch again and the next worker finishes it, nobody twice."""
+    bulk_contacts(session, dispatch.BATCH_SIZE)
+    campaign = approved_campaign(session, rate_per_second=8.0)
+    assert jobs.launch(campaign.id)["launched"] is True
+    worker = stack.worker("bulk")
+    wait_for(lambda: witness.accepted() >= 10, 60, "the worker got going")
+    assert worker.proc is not None
+    worker.proc.terminate()
+    assert worker.proc.wait(20) == 0  # a whole batch at this rate would take about a minute
+    sent = witness.accepted()
+    assert sent < dispatch.BATCH_SIZE / 2
+    assert progress(session, campaign.id) == {st.SENT: sent, st.PENDING: dispatch.BATCH_SIZE - sent}
+
+    session.get(Campaign, campaign.id).rate_per_second = 10_000.0  # type: ignore[union-attr]
+    session.commit()
+    assert reconcile_past_leases()["enqueued"] == {campaign.id: [0]}
+    worker.start()
+    wait_until_settled(session, campaign.id, 60, stack.logs)
+    stack.close()
+    (book,) = ledger.check(session, witness.log(), seed=seed)
+    assert book.counts[st.SENT] == dispatch.BATCH_SIZE == witness.accepted()

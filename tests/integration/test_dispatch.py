@@ -463,6 +463,30 @@ def test_kill_switch_flag_stops_a_running_batch(session: Session, redis_conn: Re
     assert status_of(session, campaign.id) == (lifecycle.PAUSED, "kill_switch: drill")
 
 
+def test_a_stopping_worker_ends_its_batch_at_the_next_chunk(
+    session: Session, redis_conn: Redis
+) -> None:
+    """A warm shutdown asked for mid-batch: what is in flight is recorded, the rest stays
+    pending (none leased), the campaign keeps running, and the next worker sends the rest."""
+    bulk_contacts(session, 30)
+    campaign = approved_campaign(session, rate_per_second=40.0)  # chunks of 2 messages
+    dispatch.launch(session, campaign.id)
+    sender = FakeSender()
+    clock = Clock(dt.datetime(2026, 7, 30, 3, tzinfo=dt.UTC))
+    engine = dispatcher(session, sender, redis_conn, clock, stopping=lambda: len(sender.sent) >= 4)
+    report = engine.run_batch(campaign.id, 0)
+    assert report.stopped == "shutdown"
+    assert 4 <= report.sent == len(sender.sent) < 30
+    by_status = Counter(d.status for d in deliveries(session, campaign.id))
+    assert by_status == {st.SENT: report.sent, st.PENDING: 30 - report.sent}
+    assert status_of(session, campaign.id)[0] == lifecycle.RUNNING
+
+    rest = dispatcher(session, sender, redis_conn, clock).run_batch(campaign.id, 0)
+    assert rest.stopped == "done" and report.sent + rest.sent == 30
+    assert len({m.to for m in sender.sent}) == len(sender.sent) == 30  # nobody twice
+    assert status_of(session, campaign.id)[0] == lifecycle.COMPLETED
+
+
 def test_kill_switch_sync_follows_sql(session: Session, redis_conn: Redis) -> None:
     """The SQL record rebuilds a lost flag and clears a stale one."""
     killswitch.engage(session, redis_conn, "drill")
