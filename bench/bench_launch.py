@@ -1,7 +1,7 @@
 """`launch`: a campaign to 1,200,000 recipients materialised and every batch job enqueued.
 
 Loa: the real launch job, ``workers.dispatch.launch`` (one INSERT…SELECT with the opt-out and
-do-not-contact checks and the batch numbering, then one RQ job per batch of 250 on a real
+do-not-contact checks and the batch numbering, then one RQ job per batch of ``BATCH_SIZE`` on a real
 Redis). The campaign's rate (8,000 segments/s) lets the planner enqueue every batch at once.
 Baseline, same run, same database: the bare ``INSERT … SELECT`` of the same rows through the
 driver (``sqlite3`` on SQLite), with the same columns (the contact's carrier and district
@@ -17,6 +17,7 @@ from typing import Any
 
 from bench.support_bench1 import result
 from bench.support_db_bench1 import fresh_database, private_redis, seed_campaign
+from campaigns.materialise import BATCH_SIZE
 
 FULL_RECIPIENTS = 1_200_000
 ROUNDS = 2
@@ -25,7 +26,7 @@ BARE = """
 INSERT INTO deliveries (campaign_id, contact_id, phone, carrier, district_id, status, batch_no,
                         segments, attempts, updated_at)
 SELECT :campaign, c.id, c.phone, c.carrier, c.district_id, 'pending',
-       (row_number() OVER (ORDER BY c.id) - 1) / 250, 4, 0, CURRENT_TIMESTAMP
+       (row_number() OVER (ORDER BY c.id) - 1) / :batch_size, 4, 0, CURRENT_TIMESTAMP
 FROM list_members m JOIN contacts c ON c.id = m.contact_id
 WHERE m.list_id = (SELECT id FROM contact_lists WHERE name = 'bench')
 """
@@ -54,7 +55,9 @@ def bare(engine: Any, campaign_id: int) -> float:
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
-        sql = BARE.replace(":campaign", str(int(campaign_id)))
+        sql = BARE.replace(":campaign", str(int(campaign_id))).replace(
+            ":batch_size", str(BATCH_SIZE)
+        )
         start = time.perf_counter()
         cur.execute(sql)
         raw.commit()
@@ -94,7 +97,7 @@ def run(size: float) -> list[dict[str, Any]]:
             _reset(engine, redis, campaign_id)
             took, out = loa(campaign_id)
             loa_times.append(took)
-            batches = -(-int(n * 0.99) // 250)
+            batches = -(-int(n * 0.99) // BATCH_SIZE)
             assert out["launched"] and out["audience_size"] == n, out
             assert len(out["enqueued"]) >= batches - 1, (len(out["enqueued"]), batches)
         runtime.reset()

@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import make_url  # noqa: E402
 
+from campaigns.materialise import BATCH_SIZE  # noqa: E402
 from tests.servers import free_port, redis_server, wait_for_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -248,7 +249,7 @@ def fill_campaign(db_path: Path, recipients: int, status: str = "sent") -> int:
                 phone(i),
                 st := statuses[i % len(statuses)],
                 "opted_out" if st == "skipped" else None,
-                i // 250,
+                i // BATCH_SIZE,
                 4,
                 times[i % len(times)] if st in ("sent", "delivered", "failed") else None,
                 f"SM{cid:08d}{i:024d}" if st in ("sent", "delivered", "failed") else None,

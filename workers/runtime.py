@@ -189,8 +189,8 @@ class LoaWorker(Worker):
     which runs a campaign's batches itself instead of forking a work horse for each.
 
     A batch job in a fresh work horse rebuilt the database engine, the provider, its TLS
-    context, event loop and connection pool, for 250 messages: in process, one worker sent
-    twice as fast (BENCHMARKS.md, ``dispatch``). The batch keeps its guarantees: its rows are
+    context, event loop and connection pool, for a batch of a few hundred messages: in
+    process, one worker sent twice as fast (BENCHMARKS.md, ``dispatch``). The batch keeps its guarantees: its rows are
     claimed and recorded in SQL, so a worker killed mid-batch leaves leased rows for the
     reconciler, and a thread beats the job's heartbeat as RQ's monitor of a work horse does, so
     a dead worker's batch is taken up again after about :data:`queues.ABANDONED_AFTER` seconds.
@@ -242,7 +242,7 @@ def preload() -> list[str]:
 
     RQ forks a work horse for each job, and a horse imports what its job needs afresh: about
     0.15 s for a batch (the dispatch engine, the Twilio SDK) on a 2-core machine, a fifth of
-    the time a 250-message batch takes at 0 ms. Imports only: connections and thread pools are
+    the time a 250-message batch took at 0 ms. Imports only: connections and thread pools are
     made where they are used (a horse, or this process for the batches it runs itself) and
     never used across a fork (:func:`reset` drops them in a child).
     """

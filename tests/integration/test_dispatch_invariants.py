@@ -108,7 +108,8 @@ def test_launch_job_then_wiped_redis_is_rebuilt_by_the_reconciler(
     app: Any, session: Session, redis_conn: Redis, rq_worker: Any
 ) -> None:
     """Work lost with Redis is rebuilt from SQL: the reconciler enqueues the due batches."""
-    bulk_contacts(session, 600)
+    audience = 2 * dispatch.BATCH_SIZE + 100  # three batches, the last one short
+    bulk_contacts(session, audience)
     campaign = approved_campaign(session)
     result = jobs.launch(campaign.id)
     assert result["launched"] is True and result["enqueued"] == [0, 1, 2]
@@ -118,8 +119,8 @@ def test_launch_job_then_wiped_redis_is_rebuilt_by_the_reconciler(
     assert out["enqueued"] == {campaign.id: [0, 1, 2]}
     rq_worker.run()
     counts = reports.counts(session, campaign.id)
-    assert counts["sent"] + counts["delivered"] == 600
-    assert reports.total(counts) == 600
+    assert counts["sent"] + counts["delivered"] == audience
+    assert reports.total(counts) == audience
     session.expire_all()
     assert session.get(Campaign, campaign.id).status == lifecycle.COMPLETED  # type: ignore[union-attr]
 
