@@ -190,10 +190,11 @@ class LoaWorker(Worker):
 
     A batch job in a fresh work horse rebuilt the database engine, the provider, its TLS
     context, event loop and connection pool, for a batch of a few hundred messages: in
-    process, one worker sent twice as fast (BENCHMARKS.md, ``dispatch``). The batch keeps its guarantees: its rows are
-    claimed and recorded in SQL, so a worker killed mid-batch leaves leased rows for the
-    reconciler, and a thread beats the job's heartbeat as RQ's monitor of a work horse does, so
-    a dead worker's batch is taken up again after about :data:`queues.ABANDONED_AFTER` seconds.
+    process, one worker sent twice as fast (BENCHMARKS.md, ``dispatch``). The batch keeps its
+    guarantees: its rows are claimed and recorded in SQL, so a worker killed mid-batch leaves
+    leased rows for the reconciler, and a thread beats the job's heartbeat as RQ's monitor of a
+    work horse does, so a dead worker's batch is taken up again after about
+    :data:`queues.ABANDONED_AFTER` seconds. Asked to stop, it ends the batch at its next chunk.
     Other jobs (a launch, a contact import: large, rare) still run in a forked work horse, whose
     memory goes back to the system when it ends.
     """
