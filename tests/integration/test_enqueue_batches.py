@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import time
 import zlib
+from typing import Any
 
+import pytest
 from redis import Redis
 from rq import Queue
 from rq.job import Job
@@ -42,6 +44,27 @@ def test_skips_batches_queued_already_and_requeues_finished_ones(redis_conn: Red
     finished.set_status("finished")
     assert dispatch_jobs.enqueue_batches(redis_conn, 8, [0, 1, 2]) == [0, 2]
     assert _bulk(redis_conn).count == 3
+
+
+def test_a_batch_waiting_on_the_queue_is_not_read_again(
+    redis_conn: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each finished batch plans again, at a high rate every batch of the campaign: the jobs
+    waiting on the queue are known alive from the queue's ids, and only the others are read."""
+    assert dispatch_jobs.enqueue_batches(redis_conn, 11, list(range(100))) == list(range(100))
+    q = _bulk(redis_conn)
+    redis_conn.lmove(q.key, q.intermediate_queue.key)  # a worker takes batch 0
+    read: list[str] = []
+    fetch_many = Job.fetch_many
+
+    def spy(job_ids: list[str], **kwargs: Any) -> Any:
+        read.extend(job_ids)
+        return fetch_many(job_ids, **kwargs)
+
+    monkeypatch.setattr(Job, "fetch_many", spy)
+    assert dispatch_jobs.enqueue_batches(redis_conn, 11, list(range(101))) == [100]
+    assert read == ["send-11-0", "send-11-100"]
+    assert q.count == 100 and q.intermediate_queue.get_job_ids() == ["send-11-0"]
 
 
 def test_nothing_to_enqueue_is_no_work(redis_conn: Redis) -> None:
