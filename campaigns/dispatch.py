@@ -49,7 +49,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Select, Table, Update, bindparam, exists, or_, select, update
+from sqlalchemy import Select, Table, Update, bindparam, exists, literal, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from campaigns import lifecycle
@@ -187,16 +187,48 @@ def _due(now: Any) -> Any:
     return or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now)
 
 
-def due_batches(session: Session, campaign_id: int, now: dt.datetime, limit: int) -> list[int]:
-    """The first ``limit`` batch numbers that hold pending deliveries due now."""
-    stmt = (
+def _next_due_batch(after: Any) -> Any:
+    """The lowest batch number above ``after`` with a pending delivery due at ``now``: one
+    seek in ``ix_deliveries_campaign_status_batch``."""
+    return (
         select(Delivery.batch_no)
-        .where(Delivery.campaign_id == campaign_id, Delivery.status == st.PENDING, _due(now))
-        .distinct()
+        .where(
+            Delivery.campaign_id == bindparam("campaign_id"),
+            Delivery.status == st.PENDING,
+            Delivery.batch_no > after,
+            _due(bindparam("now", type_=UTCDateTime())),
+        )
         .order_by(Delivery.batch_no)
-        .limit(limit)
+        .limit(1)
+        .scalar_subquery()
     )
-    return list(session.scalars(stmt))
+
+
+@functools.cache
+def _due_batches_statement() -> Select[tuple[int]]:
+    """:func:`due_batches`' query, built once: a loose index scan, batch to batch.
+
+    ``SELECT DISTINCT batch_no … LIMIT n`` reads every pending row of the campaign (240 ms for
+    1,200,000 on SQLite, at every batch's end); this recursive query seeks once per batch it
+    returns (a few ms for 2,400).
+    """
+    found = select(_next_due_batch(-1).label("batch_no"), literal(1).label("k")).cte(
+        "due_batches", recursive=True
+    )
+    found = found.union_all(
+        select(_next_due_batch(found.c.batch_no), found.c.k + 1).where(
+            found.c.batch_no.is_not(None), found.c.k < bindparam("limit")
+        )
+    )
+    return select(found.c.batch_no).where(found.c.batch_no.is_not(None)).order_by(found.c.batch_no)
+
+
+def due_batches(session: Session, campaign_id: int, now: dt.datetime, limit: int) -> list[int]:
+    """The first ``limit`` batch numbers that hold pending deliveries due now, ascending."""
+    if limit <= 0:
+        return []
+    params = {"campaign_id": campaign_id, "now": now, "limit": limit}
+    return list(session.scalars(_due_batches_statement(), params))
 
 
 def batches_in_flight(campaign: Campaign, batch_size: int = BATCH_SIZE) -> int:
@@ -248,14 +280,18 @@ def _claim_statement(dialect: str) -> Update:
     if dialect == "postgresql":
         # A materialised CTE runs once. As a plain IN (subquery) PostgreSQL may rescan it per
         # row, and SKIP LOCKED then skips the rows this very statement just updated, so the
-        # LIMIT is exceeded.
+        # LIMIT is exceeded. Rows locked and changed meanwhile fail the second status test.
         picked = ids.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
-        chosen: Any = select(picked.c.id)
+        chosen: Any = Delivery.id.in_(select(picked.c.id)) & (Delivery.status == st.PENDING)
     else:
-        chosen = ids.scalar_subquery()
+        # SQLite runs the whole statement under its one write lock: the rows chosen are still
+        # pending when they are updated. A second status test would only lead its planner to
+        # scan every pending row (of every campaign) by ix_deliveries_status_lease instead of
+        # looking up the chosen ids: 90 ms a chunk with 1,200,000 pending.
+        chosen = Delivery.id.in_(ids.scalar_subquery())
     return (
         update(Delivery)
-        .where(Delivery.id.in_(chosen), Delivery.status == st.PENDING)
+        .where(chosen)
         .values(
             status=st.SENDING,
             lease_until=bindparam("b_lease_until", type_=UTCDateTime()),
