@@ -11,12 +11,13 @@ pytestmark = pytest.mark.slow
 
 
 def test_dispatch_compares_loa_with_the_bare_sdk_loops_and_the_naive_design() -> None:
-    """Loa, the best bare loop, the naive design and the stub, at 0 and 100 ms."""
+    """Loa, the best bare loop, the naive design and the stub, at 0 and 100 ms; and Loa from a
+    campaign larger than the messages it sends, against Loa from the campaign of their size."""
     names = {
         f"{kind}@{ms}ms"
         for kind in ("dispatch", "dispatch-naive", "dispatch-stub")
         for ms in (0, 100)
-    }
+    } | {"dispatch-province@0ms"}
     rows = check_named_rows(bench_dispatch.run(0.001), names)
     for ms in (0, 100):
         loa = rows[f"dispatch@{ms}ms"]
@@ -29,5 +30,8 @@ def test_dispatch_compares_loa_with_the_bare_sdk_loops_and_the_naive_design() ->
         stub = rows[f"dispatch-stub@{ms}ms"]
         assert stub["baseline_value"] == loa["value"]
         assert stub["value"] >= loa["baseline_value"]  # it served at least the best bare loop
+    province = rows["dispatch-province@0ms"]
+    assert province["baseline_value"] == rows["dispatch@0ms"]["value"]
+    assert province["pass"] == (province["ratio"] >= 0.8)
     # at 100 ms a one-connection-at-a-time sender could not pass 10 msg/s: the loops overlap
     assert rows["dispatch@100ms"]["baseline_value"] > 10
