@@ -1,8 +1,8 @@
 """`launch`: a campaign to 1,200,000 recipients materialised and every batch job enqueued.
 
 Loa: the real launch job, ``workers.dispatch.launch`` (one INSERT…SELECT with the opt-out and
-do-not-contact checks and the batch numbering, then one RQ job per batch of ``BATCH_SIZE`` on a real
-Redis). The campaign's rate (8,000 segments/s) lets the planner enqueue every batch at once.
+do-not-contact checks and the batch numbering, then one RQ job per batch of ``BATCH_SIZE`` on a
+real Redis). The campaign's rate (8,000 segments/s) lets the planner enqueue every batch at once.
 Baseline, same run, same database: the bare ``INSERT … SELECT`` of the same rows through the
 driver (``sqlite3`` on SQLite), with the same columns (the contact's carrier and district
 snapshot included), without the checks and with the delivery counters' triggers dropped

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from campaigns import dispatch
@@ -42,7 +42,9 @@ def test_due_batches_are_the_lowest_with_a_pending_delivery_due_now(session: Ses
     _set(session, cid, 1, status=st.SENT)
     _set(session, cid, 3, next_attempt_at=now + dt.timedelta(minutes=5))
     _set(session, cid, 4, next_attempt_at=now + dt.timedelta(minutes=5))
-    first_of_4 = min(d.id for d in session.query(Delivery).filter_by(campaign_id=cid, batch_no=4))
+    first_of_4 = session.scalar(
+        select(func.min(Delivery.id)).where(Delivery.campaign_id == cid, Delivery.batch_no == 4)
+    )
     session.execute(
         update(Delivery)
         .where(Delivery.id == first_of_4)
