@@ -1,8 +1,9 @@
 """Helpers of the web benchmarks (inbound, callbacks, inbox, progress): a database filled at
 province scale, gunicorn started as ``make run`` starts it, and a small HTTP load generator.
 
-The load generator is asyncio over raw keep-alive sockets: one process, so it measures Loa and
-the bare baseline with the same client; :func:`client_capacity` reports how fast it is alone.
+The load generator is asyncio over raw sockets, one connection per request as the proxy of
+docs/operations.md reaches gunicorn (see :func:`form_request`): one process, so it measures Loa
+and the bare baseline with the same client.
 """
 
 from __future__ import annotations
@@ -388,7 +389,14 @@ class Load:
 
 
 def form_request(path: str, form: dict[str, str], headers: dict[str, str]) -> bytes:
-    """A raw HTTP/1.1 POST of a urlencoded form."""
+    """A raw HTTP/1.1 POST of a urlencoded form, on a connection of its own (``Connection:
+    close``), as nginx reaches gunicorn without upstream keep-alive (docs/operations.md).
+
+    With keep-alive, gunicorn's gthread worker that wakes first accepts every connection of a
+    burst: in four runs of six on 2 cores, all 16 of the load's connections went to one of the
+    two processes, and the bare endpoint read 1,700 req/s instead of 5,300 (6 December 2026).
+    Loa's figure flipped the same way, so each ratio was a coin flip of two coin flips.
+    """
     from urllib.parse import urlencode
 
     body = urlencode(form).encode()
@@ -397,6 +405,7 @@ def form_request(path: str, form: dict[str, str], headers: dict[str, str]) -> by
         "Host: 127.0.0.1",
         "Content-Type: application/x-www-form-urlencoded",
         f"Content-Length: {len(body)}",
+        "Connection: close",
         *(f"{k}: {v}" for k, v in headers.items()),
     ]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
@@ -466,41 +475,6 @@ def load(
     """Send ``requests`` with ``concurrency`` keep-alive connections, closed loop (as fast as
     answers come) or open loop at ``rate`` requests/s (latency counted from when each was due)."""
     return asyncio.run(_run(port, requests, concurrency, rate))
-
-
-def client_capacity(seconds: float = 2.0) -> float:
-    """Requests/s this load generator reaches against a server that answers from memory."""
-    reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
-
-    async def main() -> float:
-        async def serve(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
-                while True:
-                    head = await r.readuntil(b"\r\n\r\n")
-                    n = next(
-                        (
-                            int(h.split(b":")[1])
-                            for h in head.split(b"\r\n")
-                            if h.lower().startswith(b"content-length")
-                        ),
-                        0,
-                    )
-                    await r.readexactly(n)
-                    w.write(reply)
-            w.close()
-
-        port = free_port()
-        server = await asyncio.start_server(serve, "127.0.0.1", port)
-        raw = form_request("/", {"a": "b"}, {})
-        done = 0
-        start = time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            result = await _run(port, [raw] * 2000, 16, None)
-            done += len(result.statuses)
-        server.close()
-        return done / (time.perf_counter() - start)
-
-    return asyncio.run(main())
 
 
 def twilio_signature(url: str, form: dict[str, str]) -> str:
