@@ -332,7 +332,7 @@ GUNICORN_FLAGS = (
     "--workers",
     "2",
     "--threads",
-    "4",
+    "1",
     "--timeout",
     "600",
     "--access-logformat",

@@ -48,8 +48,11 @@ export LOA_PUBLIC_BASE_URL=${LOA_PUBLIC_BASE_URL:-http://127.0.0.1:$port}
 "$VENV/bin/loa" demo
 
 # --timeout 120: the longest request stores a 64 MB contact file in SQL (a worker imports it).
+# --threads 1: a request's time is Python and SQLite's one writer, which threads only take turns
+# at; tips through gunicorn on 2 cores (BENCHMARKS.md, inbound): 566-629 req/s, p99 9-14 ms at
+# 80 % of that with one thread a process, 438-466 req/s, p99 22-28 ms with 2 or 4.
 # The access log leaves out query strings: inbox searches and the simulator's number are in them.
-setsid "$VENV/bin/gunicorn" --bind "127.0.0.1:$port" --workers 2 --threads 4 --timeout 120 --access-logfile - \
+setsid "$VENV/bin/gunicorn" --bind "127.0.0.1:$port" --workers 2 --threads 1 --timeout 120 --access-logfile - \
   --access-logformat '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms' \
   --error-logfile - wsgi:app >var/log/web.log 2>&1 &
 pids+=($!)
