@@ -223,8 +223,13 @@ def loa(base_url: str, redis_url: str, n: int, tmp: str, audience: int | None = 
             while worker.poll() is None and stub_stats(base_url)["count"] < n:
                 time.sleep(0.2)
             worker.send_signal(signal.SIGTERM)
-        # A stopped worker ends its batch at the next chunk: a minute is ample.
-        assert worker.wait(timeout=60 if audience else 3600) == 0
+        try:  # a stopped worker ends its batch at the next chunk: a minute is ample
+            code = worker.wait(timeout=60 if audience else 3600)
+        finally:  # never left running into the next benchmark
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+        assert code == 0, code
         stats = stub_stats(base_url)
         engine = make_engine(url)
         with make_sessionmaker(engine)() as s:

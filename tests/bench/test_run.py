@@ -42,3 +42,16 @@ def test_callbacks_compare_with_this_runs_dispatch(
     monkeypatch.setattr(run, "run_one", one)
     assert run.run_all(["dispatch", "callbacks"], 0.01, str(tmp_path / "results.json")) == 0
     assert seen == {"callbacks": expected}
+
+
+def test_the_web_benchmarks_run_gunicorn_with_make_runs_processes_and_threads() -> None:
+    """The bench's gunicorn has the workers and threads of scripts/run.sh (its figures are
+    ``make run``'s): the two lists of flags are kept apart, so this keeps them equal."""
+    from bench.support_bench2 import GUNICORN_FLAGS, ROOT
+
+    line = next(
+        x for x in (ROOT / "scripts" / "run.sh").read_text().splitlines() if "bin/gunicorn" in x
+    )
+    words = line.split()
+    for flag in ("--workers", "--threads"):
+        assert GUNICORN_FLAGS[GUNICORN_FLAGS.index(flag) + 1] == words[words.index(flag) + 1]
